@@ -1,0 +1,43 @@
+# Target Practice: `make grade` grades a class, `make test` checks the whole course.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+ASSIGNMENT ?= 01-classification
+SUBMISSIONS ?= grader/samples/$(ASSIGNMENT)
+JOBS ?= 0
+
+.PHONY: grade test lab notebooks check-notebooks clean-grader help
+help:
+	@echo "make grade [ASSIGNMENT=01-classification] [SUBMISSIONS=dir] [JOBS=n]  grade a class"
+	@echo "make test                                                 run every check"
+	@echo "make lab                                                  JupyterLab with nbgrader"
+	@echo "make notebooks                                            rebuild notebooks from authoring/"
+
+# torch first, pinned: pip then takes the local CPU build of 2.13.0 instead of a CUDA download.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+grade: $(STAMP)
+	$(PY) -m targetpractice.grading --assignment $(ASSIGNMENT) --submissions $(SUBMISSIONS) --jobs $(JOBS)
+
+test: $(STAMP)
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+lab: $(STAMP)
+	cd grader && ../$(VENV)/bin/jupyter lab --ServerApp.root_dir=..
+
+# authoring/*.py (jupytext percent) -> course/, solutions/; then exercises/ and grader/samples/.
+notebooks: $(STAMP)
+	$(PY) -m targetpractice.build
+
+check-notebooks: $(STAMP)
+	$(PY) -m targetpractice.build --check
+
+clean-grader:
+	rm -rf grader/submitted grader/autograded grader/feedback grader/gradebook.db grader/grades.csv grader/report.html grader/.grading

@@ -1,0 +1,347 @@
+# %% [markdown]
+# # 01 · Classification: logits (N, C), targets (N,)
+#
+# A classifier gives every sample C scores, but every sample has just one label. In this lesson you will learn
+#
+# * why `logits` are `(N, C)` while the targets `y` are `(N,)` int64 class ids, and what `CrossEntropyLoss` does with them;
+# * how to read the errors PyTorch raises when the target has the wrong shape, dtype or values, and the one-line fix for each;
+# * how to spot two mistakes that raise nothing at all: softmax before the loss, and an accuracy that compares `(N,)` with `(N, 1)`.
+#
+# The exercises for this lesson are in `exercises/01-classification/`.
+
+# %%
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import matplotlib.pyplot as plt
+
+import targetpractice as tp
+from targetpractice import checks
+
+torch.set_num_threads(1)  # the tensors here are tiny: one thread is fastest and never contends for the CPU
+
+# %% [markdown]
+# ## 1. C scores per sample, one id per sample
+#
+# We start with a batch of N = 4 samples with 5 features each, and a one-layer classifier for C = 3 classes.
+# The network turns each row of `X` into one row of C scores, the *logits*: one unnormalised score per class.
+# The label of a sample, on the other hand, is not a row of scores. It is the answer, a single class id in `0..C-1`.
+
+# %%
+torch.manual_seed(0)
+N, n_features, C = 4, 5, 3
+X = torch.randn(N, n_features)                   # (N, F)
+net = nn.Linear(n_features, C)
+logits = net(X)                                  # (N, C)
+y = torch.tensor([2, 0, 1, 2])                   # (N,) int64 class ids
+print('X', tuple(X.shape), '| logits', tuple(logits.shape), '| y', tuple(y.shape), y.dtype)
+
+# %% [markdown]
+# Drawn side by side, with the batch running down the page, row n of `logits` and entry n of `y` belong to the same sample.
+# The class axis C exists only on the left: the target is the logits' shape *without dim 1*.
+
+# %%
+fig = tp.show_shapes({'logits': logits, 'y': y}, axes={'logits': 'N C', 'y': 'N'})
+plt.show()
+
+# %% [markdown]
+# Taking the argmax over the class dim removes C too, so a prediction has exactly the shape of the target.
+# Keep that in mind for section 4.
+
+# %%
+pred = logits.argmax(dim=1)                      # (N,)
+print('pred', tuple(pred.shape), pred, '| y', tuple(y.shape), y)
+
+# %% [markdown]
+# ## 2. What `CrossEntropyLoss` does inside
+#
+# `F.cross_entropy(logits, y)` is two steps:
+#
+# 1. `log_softmax` over the class dim (dim 1) turns each row of scores into log-probabilities, still `(N, C)`;
+# 2. the negative log-likelihood (NLL) picks, in row n, the log-probability of the true class `y[n]`, negates it and averages over the batch.
+#
+# Step 2 is where the `(N,)` shape comes from: `y` is used as an *index*, one column per row.
+# `log_probs[torch.arange(N), y]` pairs row n with column `y[n]`.
+
+# %%
+log_probs = logits.log_softmax(dim=1)            # (N, C)
+picked = log_probs[torch.arange(N), y]           # (N,) log-prob of each true class
+manual = -picked.mean()                          # ()
+builtin = F.cross_entropy(logits, y)             # ()
+via_nll = F.nll_loss(log_probs, y)               # ()
+print(f'manual {manual:.6f} | F.cross_entropy {builtin:.6f} | F.nll_loss(log_softmax) {via_nll:.6f}')
+print('all equal:', torch.allclose(manual, builtin) and torch.allclose(via_nll, builtin))
+
+# %% [markdown]
+# So `CrossEntropyLoss` wants *raw* logits (it applies `log_softmax` itself), and `NLLLoss` wants log-probabilities.
+#
+# There is a second form of target: a float tensor with the **same shape as the logits**, `(N, C)`, one probability
+# distribution per row. Then the loss is `-(p * log_probs).sum(1).mean()`.
+# A one-hot float row puts all the mass on the true class, so it gives the same value as the ids:
+
+# %%
+y_onehot = F.one_hot(y, C).float()               # (N, C) float, each row sums to 1
+print(f'ids {F.cross_entropy(logits, y):.6f} | one-hot float {F.cross_entropy(logits, y_onehot):.6f}')
+
+# %% [markdown]
+# Soft targets are where the probability form earns its keep. Label smoothing moves a little mass `eps` from the true
+# class to all classes evenly; `label_smoothing=eps` with ids gives the same value as the smoothed `(N, C)` target.
+
+# %%
+eps = 0.1
+y_soft = y_onehot * (1 - eps) + eps / C          # (N, C) smoothed rows, still sum to 1
+soft = F.cross_entropy(logits, y_soft)           # ()
+smoothed = F.cross_entropy(logits, y, label_smoothing=eps)  # ()
+by_hand = -(y_soft * log_probs).sum(dim=1).mean()           # ()
+print(f'soft target {soft:.6f} | label_smoothing {smoothed:.6f} | by hand {by_hand:.6f}')
+print(y_soft)
+
+# %% [markdown]
+# Two forms, then: `(N,)` int64 class ids, or `(N, C)` float probabilities. Everything else is an error, which is next.
+
+# %% [markdown]
+# ## 3. The errors, one at a time
+#
+# Each cell below makes one mistake on purpose. `tp.show_error(loss, input, target)` runs the block, catches the
+# exception, prints it as PyTorch wrote it (`Type: message`), and then a diagnosis worked out from the shapes and dtypes.
+# Read the message first: learning to recognise these lines is half the job.
+#
+# ### 3.1 A target of shape (N, 1)
+#
+# Labels often arrive as a column: `df[['label']]`, `y.unsqueeze(1)`, or a dataset that returns `[label]`.
+
+# %% tags=["error-demo"]
+y_col = y[:, None]                               # (N, 1)
+with tp.show_error('CrossEntropyLoss', logits, y_col):
+    F.cross_entropy(logits, y_col)
+
+# %% [markdown]
+# "multi-target" is PyTorch's name for a 2-d target. Remove the extra dim, naming it: `y_col.squeeze(1)`.
+
+# %%
+print(tuple(y_col.squeeze(1).shape), f'{F.cross_entropy(logits, y_col.squeeze(1)):.6f}')  # (N,)
+
+# %% [markdown]
+# Why `squeeze(1)` and not a bare `squeeze()`? A bare `squeeze()` removes *every* dim of size 1. For N ≥ 2 you cannot
+# tell the difference, but at N = 1 (the last batch of an epoch, one example at inference) it removes the batch dim too:
+
+# %% tags=["error-demo"]
+logits_1, y_col_1 = logits[:1], y_col[:1]        # (1, C), (1, 1)
+y_bad = y_col_1.squeeze()                        # () the batch dim is gone as well
+with tp.show_error('CrossEntropyLoss', logits_1, y_bad):
+    F.cross_entropy(logits_1, y_bad)
+
+# %% [markdown]
+# "target batch_size (0)" means the target has no batch dim left at all. `squeeze(1)` (or `y_col.view(-1)`) keeps it:
+
+# %%
+print(tuple(y_col_1.squeeze(1).shape), f'{F.cross_entropy(logits_1, y_col_1.squeeze(1)):.6f}')  # (1,)
+
+# %% [markdown]
+# ### 3.2 Class ids stored as floats
+#
+# Labels read from a CSV file or a float array come out as `float32`. The shape is right; the dtype is not.
+# "Long" is int64 and "Byte" is uint8.
+
+# %% tags=["error-demo"]
+y_float = y.float()                              # (N,) float32
+with tp.show_error('CrossEntropyLoss', logits, y_float):
+    F.cross_entropy(logits, y_float)
+
+# %%
+print(y_float.long().dtype, f'{F.cross_entropy(logits, y_float.long()):.6f}')  # (N,) int64
+
+# %% [markdown]
+# ### 3.3 One-hot targets of dtype int64
+#
+# `F.one_hot` returns int64. A target with the logits' shape is read as probabilities (section 2), and probabilities
+# must be floats, hence a message about "class probabilities" although you meant ids.
+
+# %% tags=["error-demo"]
+y_onehot_long = F.one_hot(y, C)                  # (N, C) int64
+with tp.show_error('CrossEntropyLoss', logits, y_onehot_long):
+    F.cross_entropy(logits, y_onehot_long)
+
+# %% [markdown]
+# Both fixes are correct and give the same value: back to ids with `argmax(1)`, or probabilities with `.float()`.
+
+# %%
+print(f'argmax(1) {F.cross_entropy(logits, y_onehot_long.argmax(1)):.6f} | '
+      f'.float() {F.cross_entropy(logits, y_onehot_long.float()):.6f}')
+
+# %% [markdown]
+# ### 3.4 Labels 1..C instead of 0..C-1
+#
+# Many datasets number their classes from 1. The ids must lie in `0..C-1`, so the label C has no column to pick.
+
+# %% tags=["error-demo"]
+y_1based = y + 1                                 # (N,) values 1..C, and C itself occurs
+with tp.show_error('CrossEntropyLoss', logits, y_1based):
+    F.cross_entropy(logits, y_1based)
+
+# %% [markdown]
+# Shift them once, where the data is loaded: `y_1based - 1`. Do not `clamp` them into range (that silently relabels
+# class C as class C-1), and do not widen the last layer to C + 1 outputs (that adds a class that never occurs).
+
+# %%
+print((y_1based - 1).tolist(), f'{F.cross_entropy(logits, y_1based - 1):.6f}')  # (N,) values 0..C-1
+
+# %% [markdown]
+# ### 3.5 Logits and targets with different batch sizes
+#
+# Dim 0 must be N on both sides. Here the logits have N rows and the targets N - 1 entries: an off-by-one slice,
+# targets from another batch, or a `view` with a hard-coded size somewhere in the model all end like this.
+
+# %% tags=["error-demo"]
+y_short = y[:N - 1]                              # (N-1,)
+with tp.show_error('CrossEntropyLoss', logits, y_short):
+    F.cross_entropy(logits, y_short)
+
+# %% [markdown]
+# The fix is to find where the rows went, not to trim the longer side: `y[:logits.shape[0]]` runs, but it pairs
+# logits with the wrong labels. With the targets of the same batch it works:
+
+# %%
+print(tuple(logits.shape), tuple(y.shape), f'{F.cross_entropy(logits, y):.6f}')  # (N, C), (N,)
+
+# %% [markdown]
+# ## 4. Mistakes that raise nothing
+#
+# ### 4.1 Softmax before the loss
+#
+# Put `nn.Softmax` at the end of the model and `CrossEntropyLoss` still runs: probabilities are valid floats of
+# shape `(N, C)`. The library can spot it (every row sums to 1), PyTorch cannot:
+
+# %%
+probs = logits.softmax(dim=1)                    # (N, C) rows sum to 1
+print(f'loss on probabilities: {F.cross_entropy(probs, y):.6f}')
+print(tp.diagnose('CrossEntropyLoss', probs, y))
+
+# %% [markdown]
+# The loss then applies softmax a *second* time, to numbers between 0 and 1. Even a perfect one-hot output gives the true
+# class only `e / (e + C - 1)` of the mass, so the loss can never go below `log(1 + (C-1)/e)`. Here it is with perfect
+# "probabilities" for C = 10:
+
+# %%
+C = 10
+floor = math.log(1 + (C - 1) / math.e)
+y_perfect = torch.arange(8) % C                  # (8,)
+perfect = F.one_hot(y_perfect, C).float()        # (8, C) perfect probabilities
+print(f'CE of perfect probabilities: {F.cross_entropy(perfect, y_perfect):.4f} | floor: {floor:.4f}')
+
+# %% [markdown]
+# Does it matter in training? We train the same small MLP (8 → 32 → 10) twice on a tiny, easy 10-class data set:
+# N = 200 points around 10 random centres in 8 dimensions. Both runs start from the same weights (same seed) and take
+# 200 Adam steps; the only difference is an `nn.Softmax(dim=1)` at the end of the second model.
+
+# %%
+N, n_features, C = 200, 8, 10
+X, y = checks.separable_data(N, n_features, C, seed=0)   # X (N, F), y (N,)
+print('X', tuple(X.shape), '| y', tuple(y.shape), y.dtype, '| classes', y.unique().tolist())
+
+
+def make_mlp(softmax_at_end):
+    torch.manual_seed(0)                         # the same initial weights for both runs
+    layers = [nn.Linear(n_features, 32), nn.ReLU(), nn.Linear(32, C)]
+    if softmax_at_end:
+        layers.append(nn.Softmax(dim=1))
+    return nn.Sequential(*layers)
+
+
+def train(net, steps=200, lr=0.01):
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        logits = net(X)                          # (N, C)
+        loss = F.cross_entropy(logits, y)        # ()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses
+
+
+def accuracy(net):
+    with torch.no_grad():
+        pred = net(X).argmax(dim=1)              # (N,)
+    return (pred == y).float().mean().item()
+
+
+net_raw, net_soft = make_mlp(False), make_mlp(True)
+losses_raw, losses_soft = train(net_raw), train(net_soft)
+print(f'raw logits:      final loss {losses_raw[-1]:.4f}, accuracy {accuracy(net_raw):.3f}')
+print(f'softmax at end:  final loss {losses_soft[-1]:.4f}, accuracy {accuracy(net_soft):.3f}')
+print(f'floor log(1 + (C-1)/e) = {floor:.4f}')
+
+# %%
+fig, ax = plt.subplots(figsize=(7, 4))
+ax.plot(losses_raw, label='raw logits → CrossEntropyLoss')
+ax.plot(losses_soft, label='softmax → CrossEntropyLoss')
+ax.axhline(floor, color='gray', linestyle='--', label=f'floor log(1 + (C-1)/e) = {floor:.4f}')
+ax.set_xlabel('Adam step')
+ax.set_ylabel('training loss (cross-entropy)')
+ax.set_title(f'Same MLP, same data (N = {N}, C = {C})')
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# Both models classify this easy data set, so accuracy does not give the bug away; the loss curve does.
+# The softmax model flattens out on the dashed line, a perfect model reports a loss of 1.46, and every tool that reads the
+# loss (early stopping, learning-rate schedules, comparing two runs) is misled.
+# The fix: return raw logits from the model, and call `softmax` only when you want probabilities, at inference.
+#
+# ### 4.2 Accuracy with (N,) predictions against (N, 1) labels
+#
+# Now give the metric *perfect* predictions: logits whose argmax is exactly `y`. With the labels kept as a column,
+# `==` broadcasts `(N,)` against `(N, 1)` into an `(N, N)` matrix that compares every prediction with every label.
+
+# %%
+logits = 5.0 * F.one_hot(y, C).float()           # (N, C) perfect scores: argmax is y
+pred = logits.argmax(dim=1)                      # (N,)
+y_col = y[:, None]                               # (N, 1)
+hits = pred == y_col                             # (N, N) after broadcasting
+print('hits', tuple(hits.shape))
+print(f'accuracy of perfect predictions: {hits.float().mean().item():.4f}')
+print(f'and with .sum() / N instead:     {hits.sum().item() / N:.4f}')
+
+# %% [markdown]
+# With balanced classes the mean lands near 1/C, so a perfect model looks like it is guessing; written as
+# `.sum() / N` the same bug reports an "accuracy" far above 1. The picture shows what was compared: prediction i against
+# label j, for every pair. A correct accuracy only looks at the diagonal.
+
+# %%
+fig, ax = plt.subplots(figsize=(5, 4.5))
+im = ax.imshow(hits[:40, :40], cmap='Greys', interpolation='nearest')
+ax.set_xlabel('label index j (y_col[j])')
+ax.set_ylabel('prediction index i (pred[i])')
+ax.set_title('pred == y_col, first 40 × 40 of (N, N)\nblack = True')
+plt.show()
+
+# %% [markdown]
+# Make the two sides the same shape first: `y_col.squeeze(1)` or, whatever shape the labels have, `y_col.view_as(pred)`.
+
+# %%
+print((pred == y_col.squeeze(1)).float().mean().item(), (pred == y_col.view_as(pred)).float().mean().item())  # (N,)
+
+# %% [markdown]
+# ## Summary
+#
+# * A classifier gives **logits `(N, C)`**: C raw scores per sample. `CrossEntropyLoss` wants them raw; it applies `log_softmax` over dim 1 itself and then picks the score of the true class (NLL).
+# * The target is **`(N,)` int64 class ids in `0..C-1`**: the logits' shape without dim 1. The other accepted form is **`(N, C)` float probabilities** (one-hot `.float()`, label smoothing).
+# * The errors and their fixes:
+#   * `(N, 1)` target, "multi-target not supported": `y.squeeze(1)`;
+#   * float ids, "expected target dtype to be Long or Byte": `y.long()`;
+#   * one-hot int64, "Expected floating point type for target with class probabilities": `y.argmax(1)` or `y.float()`;
+#   * labels 1..C, "Target C is out of bounds": `y - 1` (not `clamp`, not C + 1 outputs);
+#   * "Expected input batch_size (A) to match target batch_size (B)": find where the rows went; do not trim.
+# * The traps:
+#   * a bare `squeeze()` also removes the batch dim when N = 1: always name the dim, `squeeze(1)`, or use `view_as`;
+#   * softmax before `CrossEntropyLoss` raises nothing, but the loss cannot go below `log(1 + (C-1)/e)` (1.4612 for C = 10);
+#   * `(pred == y_col)` with `(N,)` against `(N, 1)` builds an `(N, N)` matrix: a perfect model scores about 1/C. Compare `pred == y.view_as(pred)`, and test a metric on perfect predictions, where it must give exactly 1.0.
+#
+# ## Now the exercises
+#
+# Open `exercises/01-classification/` and work through the notebooks there. The checks also run your code with N = 1
+# and an odd N, so name your dims.

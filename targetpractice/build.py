@@ -1,0 +1,212 @@
+"""Build the notebooks from their text sources, deterministically.
+
+    authoring/course/NN-topic.py            -> course/NN-topic.ipynb
+    authoring/solutions/NN-topic/NAME.py     -> solutions/NN-topic/NAME.ipynb
+    solutions/NN-topic/ (nbgrader)           -> exercises/NN-topic/
+    authoring/samples/NN-topic.toml          -> grader/samples/NN-topic/<student>/NAME.ipynb
+
+The sources are jupytext percent files (`# %% nbgrader={...}` carries nbgrader's metadata).
+Notebooks are written without outputs and with stable cell ids (the grade_id, or a hash of
+the source), so rebuilding changes nothing unless a source changed.
+
+    python -m targetpractice.build            # rebuild everything
+    python -m targetpractice.build --check    # fail if a committed notebook differs from a fresh build
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+from pathlib import Path
+
+import jupytext
+import nbformat
+from nbgrader.nbgraderformat import MetadataValidator
+
+from .nbgrader_ext import solution_source
+
+ROOT = Path(__file__).resolve().parent.parent
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+
+
+# ------------------------------------------------------------------------------ text -> notebook
+def notebook_from_text(path: Path) -> nbformat.NotebookNode:
+    nb = jupytext.read(path, fmt="py:percent")
+    nb.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"}}
+    seen = set()
+    for cell in nb.cells:
+        for key in ("lines_to_next_cell", "title", "cell_marker"):
+            cell.metadata.pop(key, None)
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        cid = grade_id or "c-" + hashlib.sha1(cell.source.encode()).hexdigest()[:10]
+        base, k = cid, 1
+        while cid in seen:
+            k += 1
+            cid = f"{base}-{k}"
+        seen.add(cid)
+        cell.id = cid
+    nb.nbformat, nb.nbformat_minor = 4, 5
+    MetadataValidator().validate_nb(nb)
+    nbformat.validate(nb)
+    return nb
+
+
+def write_notebook(nb, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(path))
+
+
+def text_sources(root: Path = ROOT):
+    """(source .py, target .ipynb) pairs for lessons and solution notebooks."""
+    pairs = [(p, root / "course" / (p.stem + ".ipynb")) for p in sorted((root / "authoring/course").glob("*.py"))]
+    for p in sorted((root / "authoring/solutions").glob("*/*.py")):
+        pairs.append((p, root / "solutions" / p.parent.name / (p.stem + ".ipynb")))
+    return pairs
+
+
+def assignments(root: Path = ROOT) -> list:
+    return sorted(p.name for p in (root / "solutions").iterdir() if p.is_dir()) if (root / "solutions").is_dir() else []
+
+
+# ---------------------------------------------------------------------- solutions -> exercises
+def nbgrader(args: list, root: Path, db: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """Run an nbgrader command with the course config in root/grader (optionally on another gradebook)."""
+    bindir = Path(sys.executable).parent  # nbgrader runs `alembic` from PATH
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(root / "grader"),
+               PATH=f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
+    cmd = [str(bindir / "nbgrader"), *args]
+    if db is not None:
+        cmd.append(f"--CourseDirectory.db_url=sqlite:///{db}")
+    proc = subprocess.run(cmd, cwd=root / "grader", env=env, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def generate_release(assignment: str, root: Path = ROOT, out: Path | None = None) -> Path:
+    """Run nbgrader generate_assignment on a scratch copy (own gradebook); return the release folder."""
+    out = out or root / "exercises" / assignment
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        shutil.copytree(root / "grader", tmp / "grader", ignore=shutil.ignore_patterns(
+            "submitted", "autograded", "feedback", "samples", "*.db", "__pycache__", ".grading"))
+        shutil.copytree(root / "solutions" / assignment, tmp / "solutions" / assignment,
+                        ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+        nbgrader(["generate_assignment", assignment, "--force"], tmp, db=tmp / "scratch.db")
+        if out.exists():
+            shutil.rmtree(out)
+        shutil.copytree(tmp / "exercises" / assignment, out)
+    return out
+
+
+# -------------------------------------------------------------------- submissions for tests
+def cells_by_grade_id(nb) -> dict:
+    return {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells
+            if c.metadata.get("nbgrader", {}).get("grade_id")}
+
+
+def answer_ids(nb) -> list:
+    return [gid for gid, c in cells_by_grade_id(nb).items() if c.metadata["nbgrader"].get("solution")]
+
+
+def make_submission(release_nb, solution_nb, fixed=(), answers=None, edit_tests=None):
+    """A student's notebook: the release with some answers fixed (the solution) or replaced.
+
+    ``fixed`` lists exercises answered with the solution ("all" for every one); ``answers`` maps
+    an exercise to the code a student wrote; ``edit_tests`` maps a test cell's grade_id to new source.
+    """
+    nb = copy.deepcopy(release_nb)
+    cells, sol = cells_by_grade_id(nb), cells_by_grade_id(solution_nb)
+    fixed = answer_ids(nb) if fixed == "all" else list(fixed)
+    for ex in fixed:
+        cells[ex].source = solution_source(sol[ex].source)
+    for ex, code in (answers or {}).items():
+        cells[ex].source = code.strip("\n")
+    for gid, code in (edit_tests or {}).items():
+        cells[gid].source = code.strip("\n")
+    return nb
+
+
+def load_wrong_fixes(assignment: str, root: Path = ROOT) -> list:
+    path = root / "tests" / "wrong_fixes" / f"{assignment}.toml"
+    return tomllib.loads(path.read_text())["wrong_fix"] if path.exists() else []
+
+
+def load_sample_spec(assignment: str, root: Path = ROOT) -> dict:
+    path = root / "authoring" / "samples" / f"{assignment}.toml"
+    return tomllib.loads(path.read_text()) if path.exists() else {}
+
+
+def build_samples(assignment: str, root: Path = ROOT, out: Path | None = None) -> Path | None:
+    """Write the bundled sample class for an assignment from its spec."""
+    spec = load_sample_spec(assignment, root)
+    if not spec:
+        return None
+    out = out or root / "grader" / "samples" / assignment
+    wrong = {(w["exercise"], w["name"]): w["code"] for w in load_wrong_fixes(assignment, root)}
+    if out.exists():
+        shutil.rmtree(out)
+    for name in spec["notebooks"]:
+        release = nbformat.read(root / "exercises" / assignment / name, as_version=4)
+        solution = nbformat.read(root / "solutions" / assignment / name, as_version=4)
+        for student, s in spec["students"].items():
+            answers = {ex: wrong[(ex, fix)] for ex, fix in s.get("wrong_fixes", {}).items()}
+            nb = make_submission(release, solution, s.get("fixed", ()), answers, s.get("edit_tests"))
+            write_notebook(nb, out / student / name)
+    return out
+
+
+# ------------------------------------------------------------------------------------ driver
+def _same(a: Path, b: Path) -> bool:
+    files = lambda d: sorted(p.relative_to(d) for p in d.rglob("*") if p.is_file())  # noqa: E731
+    return a.is_dir() and b.is_dir() and files(a) == files(b) and all(
+        (a / f).read_bytes() == (b / f).read_bytes() for f in files(a))
+
+
+def build(root: Path = ROOT, check: bool = False) -> list:
+    """Rebuild (or, with check, compare) every generated notebook; return the stale paths."""
+    stale = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for src, dst in text_sources(root):
+            nb = notebook_from_text(src)
+            if check:
+                fresh = tmp / dst.relative_to(root)
+                write_notebook(nb, fresh)
+                if not dst.exists() or dst.read_bytes() != fresh.read_bytes():
+                    stale.append(dst)
+            else:
+                write_notebook(nb, dst)
+        for a in assignments(root):
+            out = tmp / "exercises" / a if check else None
+            release = generate_release(a, root, out)
+            if check and not _same(release, root / "exercises" / a):
+                stale.append(root / "exercises" / a)
+            samples = build_samples(a, root, tmp / "samples" / a if check else None)
+            if check and samples and not _same(samples, root / "grader" / "samples" / a):
+                stale.append(root / "grader" / "samples" / a)
+    return stale
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--check", action="store_true", help="compare with a fresh build; change nothing")
+    args = ap.parse_args(argv)
+    stale = build(check=args.check)
+    if args.check and stale:
+        print("Stale (run `make notebooks`):", *[str(p.relative_to(ROOT)) for p in stale], sep="\n  ")
+        return 1
+    print("notebooks up to date" if args.check else "notebooks rebuilt")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

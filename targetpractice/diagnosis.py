@@ -1,0 +1,218 @@
+"""Diagnosis: turn a loss, its tensors or its exception into one paragraph a student can act on.
+
+Every diagnosis has a tag (a misconception id such as ``target-extra-dim``) so
+the grader can count mistakes across a class, and a message that names the
+shapes and dtypes seen, what the loss expected, and the likely fix.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import torch
+
+from .contracts import contract_for, expected_target_shapes
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    tag: str
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def shape_str(shape) -> str:
+    """(32, 1) for a 2-d shape, (32,) for a 1-d one, () for a scalar."""
+    shape = tuple(shape)
+    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def describe(x) -> str:
+    """'(32, 1) int64' for a tensor; the type name for anything else."""
+    if isinstance(x, torch.Tensor):
+        return f"{shape_str(x.shape)} {str(x.dtype).replace('torch.', '')}"
+    if x is None:
+        return "None (did the function forget to return?)"
+    return f"a {type(x).__name__}, not a tensor"
+
+
+def _dt(t) -> str:
+    return str(t.dtype).replace("torch.", "")
+
+
+def _singleton_to_drop(target, wanted) -> int | None:
+    """The dim of size 1 in target whose removal gives the wanted shape, if any."""
+    for d in range(target.dim()):
+        if target.shape[d] == 1 and tuple(target.shape[:d]) + tuple(target.shape[d + 1:]) == tuple(wanted):
+            return d
+    return None
+
+
+def _looks_like_probs(x: torch.Tensor, dim: int = 1) -> bool:
+    if not x.is_floating_point() or x.dim() <= dim or x.numel() == 0:
+        return False
+    x = x.detach()
+    return bool(((x >= 0) & (x <= 1)).all() and torch.allclose(x.sum(dim), torch.ones(()), atol=1e-4))
+
+
+def diagnose(loss, input, target, ignore_index: int = -100) -> Diagnosis:
+    """Diagnose ``loss(input, target)``: the most likely shape or dtype mistake, or tag 'ok'."""
+    c = contract_for(loss)
+    if not isinstance(input, torch.Tensor) or not isinstance(target, torch.Tensor):
+        return Diagnosis("not-a-tensor",
+                         f"{c.name} needs tensors; got input {describe(input)} and target {describe(target)}.")
+    seen = f"input is {describe(input)}, target is {describe(target)}"
+    if c.family == "class-ids":
+        return _diagnose_class_ids(c, input, target, seen, ignore_index)
+    if c.family == "same-shape":
+        return _diagnose_same_shape(c, input, target, seen)
+    return Diagnosis("unknown", f"{seen}. {c.describe()}")
+
+
+def _diagnose_class_ids(c, x, y, seen, ignore_index) -> Diagnosis:
+    if x.dim() == 0:
+        return Diagnosis("scalar-input", f"{seen}; {c.name} needs scores of shape (N, C).")
+    wanted = expected_target_shapes(c, x.shape)["class ids"]
+    C = x.shape[1] if x.dim() >= 2 else x.shape[0]
+    want = f"{c.name} wants {shape_str(wanted)} int64 class ids"
+    if c.name == "CrossEntropyLoss":
+        want += f" or {shape_str(x.shape)} float class probabilities"
+    if x.dim() >= 2 and y.dim() >= 1 and y.shape[0] != x.shape[0]:
+        return Diagnosis(
+            "batch-mismatch",
+            f"{seen}: the batch sizes differ ({x.shape[0]} vs {y.shape[0]}). Dim 0 of both must be N. "
+            "Look for a view/reshape/flatten earlier that mixed the batch into other dims "
+            "(use x.flatten(1) and x.size(0), never a hard-coded batch size), or for logits and "
+            "targets that come from different batches. Trimming the targets to match only hides it.")
+    if x.dim() == 3 and tuple(y.shape) == (x.shape[0], x.shape[1]) and x.shape[1] != x.shape[2]:
+        return Diagnosis(
+            "class-dim-last",
+            f"{seen}: this looks like (N, T, C) sequence logits, but {c.name} reads the classes from dim 1. "
+            f"Use logits.permute(0, 2, 1) to get (N, C, T), or flatten both: "
+            f"logits.reshape(-1, C) with y.reshape(-1). Never view/reshape straight to (N, C, T): that scrambles the data.")
+    if tuple(y.shape) == tuple(wanted):
+        if y.is_floating_point():
+            return Diagnosis("float-class-ids",
+                             f"{seen}; {want}. The shape is right but the ids are {_dt(y)}: use y.long().")
+        if y.dtype not in (torch.int64, torch.uint8):
+            return Diagnosis("int-class-ids", f"{seen}; {want}. Convert the ids with y.long().")
+        ids = y[y != ignore_index]
+        if ids.numel():
+            lo, hi = int(ids.min()), int(ids.max())
+            if hi >= C:
+                hint = ("The labels look 1-based (1..C): subtract 1." if lo >= 1 else
+                        "Either C is too small or a special value (padding, 'void' 255) needs ignore_index.")
+                return Diagnosis("labels-out-of-range",
+                                 f"{seen}; labels run from {lo} to {hi}, but with C = {C} classes they must lie "
+                                 f"in 0..{C - 1}. {hint} Clamping or taking them modulo C silently relabels them.")
+            if lo < 0:
+                return Diagnosis("negative-labels",
+                                 f"{seen}; label {lo} is negative. If it marks padding, pass "
+                                 f"ignore_index={lo} (or pad with -100, the default).")
+        if c.name == "CrossEntropyLoss" and _looks_like_probs(x, 1 if x.dim() >= 2 else 0):
+            return Diagnosis("softmax-before-loss",
+                             f"{seen}; every row of the input sums to 1, so softmax was applied already. "
+                             "CrossEntropyLoss applies log_softmax itself: pass raw logits, or the loss "
+                             "stalls at a floor of log(1 + (C-1)/e).")
+        if c.name == "NLLLoss" and x.is_floating_point() and bool((x.detach() > 0).any()):
+            return Diagnosis("nll-without-log-softmax",
+                             f"{seen}; NLLLoss wants log-probabilities (all <= 0), but some inputs are positive. "
+                             "Apply log_softmax(dim=1) first, or use CrossEntropyLoss on the logits.")
+        return Diagnosis("ok", f"{seen}; this matches: {want}.")
+    if tuple(y.shape) == tuple(x.shape):
+        if not y.is_floating_point():
+            return Diagnosis("one-hot-long",
+                             f"{seen}: a one-hot target. {want}. Use y.argmax(1) for class ids"
+                             + (" or y.float() as probabilities." if c.name == "CrossEntropyLoss" else "."))
+        if c.name == "NLLLoss":
+            return Diagnosis("probability-target-nll",
+                             f"{seen}. NLLLoss has no probability form: use y.argmax(1), or CrossEntropyLoss.")
+        return Diagnosis("ok", f"{seen}; float targets of the input's shape are read as class probabilities.")
+    drop = _singleton_to_drop(y, wanted)
+    if drop is not None:
+        return Diagnosis("target-extra-dim",
+                         f"{seen}; {want}. The target has an extra dim of size 1: use y.squeeze({drop}) "
+                         f"(never a bare y.squeeze(), which also drops N when N = 1).")
+    if y.dim() == x.dim() + 1 and y.shape[-1] in (3, C):
+        return Diagnosis("target-extra-dim",
+                         f"{seen}; {want}. The target has a trailing dim of size {y.shape[-1]} "
+                         "(one-hot or colour channels?): map it to one class id per position.")
+    return Diagnosis("shape-mismatch", f"{seen}; {want}.")
+
+
+def _diagnose_same_shape(c, x, y, seen) -> Diagnosis:
+    want = f"{c.name} wants a target of exactly the input's shape {shape_str(x.shape)}"
+    if tuple(x.shape) != tuple(y.shape):
+        if x.numel() == y.numel():
+            fix = "use y.view_as(output) (or output.squeeze(1) / y.unsqueeze(1); never a bare squeeze())"
+        elif c.name == "BCEWithLogitsLoss" and x.dim() == 2 and y.dim() == 1:
+            fix = ("these look like (N, C) class scores with (N,) class ids: use CrossEntropyLoss for one "
+                   "class per sample, or F.one_hot(y, C).float() if samples can have several labels")
+        else:
+            fix = "check which dim is N on both sides"
+        note = ""
+        if not c.name.startswith("BCE"):  # BCE raises; the regression losses warn and broadcast
+            try:
+                b = torch.broadcast_shapes(x.shape, y.shape)
+                if tuple(b) != tuple(x.shape):
+                    note = (f" These shapes broadcast to {shape_str(b)}, so the loss compares every output "
+                            "with every target: it runs, warns, and is wrong.")
+            except RuntimeError:
+                pass
+        return Diagnosis("shape-mismatch", f"{seen}; {want}.{note} Fix: {fix}.")
+    if c.name in ("BCELoss", "BCEWithLogitsLoss") and not y.is_floating_point():
+        return Diagnosis("int-target-for-bce", f"{seen}; {c.name} wants float targets: use y.float().")
+    if c.name == "BCELoss" and x.is_floating_point() and bool(((x < 0) | (x > 1)).any()):
+        return Diagnosis("logits-into-bce",
+                         f"{seen}; BCELoss wants probabilities in [0, 1] but got raw scores. "
+                         "Use BCEWithLogitsLoss on the logits (numerically safer than sigmoid + BCELoss).")
+    if c.name == "BCEWithLogitsLoss" and x.is_floating_point() and x.numel() > 1 and bool(
+            ((x.detach() > 0) & (x.detach() < 1)).all()):
+        return Diagnosis("sigmoid-before-loss",
+                         f"{seen}; all inputs lie in (0, 1): was sigmoid applied already? "
+                         "BCEWithLogitsLoss applies it itself; pass raw logits.")
+    return Diagnosis("ok", f"{seen}; this matches: {want}.")
+
+
+# Error texts of torch 2.13 mapped to a tag and a fix, for when only the exception is at hand.
+_ERROR_PATTERNS = [
+    (r"0D or 1D target tensor expected, multi-target not supported", "target-extra-dim",
+     "CrossEntropyLoss/NLLLoss got a 2-d target: squeeze a (N, 1) target with y.squeeze(1), "
+     "or turn one-hot rows into ids with y.argmax(1)."),
+    (r"expected target dtype to be Long or Byte, but got (\w+)", "float-class-ids",
+     "class ids must be int64: use y.long()."),
+    (r"Expected floating point type for target with class probabilities, got Long", "one-hot-long",
+     "a target of the input's shape is read as probabilities and must be float: use y.argmax(1) "
+     "for ids or y.float() for probabilities."),
+    (r"Target (-?\d+) is out of bounds", "labels-out-of-range",
+     "a label is outside 0..C-1: 1-based labels need y - 1; padding needs ignore_index."),
+    (r"Expected input batch_size \((\d+)\) to match target batch_size \((\d+)\)", "batch-mismatch",
+     "the logits and the target have different N: look for a view/flatten that changed the batch size."),
+    (r"Expected target size \[(\d+), (\d+)\], got \[", "class-dim-last",
+     "the classes must be dim 1: permute (N, T, C) logits to (N, C, T)."),
+    (r"Using a target size .* is deprecated", "shape-mismatch",
+     "BCE needs the target in the input's exact shape: y.view_as(output)."),
+    (r"Target size .* must be the same as input size", "shape-mismatch",
+     "BCEWithLogitsLoss needs the target in the input's exact shape: y.view_as(output)."),
+    (r"Found dtype (\w+) but expected Float", "int-target-for-bce", "use y.float()."),
+    (r"result type Float can't be cast to the desired output type", "int-target-for-bce", "use y.float()."),
+    (r"all elements of input should be between 0 and 1", "logits-into-bce",
+     "BCELoss got logits: use BCEWithLogitsLoss."),
+    (r"mat1 and mat2 shapes cannot be multiplied \((\d+)x(\d+) and (\d+)x(\d+)\)", "linear-in-features",
+     "the first number is the rows (batch), the second the features reaching Linear; it must equal in_features."),
+    (r"size of tensor a \((\d+)\) must match the size of tensor b \((\d+)\)", "shape-mismatch",
+     "two shapes cannot broadcast: print both and check which dim is N."),
+    (r"different to the input size.*broadcasting", "shape-mismatch",
+     "the loss broadcast the target against the output: make them the same shape with y.view_as(output)."),
+]
+
+
+def explain_error(exc: BaseException) -> Diagnosis:
+    """Map a torch exception (or warning) to a tag and a one-line fix."""
+    text = str(exc)
+    for pattern, tag, fix in _ERROR_PATTERNS:
+        if re.search(pattern, text, flags=re.S):
+            return Diagnosis(tag, f"{type(exc).__name__}: {text.strip()}\nLikely fix: {fix}")
+    return Diagnosis("unknown", f"{type(exc).__name__}: {text.strip()}")

@@ -1,0 +1,84 @@
+"""nbgrader extension: the student version holds broken code that runs, not a stub.
+
+In a solution notebook every answer cell carries, after its solution region, the
+broken code the student starts from, commented out so the solution still runs:
+
+    def loss_from_column_labels(logits, y):   # logits (N, C), y (N, 1) int64
+        ### BEGIN SOLUTION
+        return F.cross_entropy(logits, y.squeeze(1))
+        ### END SOLUTION
+        ### BEGIN BROKEN CODE
+        # return F.cross_entropy(logits, y)
+        ### END BROKEN CODE
+
+`nbgrader generate_assignment` (grader/nbgrader_config.py swaps this class in for
+ClearSolutions) writes the uncommented broken code where the solution was.  An answer
+cell without broken code is an authoring error: this course never ships a
+`raise NotImplementedError()` stub.
+"""
+from __future__ import annotations
+
+import re
+
+from nbgrader import utils
+from nbgrader.preprocessors import ClearSolutions
+from traitlets import Unicode
+
+BEGIN_BROKEN = "BEGIN BROKEN CODE"
+END_BROKEN = "END BROKEN CODE"
+
+
+def split_answer_cell(source: str):
+    """Split an answer cell into (before, solution, broken, after) line lists; broken is uncommented.
+
+    Raises ValueError when the cell lacks a solution region followed by a broken-code block.
+    """
+    lines = source.split("\n")
+    marks = {}
+    for i, line in enumerate(lines):
+        for key in ("BEGIN SOLUTION", "END SOLUTION", BEGIN_BROKEN, END_BROKEN):
+            if key in line:
+                if key in marks:
+                    raise ValueError(f"'{key}' appears twice; one solution region per answer cell")
+                marks[key] = i
+    if set(marks) != {"BEGIN SOLUTION", "END SOLUTION", BEGIN_BROKEN, END_BROKEN}:
+        raise ValueError("an answer cell needs a SOLUTION region followed by a BROKEN CODE block")
+    b, e, bb, eb = (marks[k] for k in ("BEGIN SOLUTION", "END SOLUTION", BEGIN_BROKEN, END_BROKEN))
+    if not b < e < bb < eb:
+        raise ValueError("expected BEGIN SOLUTION < END SOLUTION < BEGIN BROKEN CODE < END BROKEN CODE")
+    indent = re.match(r"\s*", lines[b]).group(0)
+    broken = []
+    for line in lines[bb + 1:eb]:
+        body = line[len(indent):] if line.startswith(indent) else line.lstrip()
+        if body.strip() and not body.startswith("#"):
+            raise ValueError(f"broken code must be commented out in the solution: {line!r}")
+        body = body[2:] if body.startswith("# ") else body[1:]
+        broken.append(indent + body if body.strip() else "")
+    return lines[:b], lines[b + 1:e], broken, lines[eb + 1:]
+
+
+def student_source(source: str) -> str:
+    before, _, broken, after = split_answer_cell(source)
+    return "\n".join(before + broken + after)
+
+
+def solution_source(source: str) -> str:
+    """The answer cell as a student who fixed it would leave it (delimiters and broken code gone)."""
+    before, solution, _, after = split_answer_cell(source)
+    return "\n".join(before + solution + after)
+
+
+class BrokenStarterCode(ClearSolutions):
+    """ClearSolutions that writes each answer cell's broken starter code instead of a stub."""
+
+    text_stub = Unicode("YOUR ANSWER HERE").tag(config=True)
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        if cell.cell_type == "code" and utils.is_solution(cell):
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", f"cell {cell_index}")
+            try:
+                cell.source = student_source(cell.source)
+            except ValueError as exc:
+                raise RuntimeError(f"answer cell {grade_id!r}: {exc}") from None
+            return cell, resources
+        return super().preprocess_cell(cell, resources, cell_index)
