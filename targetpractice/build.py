@@ -19,7 +19,6 @@ import copy
 import hashlib
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import tomllib
@@ -29,7 +28,7 @@ import jupytext
 import nbformat
 from nbgrader.nbgraderformat import MetadataValidator
 
-from .nbgrader_ext import solution_source
+from .nbgrader_ext import nbgrader, solution_source
 
 ROOT = Path(__file__).resolve().parent.parent
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
@@ -77,20 +76,6 @@ def assignments(root: Path = ROOT) -> list:
 
 
 # ---------------------------------------------------------------------- solutions -> exercises
-def nbgrader(args: list, root: Path, db: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    """Run an nbgrader command with the course config in root/grader (optionally on another gradebook)."""
-    bindir = Path(sys.executable).parent  # nbgrader runs `alembic` from PATH
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(root / "grader"),
-               PATH=f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
-    cmd = [str(bindir / "nbgrader"), *args]
-    if db is not None:
-        cmd.append(f"--CourseDirectory.db_url=sqlite:///{db}")
-    proc = subprocess.run(cmd, cwd=root / "grader", env=env, capture_output=True, text=True)
-    if check and proc.returncode != 0:
-        raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
-    return proc
-
-
 def generate_release(assignment: str, root: Path = ROOT, out: Path | None = None) -> Path:
     """Run nbgrader generate_assignment on a scratch copy (own gradebook); return the release folder."""
     out = out or root / "exercises" / assignment

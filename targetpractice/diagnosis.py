@@ -79,6 +79,11 @@ def _diagnose_class_ids(c, x, y, seen, ignore_index) -> Diagnosis:
     want = f"{c.name} wants {shape_str(wanted)} int64 class ids"
     if c.name == "CrossEntropyLoss":
         want += f" or {shape_str(x.shape)} float class probabilities"
+    if x.dim() >= 2 and x.shape[0] == 1 and y.dim() == len(wanted) - 1:
+        return Diagnosis(
+            "squeeze-ate-batch",
+            f"{seen}; {want}. With N = 1 a bare squeeze() removed the batch dim too: "
+            "squeeze only the dim you mean, y.squeeze(1), or use y.view(-1).")
     if x.dim() >= 2 and y.dim() >= 1 and y.shape[0] != x.shape[0]:
         return Diagnosis(
             "batch-mismatch",
@@ -188,6 +193,8 @@ _ERROR_PATTERNS = [
      "for ids or y.float() for probabilities."),
     (r"Target (-?\d+) is out of bounds", "labels-out-of-range",
      "a label is outside 0..C-1: 1-based labels need y - 1; padding needs ignore_index."),
+    (r"Expected input batch_size \(1\) to match target batch_size \(0\)", "squeeze-ate-batch",
+     "with N = 1 a bare squeeze() removed the batch dim of the target: use y.squeeze(1) or y.view(-1)."),
     (r"Expected input batch_size \((\d+)\) to match target batch_size \((\d+)\)", "batch-mismatch",
      "the logits and the target have different N: look for a view/flatten that changed the batch size."),
     (r"Expected target size \[(\d+), (\d+)\], got \[", "class-dim-last",

@@ -18,7 +18,11 @@ cell without broken code is an authoring error: this course never ships a
 """
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 from nbgrader import utils
 from nbgrader.preprocessors import ClearSolutions
@@ -82,3 +86,21 @@ class BrokenStarterCode(ClearSolutions):
                 raise RuntimeError(f"answer cell {grade_id!r}: {exc}") from None
             return cell, resources
         return super().preprocess_cell(cell, resources, cell_index)
+
+
+def nbgrader_env(root: Path) -> dict:
+    """Environment for nbgrader commands: the course config, this venv on PATH, one thread per kernel."""
+    bindir = Path(sys.executable).parent  # nbgrader runs `alembic` from PATH
+    return dict(os.environ, JUPYTER_CONFIG_DIR=str(root / "grader"), OMP_NUM_THREADS="1",
+                PATH=f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
+
+
+def nbgrader(args: list, root: Path, db: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """Run an nbgrader command with the course config in root/grader (optionally on another gradebook)."""
+    cmd = [str(Path(sys.executable).parent / "nbgrader"), *args]
+    if db is not None:
+        cmd.append(f"--CourseDirectory.db_url=sqlite:///{db}")
+    proc = subprocess.run(cmd, cwd=root / "grader", env=nbgrader_env(root), capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc

@@ -75,7 +75,7 @@ def show_shapes(tensors: dict, axes: dict | None = None, title: str | None = Non
     x = 0.0
     lowest = 0
     for k, (name, t) in enumerate(tensors.items()):
-        names = (axes.get(name) or " ".join(["N"] + [f"d{i}" for i in range(1, t.dim())])).split()
+        names = (axes[name] if name in axes else " ".join(["N"] + [f"d{i}" for i in range(1, t.dim())])).split()
         if len(names) != t.dim():
             raise ValueError(f"axes for {name!r} name {len(names)} dims but the tensor has {t.dim()}: "
                              f"{tuple(t.shape)}")

@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt
 import targetpractice as tp
 from targetpractice import checks
 
-torch.set_num_threads(1)  # the tensors here are tiny: one thread is fastest and never contends for the CPU
+torch.set_num_threads(1)  # tiny tensors: one thread is fastest and never fights for the CPU
 
 # %% [markdown]
 # ## 1. C scores per sample, one id per sample
@@ -71,7 +71,8 @@ picked = log_probs[torch.arange(N), y]           # (N,) log-prob of each true cl
 manual = -picked.mean()                          # ()
 builtin = F.cross_entropy(logits, y)             # ()
 via_nll = F.nll_loss(log_probs, y)               # ()
-print(f'manual {manual:.6f} | F.cross_entropy {builtin:.6f} | F.nll_loss(log_softmax) {via_nll:.6f}')
+print(f'manual {manual:.6f} | F.cross_entropy {builtin:.6f} | '
+      f'F.nll_loss(log_softmax) {via_nll:.6f}')
 print('all equal:', torch.allclose(manual, builtin) and torch.allclose(via_nll, builtin))
 
 # %% [markdown]
@@ -83,7 +84,9 @@ print('all equal:', torch.allclose(manual, builtin) and torch.allclose(via_nll, 
 
 # %%
 y_onehot = F.one_hot(y, C).float()               # (N, C) float, each row sums to 1
-print(f'ids {F.cross_entropy(logits, y):.6f} | one-hot float {F.cross_entropy(logits, y_onehot):.6f}')
+loss_ids = F.cross_entropy(logits, y)            # ()
+loss_onehot = F.cross_entropy(logits, y_onehot)  # ()
+print(f'ids {loss_ids:.6f} | one-hot float {loss_onehot:.6f}')
 
 # %% [markdown]
 # Soft targets are where the probability form earns its keep. Label smoothing moves a little mass `eps` from the true
@@ -100,8 +103,7 @@ print(y_soft)
 
 # %% [markdown]
 # Two forms, then: `(N,)` int64 class ids, or `(N, C)` float probabilities. Everything else is an error, which is next.
-
-# %% [markdown]
+#
 # ## 3. The errors, one at a time
 #
 # Each cell below makes one mistake on purpose. `tp.show_error(loss, input, target)` runs the block, catches the
@@ -121,7 +123,8 @@ with tp.show_error('CrossEntropyLoss', logits, y_col):
 # "multi-target" is PyTorch's name for a 2-d target. Remove the extra dim, naming it: `y_col.squeeze(1)`.
 
 # %%
-print(tuple(y_col.squeeze(1).shape), f'{F.cross_entropy(logits, y_col.squeeze(1)):.6f}')  # (N,)
+y_fixed = y_col.squeeze(1)                       # (N,)
+print(tuple(y_fixed.shape), f'{F.cross_entropy(logits, y_fixed):.6f}')
 
 # %% [markdown]
 # Why `squeeze(1)` and not a bare `squeeze()`? A bare `squeeze()` removes *every* dim of size 1. For N ≥ 2 you cannot
@@ -137,7 +140,8 @@ with tp.show_error('CrossEntropyLoss', logits_1, y_bad):
 # "target batch_size (0)" means the target has no batch dim left at all. `squeeze(1)` (or `y_col.view(-1)`) keeps it:
 
 # %%
-print(tuple(y_col_1.squeeze(1).shape), f'{F.cross_entropy(logits_1, y_col_1.squeeze(1)):.6f}')  # (1,)
+y_fixed_1 = y_col_1.squeeze(1)                   # (1,)
+print(tuple(y_fixed_1.shape), f'{F.cross_entropy(logits_1, y_fixed_1):.6f}')
 
 # %% [markdown]
 # ### 3.2 Class ids stored as floats
@@ -151,7 +155,8 @@ with tp.show_error('CrossEntropyLoss', logits, y_float):
     F.cross_entropy(logits, y_float)
 
 # %%
-print(y_float.long().dtype, f'{F.cross_entropy(logits, y_float.long()):.6f}')  # (N,) int64
+y_fixed = y_float.long()                         # (N,) int64
+print(y_fixed.dtype, f'{F.cross_entropy(logits, y_fixed):.6f}')
 
 # %% [markdown]
 # ### 3.3 One-hot targets of dtype int64
@@ -168,8 +173,10 @@ with tp.show_error('CrossEntropyLoss', logits, y_onehot_long):
 # Both fixes are correct and give the same value: back to ids with `argmax(1)`, or probabilities with `.float()`.
 
 # %%
-print(f'argmax(1) {F.cross_entropy(logits, y_onehot_long.argmax(1)):.6f} | '
-      f'.float() {F.cross_entropy(logits, y_onehot_long.float()):.6f}')
+y_ids = y_onehot_long.argmax(dim=1)              # (N,) int64 ids
+y_probs = y_onehot_long.float()                  # (N, C) float probabilities
+print(f'argmax(1) {F.cross_entropy(logits, y_ids):.6f} | '
+      f'.float() {F.cross_entropy(logits, y_probs):.6f}')
 
 # %% [markdown]
 # ### 3.4 Labels 1..C instead of 0..C-1
@@ -186,7 +193,8 @@ with tp.show_error('CrossEntropyLoss', logits, y_1based):
 # class C as class C-1), and do not widen the last layer to C + 1 outputs (that adds a class that never occurs).
 
 # %%
-print((y_1based - 1).tolist(), f'{F.cross_entropy(logits, y_1based - 1):.6f}')  # (N,) values 0..C-1
+y_fixed = y_1based - 1                           # (N,) values 0..C-1
+print(y_fixed.tolist(), f'{F.cross_entropy(logits, y_fixed):.6f}')
 
 # %% [markdown]
 # ### 3.5 Logits and targets with different batch sizes
@@ -204,7 +212,7 @@ with tp.show_error('CrossEntropyLoss', logits, y_short):
 # logits with the wrong labels. With the targets of the same batch it works:
 
 # %%
-print(tuple(logits.shape), tuple(y.shape), f'{F.cross_entropy(logits, y):.6f}')  # (N, C), (N,)
+print(tuple(logits.shape), tuple(y.shape), f'{F.cross_entropy(logits, y):.6f}')
 
 # %% [markdown]
 # ## 4. Mistakes that raise nothing
@@ -212,7 +220,7 @@ print(tuple(logits.shape), tuple(y.shape), f'{F.cross_entropy(logits, y):.6f}') 
 # ### 4.1 Softmax before the loss
 #
 # Put `nn.Softmax` at the end of the model and `CrossEntropyLoss` still runs: probabilities are valid floats of
-# shape `(N, C)`. The library can spot it (every row sums to 1), PyTorch cannot:
+# shape `(N, C)`. The course library can spot it with `tp.diagnose` (every row sums to 1); PyTorch cannot:
 
 # %%
 probs = logits.softmax(dim=1)                    # (N, C) rows sum to 1
@@ -229,7 +237,8 @@ C = 10
 floor = math.log(1 + (C - 1) / math.e)
 y_perfect = torch.arange(8) % C                  # (8,)
 perfect = F.one_hot(y_perfect, C).float()        # (8, C) perfect probabilities
-print(f'CE of perfect probabilities: {F.cross_entropy(perfect, y_perfect):.4f} | floor: {floor:.4f}')
+best = F.cross_entropy(perfect, y_perfect)       # ()
+print(f'CE of perfect probabilities: {best:.4f} | floor: {floor:.4f}')
 
 # %% [markdown]
 # Does it matter in training? We train the same small MLP (8 → 32 → 10) twice on a tiny, easy 10-class data set:
@@ -241,7 +250,7 @@ N, n_features, C = 200, 8, 10
 X, y = checks.separable_data(N, n_features, C, seed=0)   # X (N, F), y (N,)
 print('X', tuple(X.shape), '| y', tuple(y.shape), y.dtype, '| classes', y.unique().tolist())
 
-
+# %%
 def make_mlp(softmax_at_end):
     torch.manual_seed(0)                         # the same initial weights for both runs
     layers = [nn.Linear(n_features, 32), nn.ReLU(), nn.Linear(32, C)]
@@ -313,7 +322,7 @@ print(f'and with .sum() / N instead:     {hits.sum().item() / N:.4f}')
 
 # %%
 fig, ax = plt.subplots(figsize=(5, 4.5))
-im = ax.imshow(hits[:40, :40], cmap='Greys', interpolation='nearest')
+ax.imshow(hits[:40, :40], cmap='Greys', interpolation='nearest')
 ax.set_xlabel('label index j (y_col[j])')
 ax.set_ylabel('prediction index i (pred[i])')
 ax.set_title('pred == y_col, first 40 × 40 of (N, N)\nblack = True')
@@ -323,7 +332,9 @@ plt.show()
 # Make the two sides the same shape first: `y_col.squeeze(1)` or, whatever shape the labels have, `y_col.view_as(pred)`.
 
 # %%
-print((pred == y_col.squeeze(1)).float().mean().item(), (pred == y_col.view_as(pred)).float().mean().item())  # (N,)
+acc_squeeze = (pred == y_col.squeeze(1)).float().mean()   # () compares (N,) with (N,)
+acc_view_as = (pred == y_col.view_as(pred)).float().mean()  # ()
+print(f'squeeze(1): {acc_squeeze.item():.4f} | view_as(pred): {acc_view_as.item():.4f}')
 
 # %% [markdown]
 # ## Summary

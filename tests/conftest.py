@@ -1,0 +1,27 @@
+"""Shared fixtures: a scratch course (own gradebook) per test, as nbgrader's own tests do."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture
+def course(tmp_path) -> Path:
+    """A copy of the course (config, solutions, exercises) with an empty gradebook."""
+    root = tmp_path / "course"
+    shutil.copytree(ROOT / "grader", root / "grader", ignore=shutil.ignore_patterns(
+        "submitted", "autograded", "feedback", "samples", ".grading", "*.db", "grades.csv", "__pycache__"))
+    for d in ("solutions", "exercises"):
+        shutil.copytree(ROOT / d, root / d, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    return root
+
+
+def scores_by_student(students) -> dict:
+    """{student: {exercise: score}} from grading.grade's rows."""
+    return {s.id: {ex: got for ex, (got, _) in s.scores.items()} for s in students}

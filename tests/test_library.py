@@ -1,0 +1,332 @@
+"""The course library: contracts, diagnosis, checks (each fails the wrong code, passes the fix), pictures."""
+from __future__ import annotations
+
+import matplotlib
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+import targetpractice as tp
+from targetpractice import checks
+from targetpractice.nbgrader_ext import solution_source, split_answer_cell, student_source
+
+matplotlib.use("Agg")
+torch.set_num_threads(1)
+
+
+def raised(fn):
+    try:
+        fn()
+    except Exception as exc:  # noqa: BLE001 - we want the real torch error
+        return exc
+    raise AssertionError("expected an error")
+
+
+# ------------------------------------------------------------------------------ contracts
+@pytest.mark.parametrize("name", ["CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "MSELoss",
+                                  "L1Loss", "CTCLoss"])
+def test_contracts_cover_the_losses_of_lessons_01_to_05(name):
+    c = tp.contract_for(name)
+    assert c.name == name and c.targets and name in c.describe()
+
+
+def test_contract_lookup_accepts_modules_classes_and_functions():
+    assert tp.contract_for(nn.CrossEntropyLoss()).name == "CrossEntropyLoss"
+    assert tp.contract_for(nn.MSELoss).name == "MSELoss"
+    assert tp.contract_for(F.binary_cross_entropy_with_logits).name == "BCEWithLogitsLoss"
+    with pytest.raises(KeyError, match="no shape contract"):
+        tp.contract_for("TotallyMadeUpLoss")
+
+
+def test_expected_target_shapes_follow_the_input():
+    assert tp.expected_target_shapes("CrossEntropyLoss", (4, 5)) == {"class ids": (4,), "class probabilities": (4, 5)}
+    assert tp.expected_target_shapes("CrossEntropyLoss", (4, 5, 7)) == {"class ids": (4, 7),
+                                                                         "class probabilities": (4, 5, 7)}
+    assert tp.expected_target_shapes("NLLLoss", (4, 5)) == {"class ids": (4,)}
+    assert tp.expected_target_shapes("MSELoss", (4, 1)) == {"same shape": (4, 1)}
+
+
+# ------------------------------------------------------------------------------ diagnosis
+logits = torch.randn(4, 5)                                  # (N, C)
+y = torch.tensor([0, 4, 2, 1])                              # (N,)
+
+
+@pytest.mark.parametrize("target, tag, fix", [
+    (y[:, None], "target-extra-dim", "y.squeeze(1)"),
+    (y.float(), "float-class-ids", "y.long()"),
+    (F.one_hot(y, 5), "one-hot-long", "y.argmax(1)"),
+    (y + 1, "labels-out-of-range", "subtract 1"),
+    (y[:3], "batch-mismatch", "x.flatten(1)"),
+    (torch.tensor([0, -1, 2, 1]), "negative-labels", "ignore_index"),
+    (y, "ok", "matches"),
+])
+def test_diagnose_cross_entropy_targets(target, tag, fix):
+    d = tp.diagnose("CrossEntropyLoss", logits, target)
+    assert d.tag == tag and fix in d.message
+    assert tp.describe(target) in d.message  # the shapes seen are named
+
+
+def test_diagnose_names_shapes_expected_and_fix_in_one_paragraph():
+    d = tp.diagnose(nn.CrossEntropyLoss(), torch.randn(32, 10), torch.randint(0, 10, (32, 1)))
+    assert d.message.startswith("input is (32, 10) float32, target is (32, 1) int64")
+    assert "(32,) int64 class ids" in d.message and "y.squeeze(1)" in d.message
+
+
+def test_diagnose_n1_bare_squeeze_and_softmax_and_sequences():
+    assert tp.diagnose("CrossEntropyLoss", torch.randn(1, 5), torch.tensor(2)).tag == "squeeze-ate-batch"
+    assert tp.diagnose("CrossEntropyLoss", logits.softmax(1), y).tag == "softmax-before-loss"
+    d = tp.diagnose("CrossEntropyLoss", torch.randn(4, 7, 5), torch.randint(0, 5, (4, 7)))
+    assert d.tag == "class-dim-last" and "permute(0, 2, 1)" in d.message
+    assert tp.diagnose("NLLLoss", logits, y).tag == "nll-without-log-softmax"
+
+
+def test_diagnose_same_shape_losses():
+    d = tp.diagnose("MSELoss", torch.randn(4, 1), torch.randn(4))
+    assert d.tag == "shape-mismatch" and "(4, 4)" in d.message and "view_as" in d.message
+    assert "broadcast to" not in tp.diagnose("BCEWithLogitsLoss", torch.randn(4, 1), torch.randn(4)).message
+    assert tp.diagnose("BCEWithLogitsLoss", torch.randn(4, 1), torch.ones(4, 1).long()).tag == "int-target-for-bce"
+    assert tp.diagnose("BCELoss", torch.randn(4, 1) * 5, torch.ones(4, 1)).tag == "logits-into-bce"
+    assert tp.diagnose("BCEWithLogitsLoss", torch.randn(4, 5), y).tag == "shape-mismatch"
+    assert tp.diagnose("MSELoss", "oops", y).tag == "not-a-tensor"
+
+
+@pytest.mark.parametrize("make, tag", [
+    (lambda: F.cross_entropy(logits, y[:, None]), "target-extra-dim"),
+    (lambda: F.cross_entropy(logits, y.float()), "float-class-ids"),
+    (lambda: F.cross_entropy(logits, F.one_hot(y, 5)), "one-hot-long"),
+    (lambda: F.cross_entropy(logits, y + 1), "labels-out-of-range"),
+    (lambda: F.cross_entropy(logits, y[:3]), "batch-mismatch"),
+    (lambda: F.cross_entropy(logits[:1], y[:1].squeeze()), "squeeze-ate-batch"),
+    (lambda: F.binary_cross_entropy_with_logits(torch.randn(4, 1), torch.rand(4)), "shape-mismatch"),
+    (lambda: F.binary_cross_entropy(torch.randn(4, 1) * 5, torch.rand(4, 1)), "logits-into-bce"),
+    (lambda: nn.Linear(8, 2)(torch.randn(3, 7)), "linear-in-features"),
+])
+def test_explain_error_maps_real_torch_errors(make, tag):
+    exc = raised(make)
+    d = tp.explain_error(exc)
+    assert d.tag == tag and d.message.startswith(type(exc).__name__)
+
+
+# --------------------------------------------------------------------------------- checks
+def ce_column(logits, y):  # the fix
+    return F.cross_entropy(logits, y.squeeze(1))
+
+
+def ce_column_broken(logits, y):
+    return F.cross_entropy(logits, y)
+
+
+def ce_column_bare_squeeze(logits, y):
+    return F.cross_entropy(logits, y.squeeze())
+
+
+def ce_column_detached(logits, y):
+    return F.cross_entropy(logits.detach(), y.squeeze(1))
+
+
+def ref_column(logits, y):
+    return checks.reference_cross_entropy(logits, y[:, 0])
+
+
+def column_inputs(N):
+    logits, y = checks.class_batch(N, 5, seed=N)
+    return {"logits": logits, "y": y[:, None]}
+
+
+def test_reference_cross_entropy_equals_torch():
+    lg, t = checks.class_batch(7, 5)
+    assert torch.allclose(checks.reference_cross_entropy(lg, t), F.cross_entropy(lg, t), atol=1e-6)
+
+
+def test_check_loss_fn_passes_the_fix_and_explains_each_wrong_one():
+    checks.check_loss_fn(ce_column, ref_column, column_inputs, loss="CrossEntropyLoss")
+    with pytest.raises(checks.CheckFailed, match="0D or 1D target") as e:
+        checks.check_loss_fn(ce_column_broken, ref_column, column_inputs, loss="CrossEntropyLoss")
+    assert e.value.tag == "target-extra-dim" and "y (1, 1) int64" in str(e.value)
+    with pytest.raises(checks.CheckFailed, match="N = 1") as e:
+        checks.check_loss_fn(ce_column_bare_squeeze, ref_column, column_inputs, loss="CrossEntropyLoss")
+    assert e.value.tag == "squeeze-ate-batch"
+    with pytest.raises(checks.CheckFailed, match="does not depend on logits"):
+        checks.check_loss_fn(ce_column_detached, ref_column, column_inputs, loss="CrossEntropyLoss")
+
+
+def test_check_loss_reports_wrong_values_and_wrong_returns_without_crashing():
+    args = column_inputs(4)
+    with pytest.raises(checks.CheckFailed, match="computed sample by sample"):
+        checks.check_loss(lambda logits, y: F.cross_entropy(logits, y.squeeze(1).flip(0)), ref_column, args)
+    with pytest.raises(checks.CheckFailed, match="did the function forget to return"):
+        checks.check_loss(lambda logits, y: None, ref_column, args)
+    with pytest.raises(checks.CheckFailed, match=r"shape \(\)"):
+        checks.check_loss(lambda logits, y: F.cross_entropy(logits, y.squeeze(1), reduction="none"), ref_column, args)
+    with pytest.raises(checks.CheckFailed, match="float tensor"):
+        checks.check_loss(lambda logits, y: y.sum(), ref_column, args)
+
+
+def test_check_gradient_locality_catches_view_instead_of_permute():
+    lg, t = checks.class_batch(3, 4, seed=1, extra=(6,))     # (N, C, T) logits, (N, T) ids
+    seq = lg.permute(0, 2, 1).contiguous()                     # (N, T, C) as a model emits it
+
+    def permuted(seq, t):
+        return F.cross_entropy(seq.permute(0, 2, 1), t, reduction="none")
+
+    def viewed(seq, t):
+        return F.cross_entropy(seq.reshape(seq.shape[0], seq.shape[2], seq.shape[1]), t, reduction="none")
+
+    checks.check_gradient_locality(permuted, {"seq": seq, "t": t}, of="seq", class_dim=-1)
+    for wrong in (viewed,):
+        with pytest.raises(checks.CheckFailed, match="other positions") as e:
+            checks.check_gradient_locality(wrong, {"seq": seq, "t": t}, of="seq", class_dim=-1)
+        assert e.value.tag == "gradient-leak"
+    with pytest.raises(checks.CheckFailed, match="one loss per position"):
+        checks.check_gradient_locality(lambda seq, t: permuted(seq, t).mean(1), {"seq": seq, "t": t}, of="seq",
+                                       class_dim=-1)
+
+
+def test_check_unreduced_shape_catches_broadcasting():
+    out, target = torch.randn(6, 1), torch.randn(6)
+
+    def broadcast(out, target):
+        return F.mse_loss(out, target, reduction="none")
+
+    def fixed(out, target):
+        return F.mse_loss(out, target.view_as(out), reduction="none").squeeze(1)
+
+    checks.check_unreduced_shape(fixed, {"out": out, "target": target}, (6,))
+    with pytest.raises(checks.CheckFailed) as e:  # the warning itself is turned into a failure
+        checks.check_unreduced_shape(broadcast, {"out": out, "target": target}, (6,))
+    assert e.value.tag == "shape-mismatch"
+    with pytest.raises(checks.CheckFailed, match="broadcast"):
+        checks.check_unreduced_shape(lambda o, t: (o - t) ** 2, {"out": out, "target": target}, (6,))
+
+
+def test_check_perfect_floor():
+    checks.check_perfect_floor(lambda logits, y: F.cross_entropy(logits, y), torch.arange(5), 5)
+    with pytest.raises(checks.CheckFailed, match="1.4612") as e:
+        checks.check_perfect_floor(lambda logits, y: F.cross_entropy(logits.softmax(1), y), torch.arange(10), 10)
+    assert e.value.tag == "softmax-before-loss"
+    with pytest.raises(checks.CheckFailed, match="below 0"):
+        checks.check_perfect_floor(lambda logits, y: F.nll_loss(logits, y), torch.arange(5), 5)
+
+
+def test_check_batch_independence_catches_batch_mixing():
+    torch.manual_seed(0)
+    checks.check_batch_independence(nn.Sequential(nn.Linear(4, 3)), torch.randn(5, 4))
+    with pytest.raises(checks.CheckFailed, match="other samples"):
+        checks.check_batch_independence(nn.Sequential(nn.Linear(4, 3), nn.Softmax(dim=0)), torch.randn(5, 4))
+    lstm = nn.LSTM(3, 4)                                       # batch_first=False fed (N, T, F)
+    with pytest.raises(checks.CheckFailed):
+        checks.check_batch_independence(lambda X: lstm(X)[0], torch.randn(5, 6, 3))
+    lstm_bf = nn.LSTM(3, 4, batch_first=True)
+    checks.check_batch_independence(lambda X: lstm_bf(X)[0], torch.randn(5, 6, 3))
+
+
+def test_check_permutation_equivariance_catches_misaligned_targets():
+    lg, t = checks.class_batch(6, 4, seed=2)
+    checks.check_permutation_equivariance(lambda lg, t: F.cross_entropy(lg, t, reduction="none"),
+                                          {"lg": lg, "t": t})
+    with pytest.raises(checks.CheckFailed, match="shuffling"):
+        checks.check_permutation_equivariance(lambda lg, t: F.cross_entropy(lg, t.sort().values, reduction="none"),
+                                              {"lg": lg, "t": t})
+
+
+def test_strict_turns_the_broadcast_warning_into_an_error():
+    with pytest.raises(UserWarning, match="broadcasting"):
+        with tp.strict():
+            F.mse_loss(torch.randn(4, 1), torch.randn(4))
+
+
+def test_check_batch_sizes_and_trains():
+    checks.check_batch_sizes(ce_column, column_inputs)
+    with pytest.raises(checks.CheckFailed, match="N = 1"):
+        checks.check_batch_sizes(ce_column_bare_squeeze, column_inputs)
+    X, t = checks.separable_data(96, 4, 3, seed=0)
+    torch.manual_seed(0)
+    good = checks.check_trains(nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3)), X, t,
+                               nn.CrossEntropyLoss(), steps=100, max_loss=0.2)
+    assert good["accuracy"] >= 0.95
+    with pytest.raises(checks.CheckFailed, match="floor"):
+        checks.check_trains(nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3), nn.Softmax(1)), X, t,
+                            nn.CrossEntropyLoss(), steps=100, max_loss=0.2)
+    with pytest.raises(checks.CheckFailed, match="accuracy"):
+        checks.check_trains(nn.Linear(4, 3), X, t, lambda out, y: (out * 0).sum() + out.mean() * 0, steps=5)
+
+
+def test_check_shape_never_reveals_the_answer_and_accepts_sizes():
+    checks.check_shape("s", (8,), torch.zeros(8).shape)
+    checks.check_shape("s", torch.Size([2, 3]), (2, 3))
+    with pytest.raises(checks.CheckFailed) as e:
+        checks.check_shape("s", (8, 3), (8,))
+    assert "(8,)" not in str(e.value)
+    with pytest.raises(checks.CheckFailed, match="tuple of ints"):
+        checks.check_shape("s", "8 by 3", (8, 3))
+
+
+def test_check_failed_renders_without_a_traceback_into_the_checker():
+    lines = checks.CheckFailed("shapes differ", "tag-x")._render_traceback_()
+    assert "tag-x" in lines[0] and lines[1] == "shapes differ"
+
+
+# ------------------------------------------------------------------------------- lessons
+def test_show_error_prints_the_error_and_a_diagnosis(capsys):
+    with tp.show_error("CrossEntropyLoss", logits, y[:, None]):
+        F.cross_entropy(logits, y[:, None])
+    out = capsys.readouterr().out
+    assert out.startswith("RuntimeError: 0D or 1D target tensor expected") and "y.squeeze(1)" in out
+    with pytest.raises(AssertionError, match="nothing was raised"):
+        with tp.show_error():
+            F.cross_entropy(logits, y)
+
+
+@pytest.mark.parametrize("tensors, axes", [
+    ({"logits": torch.randn(4, 5), "y": torch.tensor([0, 1, 2, 3])}, {"logits": "N C", "y": "N"}),
+    ({"logits": torch.randn(12, 20, 9), "y": torch.zeros(12, 9).long()}, {"logits": "N C T", "y": "N T"}),
+    ({"loss": torch.tensor(1.5)}, {"loss": ""}),
+])
+def test_show_shapes_draws_every_tensor(tensors, axes):
+    fig = tp.show_shapes(tensors, axes=axes)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    for name, t in tensors.items():
+        assert any(text.startswith(name + "\n") for text in texts)
+    if "logits" in tensors:
+        assert f"N={tensors['logits'].shape[0]}" in texts
+    matplotlib.pyplot.close(fig)
+
+
+def test_show_shapes_rejects_axis_names_that_do_not_fit():
+    with pytest.raises(ValueError, match="name 1 dims but the tensor has 2"):
+        tp.show_shapes({"logits": torch.randn(2, 3)}, axes={"logits": "N"})
+
+
+# ------------------------------------------------------------------ nbgrader extension
+CELL = '''def f(logits, y):
+    """doc"""
+    ### BEGIN SOLUTION
+    return F.cross_entropy(logits, y.squeeze(1))
+    ### END SOLUTION
+    ### BEGIN BROKEN CODE
+    # return F.cross_entropy(logits, y)
+    #
+    # # a comment the student sees
+    ### END BROKEN CODE
+
+
+f(1, 2)'''
+
+
+def test_answer_cell_split_gives_student_and_solution_versions():
+    student = student_source(CELL)
+    assert "    return F.cross_entropy(logits, y)\n\n    # a comment the student sees" in student
+    assert "squeeze" not in student and "BEGIN" not in student and student.endswith("f(1, 2)")
+    solution = solution_source(CELL)
+    assert "y.squeeze(1)" in solution and "BROKEN" not in solution and "F.cross_entropy(logits, y)\n" not in solution
+
+
+@pytest.mark.parametrize("bad, why", [
+    ("x = 1\n### BEGIN SOLUTION\nx = 2\n### END SOLUTION", "BROKEN CODE block"),
+    ("### BEGIN BROKEN CODE\n# x\n### END BROKEN CODE\n### BEGIN SOLUTION\nx\n### END SOLUTION", "expected BEGIN"),
+    ("### BEGIN SOLUTION\nx\n### END SOLUTION\n### BEGIN BROKEN CODE\nx = 1\n### END BROKEN CODE", "commented out"),
+])
+def test_answer_cell_authoring_errors_are_clear(bad, why):
+    with pytest.raises(ValueError, match=why):
+        split_answer_cell(bad)
