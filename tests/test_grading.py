@@ -1,0 +1,107 @@
+"""Grading through nbgrader, as an instructor runs it: validate, the sample class, bad input,
+and the wrong-fix corpus. Each test grades in a scratch course with its own gradebook."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from targetpractice import build, grading
+from targetpractice.nbgrader_ext import nbgrader
+
+from conftest import ROOT, scores_by_student
+
+ASSIGNMENTS = build.assignments(ROOT)
+
+
+def digest(folder: Path) -> dict:
+    return {p.relative_to(folder): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_nbgrader_validate_passes_solutions_and_fails_every_test_of_the_release(course, assignment):
+    for nb in sorted((course / "solutions" / assignment).glob("*.ipynb")):
+        out = nbgrader(["validate", str(nb)], course, check=False)
+        assert "Success! Your notebook passes all the tests." in out.stdout + out.stderr, out.stdout[-3000:]
+    for nb in sorted((course / "exercises" / assignment).glob("*.ipynb")):
+        out = nbgrader(["validate", "--invert", str(nb)], course, check=False)
+        assert "Success! The notebook does not pass any tests." in out.stdout + out.stderr, out.stdout[-3000:]
+
+
+def test_sample_class_and_bad_submissions_grade_as_expected_twice(course, tmp_path):
+    assignment = "01-classification"
+    spec = build.load_sample_spec(assignment)
+    subs = tmp_path / "class"
+    shutil.copytree(ROOT / "grader" / "samples" / assignment, subs)
+    good = (subs / "ada" / "01-classification.ipynb").read_bytes()
+    (subs / "notjson").mkdir()
+    (subs / "notjson" / "01-classification.ipynb").write_text('{"cells": [')
+    (subs / "renamed").mkdir()
+    (subs / "renamed" / "my-work.ipynb").write_bytes(good)
+    (subs / "absent").mkdir()
+    (subs / "absent" / "README.txt").write_text("forgot the notebook")
+    (subs / "empty").mkdir()
+    (subs / "empty" / "01-classification.ipynb").write_bytes(b"")
+    before = digest(subs)
+
+    rows = grading.grade(assignment, subs, course, quiet=True)
+    scores = scores_by_student(rows)
+    notes = {s.id: " ".join(s.notes) for s in rows}
+    for student, s in spec["students"].items():
+        assert scores[student] == {ex: float(v) for ex, v in s["expected"].items()}, student
+    for bad in ("notjson", "renamed", "absent", "empty"):
+        assert set(scores[bad].values()) == {0.0}, bad
+    assert "not valid notebook JSON" in notes["notjson"]
+    assert "found my-work.ipynb: rename it to 01-classification.ipynb" in notes["renamed"]
+    assert "01-classification.ipynb missing" in notes["absent"]
+    assert "is empty" in notes["empty"]
+    assert digest(subs) == before, "grading must never modify a submission"
+
+    # nbgrader's CSV export lists every student; feedback exists for every graded one
+    with open(course / "grader" / "grades.csv") as f:
+        exported = {r["student_id"]: float(r["score"]) for r in csv.DictReader(f) if r["assignment"] == assignment}
+    assert exported == {s.id: sum(scores[s.id].values()) for s in rows}
+    for student in spec["students"]:
+        assert (course / "grader" / "feedback" / student / assignment / "01-classification.html").exists()
+
+    # regenerated exercises are byte-identical to the committed ones (git status stays clean)
+    assert digest(course / "exercises") == digest(ROOT / "exercises")
+    ignored = (ROOT / ".gitignore").read_text().split()
+    for step in ("submitted", "autograded", "feedback", "gradebook.db", "grades.csv", ".grading"):
+        assert any(line.rstrip("/") == f"grader/{step}" for line in ignored), step
+
+    again = scores_by_student(grading.grade(assignment, subs, course, quiet=True))
+    assert again == scores, "grading twice must give the same scores"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_every_tempting_wrong_fix_scores_below_full_marks(course, tmp_path, assignment):
+    fixes = build.load_wrong_fixes(assignment)
+    assert fixes, f"tests/wrong_fixes/{assignment}.toml lists no wrong fixes"
+    subs = tmp_path / "corpus"
+    notebooks = sorted((course / "exercises" / assignment).glob("*.ipynb"))
+    students = {"solution": None, **{f"wrong{i:02d}": fx for i, fx in enumerate(fixes)}}
+    for student, fx in students.items():
+        for path in notebooks:
+            release = nbformat.read(path, as_version=4)
+            solution = nbformat.read(course / "solutions" / assignment / path.name, as_version=4)
+            answers = {fx["exercise"]: fx["code"]} if fx and fx["exercise"] in build.answer_ids(release) else {}
+            build.write_notebook(build.make_submission(release, solution, "all", answers), subs / student / path.name)
+    rows = {s.id: s for s in grading.grade(assignment, subs, course, quiet=True)}
+
+    full = rows["solution"].scores
+    assert all(got == most > 0 for got, most in full.values()), f"the solution must score full marks: {full}"
+    exercises_with_fixes = {fx["exercise"] for fx in fixes}
+    assert exercises_with_fixes == set(full), "every exercise needs at least one wrong fix in the corpus"
+    for student, fx in students.items():
+        if fx is None:
+            continue
+        got, most = rows[student].scores[fx["exercise"]]
+        assert got < most, f"wrong fix {fx['name']!r} for {fx['exercise']} scored full marks ({got}/{most})"
+        others = {ex: v for ex, v in rows[student].scores.items() if ex != fx["exercise"]}
+        assert all(g == m for g, m in others.values()), f"{fx['name']!r} cost points elsewhere: {others}"

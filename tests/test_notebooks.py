@@ -1,0 +1,131 @@
+"""The notebooks: fresh builds, clean commits, broken code in the student version, lessons that run."""
+from __future__ import annotations
+
+import json
+import subprocess
+import tomllib
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from targetpractice import build
+from targetpractice.nbgrader_ext import split_answer_cell, student_source
+
+ROOT = Path(__file__).resolve().parent.parent
+EXPECTED = tomllib.loads((ROOT / "tests" / "lesson_errors.toml").read_text())
+LESSONS = sorted((ROOT / "course").glob("*.ipynb"))
+ASSIGNMENTS = build.assignments(ROOT)
+
+
+def tracked_notebooks():
+    out = subprocess.run(["git", "ls-files", "*.ipynb"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    return [ROOT / p for p in out] or sorted(ROOT.glob("**/*.ipynb"))
+
+
+def execute(path: Path, **kw):
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}},
+                   **kw).execute()
+    return nb
+
+
+def text_of(cell) -> str:
+    parts = []
+    for o in cell.get("outputs", []):
+        if o.output_type == "stream":
+            parts.append(o.text)
+        elif o.output_type == "error":
+            parts.append(f"{o.ename}: {o.evalue}")
+    return "".join(parts)
+
+
+def test_committed_notebooks_equal_a_fresh_build():
+    stale = build.build(ROOT, check=True)
+    assert not stale, f"rebuild with `make notebooks`: {[str(p.relative_to(ROOT)) for p in stale]}"
+
+
+def test_every_text_source_has_its_notebook_and_the_course_map_is_followed():
+    for src, dst in build.text_sources(ROOT):
+        assert dst.exists(), f"{dst} not built from {src}"
+    for path in LESSONS:
+        assert path.stem[:2].isdigit() and path.stem[2] == "-", path.name
+    assert ASSIGNMENTS and all((ROOT / "exercises" / a).is_dir() for a in ASSIGNMENTS)
+
+
+@pytest.mark.parametrize("path", tracked_notebooks(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_notebooks_are_committed_without_outputs_and_with_stable_ids(path):
+    nb = json.loads(path.read_text())
+    ids = [c.get("id") for c in nb["cells"]]
+    assert all(ids) and len(set(ids)) == len(ids), "every cell needs a unique id"
+    for c in nb["cells"]:
+        if c["cell_type"] == "code":
+            assert c["outputs"] == [] and c["execution_count"] is None, f"cell {c['id']} has outputs"
+        for tag in c.get("metadata", {}).get("tags", []):
+            assert tag in {"error-demo"}, f"unknown tag {tag}"
+    assert ids == [c.id for c in nbformat.reads(path.read_text(), as_version=4).cells]
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_exercises_hold_broken_code_and_no_solution_or_hidden_tests(assignment):
+    for sol_path in sorted((ROOT / "solutions" / assignment).glob("*.ipynb")):
+        sol = nbformat.read(sol_path, as_version=4)
+        rel_path = ROOT / "exercises" / assignment / sol_path.name
+        released = rel_path.read_text()
+        rel = {c.id: c for c in nbformat.reads(released, as_version=4).cells}
+        hidden_lines, outside = set(), set()
+        for cell in sol.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("solution"):
+                # the student starts from the broken code, never from a stub
+                assert rel[cell.id].source == student_source(cell.source)
+                assert "NotImplementedError" not in rel[cell.id].source
+                _, solution, broken, _ = split_answer_cell(cell.source)
+                leaked = {ln.strip() for ln in solution if ln.strip()} - {ln.strip() for ln in broken}
+                for line in leaked:
+                    assert line not in released, f"solution line leaked into the release: {line!r}"
+            inside = False
+            for line in cell.source.splitlines():
+                if "BEGIN HIDDEN TESTS" in line:
+                    inside = True
+                elif "END HIDDEN TESTS" in line:
+                    inside = False
+                elif line.strip():
+                    (hidden_lines if inside else outside).add(line.strip())
+        for line in hidden_lines - outside:
+            assert line not in released, f"hidden test line leaked into the release: {line!r}"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_broken_code_reproduces_the_real_error_or_runs_silently(assignment):
+    table = EXPECTED[f"exercises/{assignment}"]["answers"]
+    for path in sorted((ROOT / "exercises" / assignment).glob("*.ipynb")):
+        nb = execute(path, allow_errors=True)
+        cells = {c.id: c for c in nb.cells}
+        for row in table:
+            out = cells[row["cell"]].outputs
+            errors = [o for o in out if o.output_type == "error"]
+            if row.get("silent"):
+                assert not errors, f"{row['cell']}: meant to run silently, raised {errors[0].ename}"
+            else:
+                assert errors and errors[0].ename == row["type"], f"{row['cell']}: {[o.get('ename') for o in out]}"
+                assert row["match"] in errors[0].evalue
+        answer_ids = {c.id for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")}
+        assert answer_ids == {r["cell"] for r in table}, "every answer cell needs an expected behaviour"
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_lesson_runs_top_to_bottom_and_shows_the_real_errors(path):
+    nb = execute(path)  # raises CellExecutionError on any uncaught error
+    demos = [c for c in nb.cells if "error-demo" in c.metadata.get("tags", [])]
+    expected = EXPECTED[path.stem]["errors"]
+    assert len(demos) == len(expected), f"{len(demos)} error-demo cells, {len(expected)} expected errors"
+    for cell, want in zip(demos, expected):
+        shown = text_of(cell)
+        assert shown.startswith(f"{want['type']}: "), f"cell {cell.id} printed {shown[:200]!r}"
+        assert want["match"] in shown.splitlines()[0], f"cell {cell.id} printed {shown[:200]!r}"
+        assert "Diagnosis [" in shown
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            assert not (o.output_type == "stream" and o.name == "stderr"), f"stderr in {cell.id}: {o.text[:300]}"
