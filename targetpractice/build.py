@@ -156,12 +156,17 @@ def _same(a: Path, b: Path) -> bool:
         (a / f).read_bytes() == (b / f).read_bytes() for f in files(a))
 
 
-def build(root: Path = ROOT, check: bool = False) -> list:
-    """Rebuild (or, with check, compare) every generated notebook; return the stale paths."""
+def build(root: Path = ROOT, check: bool = False, only: str | None = None) -> list:
+    """Rebuild (or, with check, compare) every generated notebook; return the stale paths.
+
+    ``only`` limits the work to one topic, e.g. "02-binary-and-multilabel".
+    """
     stale = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for src, dst in text_sources(root):
+            if only and only not in str(dst.relative_to(root)):
+                continue
             nb = notebook_from_text(src)
             if check:
                 fresh = tmp / dst.relative_to(root)
@@ -171,6 +176,8 @@ def build(root: Path = ROOT, check: bool = False) -> list:
             else:
                 write_notebook(nb, dst)
         for a in assignments(root):
+            if only and a != only:
+                continue
             out = tmp / "exercises" / a if check else None
             release = generate_release(a, root, out)
             if check and not _same(release, root / "exercises" / a):
@@ -184,8 +191,9 @@ def build(root: Path = ROOT, check: bool = False) -> list:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--check", action="store_true", help="compare with a fresh build; change nothing")
+    ap.add_argument("--only", metavar="TOPIC", help="only this topic, e.g. 02-binary-and-multilabel")
     args = ap.parse_args(argv)
-    stale = build(check=args.check)
+    stale = build(check=args.check, only=args.only)
     if args.check and stale:
         print("Stale (run `make notebooks`):", *[str(p.relative_to(ROOT)) for p in stale], sep="\n  ")
         return 1

@@ -33,12 +33,38 @@ def test_nbgrader_validate_passes_solutions_and_fails_every_test_of_the_release(
         assert "Success! The notebook does not pass any tests." in out.stdout + out.stderr, out.stdout[-3000:]
 
 
-def test_sample_class_and_bad_submissions_grade_as_expected_twice(course, tmp_path):
-    assignment = "01-classification"
+SAMPLED = [a for a in ASSIGNMENTS if build.load_sample_spec(a)]
+
+
+@pytest.mark.parametrize("assignment", SAMPLED)
+def test_sample_class_grades_to_its_expected_scores(course, assignment):
     spec = build.load_sample_spec(assignment)
+    subs = ROOT / "grader" / "samples" / assignment
+    before = digest(subs)
+    rows = grading.grade(assignment, subs, course, quiet=True)
+    scores = scores_by_student(rows)
+    assert set(scores) == set(spec["students"])
+    for student, s in spec["students"].items():
+        assert scores[student] == {ex: float(v) for ex, v in s["expected"].items()}, student
+    assert digest(subs) == before, "grading must never modify a submission"
+    for student in spec["students"]:
+        for name in spec["notebooks"]:
+            assert (course / "grader" / "feedback" / student / assignment / name.replace(".ipynb", ".html")).exists()
+    # nbgrader's CSV export lists every student of the class with the table's total
+    with open(course / "grader" / "grades.csv") as f:
+        exported = {r["student_id"]: float(r["score"]) for r in csv.DictReader(f) if r["assignment"] == assignment}
+    assert exported == {s.id: sum(scores[s.id].values()) for s in rows}
+    # regenerated exercises are byte-identical to the committed ones (git status stays clean)
+    assert digest(course / "exercises" / assignment) == digest(ROOT / "exercises" / assignment)
+
+
+def test_bad_submissions_get_a_clear_line_and_zero_and_regrading_is_stable(course, tmp_path):
+    assignment = "01-classification"
+    samples = ROOT / "grader" / "samples" / assignment
     subs = tmp_path / "class"
-    shutil.copytree(ROOT / "grader" / "samples" / assignment, subs)
-    good = (subs / "ada" / "01-classification.ipynb").read_bytes()
+    for student in ("ada", "dee"):
+        shutil.copytree(samples / student, subs / student)
+    good = (samples / "ada" / "01-classification.ipynb").read_bytes()
     (subs / "notjson").mkdir()
     (subs / "notjson" / "01-classification.ipynb").write_text('{"cells": [')
     (subs / "renamed").mkdir()
@@ -47,13 +73,13 @@ def test_sample_class_and_bad_submissions_grade_as_expected_twice(course, tmp_pa
     (subs / "absent" / "README.txt").write_text("forgot the notebook")
     (subs / "empty").mkdir()
     (subs / "empty" / "01-classification.ipynb").write_bytes(b"")
+    (subs / "notes.txt").write_text("not a student folder")
     before = digest(subs)
 
     rows = grading.grade(assignment, subs, course, quiet=True)
     scores = scores_by_student(rows)
     notes = {s.id: " ".join(s.notes) for s in rows}
-    for student, s in spec["students"].items():
-        assert scores[student] == {ex: float(v) for ex, v in s["expected"].items()}, student
+    assert sum(scores["ada"].values()) == 20 and sum(scores["dee"].values()) == 18
     for bad in ("notjson", "renamed", "absent", "empty"):
         assert set(scores[bad].values()) == {0.0}, bad
     assert "not valid notebook JSON" in notes["notjson"]
@@ -61,16 +87,6 @@ def test_sample_class_and_bad_submissions_grade_as_expected_twice(course, tmp_pa
     assert "01-classification.ipynb missing" in notes["absent"]
     assert "is empty" in notes["empty"]
     assert digest(subs) == before, "grading must never modify a submission"
-
-    # nbgrader's CSV export lists every student; feedback exists for every graded one
-    with open(course / "grader" / "grades.csv") as f:
-        exported = {r["student_id"]: float(r["score"]) for r in csv.DictReader(f) if r["assignment"] == assignment}
-    assert exported == {s.id: sum(scores[s.id].values()) for s in rows}
-    for student in spec["students"]:
-        assert (course / "grader" / "feedback" / student / assignment / "01-classification.html").exists()
-
-    # regenerated exercises are byte-identical to the committed ones (git status stays clean)
-    assert digest(course / "exercises") == digest(ROOT / "exercises")
     ignored = (ROOT / ".gitignore").read_text().split()
     for step in ("submitted", "autograded", "feedback", "gradebook.db", "grades.csv", ".grading"):
         assert any(line.rstrip("/") == f"grader/{step}" for line in ignored), step

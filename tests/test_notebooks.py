@@ -14,7 +14,12 @@ from targetpractice import build
 from targetpractice.nbgrader_ext import split_answer_cell, student_source
 
 ROOT = Path(__file__).resolve().parent.parent
-EXPECTED = tomllib.loads((ROOT / "tests" / "lesson_errors.toml").read_text())
+
+
+def expected_errors(topic: str) -> dict:
+    """tests/expected_errors/<topic>.toml: the lesson's error demos and the exercises' broken answers."""
+    return tomllib.loads((ROOT / "tests" / "expected_errors" / f"{topic}.toml").read_text())
+
 LESSONS = sorted((ROOT / "course").glob("*.ipynb"))
 ASSIGNMENTS = build.assignments(ROOT)
 
@@ -99,7 +104,7 @@ def test_exercises_hold_broken_code_and_no_solution_or_hidden_tests(assignment):
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_broken_code_reproduces_the_real_error_or_runs_silently(assignment):
-    table = EXPECTED[f"exercises/{assignment}"]["answers"]
+    table = expected_errors(assignment)["answers"]
     for path in sorted((ROOT / "exercises" / assignment).glob("*.ipynb")):
         nb = execute(path, allow_errors=True)
         cells = {c.id: c for c in nb.cells}
@@ -119,7 +124,7 @@ def test_broken_code_reproduces_the_real_error_or_runs_silently(assignment):
 def test_lesson_runs_top_to_bottom_and_shows_the_real_errors(path):
     nb = execute(path)  # raises CellExecutionError on any uncaught error
     demos = [c for c in nb.cells if "error-demo" in c.metadata.get("tags", [])]
-    expected = EXPECTED[path.stem]["errors"]
+    expected = expected_errors(path.stem)["lesson"]
     assert len(demos) == len(expected), f"{len(demos)} error-demo cells, {len(expected)} expected errors"
     for cell, want in zip(demos, expected):
         shown = text_of(cell)
