@@ -3,11 +3,12 @@
 # JUPYTER_CONFIG_DIR=<repo>/grader nbgrader <command>.
 import os
 
-from nbgrader.preprocessors import (CheckCellMetadata, ClearHiddenTests, ClearMarkScheme, ClearOutput,
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import (CheckCellMetadata, GetGrades, ClearHiddenTests, ClearMarkScheme, ClearOutput,
                                     ComputeChecksums, IncludeHeaderFooter, InstantiateTests, LockCells,
                                     SaveCells)
 
-from targetpractice.nbgrader_ext import BrokenStarterCode
+from targetpractice.nbgrader_ext import BrokenStarterCode, FeedbackWithoutHiddenTests
 
 c = get_config()  # noqa: F821 (defined by traitlets when it loads this file)
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -32,3 +33,6 @@ c.GenerateAssignment.preprocessors = [
 c.OverwriteCells.add_missing_cells = True
 # Every cell of these exercises runs in well under a second; a loop that does not end is cut here.
 c.Execute.timeout = 30
+
+# Feedback shows each failed check's message, never the hidden tests' source (nbgrader#917).
+c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, FeedbackWithoutHiddenTests]

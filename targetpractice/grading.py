@@ -19,17 +19,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import queue
 import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
-from .nbgrader_ext import nbgrader, nbgrader_env
+from .nbgrader_ext import CONFIG_ERROR, nbgrader, nbgrader_env
 
 ROOT = Path(__file__).resolve().parent.parent
 COURSE_ID = "target-practice"
@@ -107,7 +110,7 @@ def collect(assignment: str, submissions: Path, root: Path, expected: list) -> l
 
 
 # ----------------------------------------------------------------------------- grading
-_STARTED = re.compile(r"Autograding .*/autograded/([^/]+)/")
+_STARTED = re.compile(r"Creating/updating student with ID '([^']+)'")
 _FAILED = re.compile(r"There was an error processing assignment '[^']*' for student '([^']+)'")
 _REASONS = [("Kernel died", "the kernel died (os._exit, a crash, or out of memory)"),
             ("DeadKernelError", "the kernel died (os._exit, a crash, or out of memory)"),
@@ -116,37 +119,149 @@ _REASONS = [("Kernel died", "the kernel died (os._exit, a crash, or out of memor
             ("ValueError", "a cell's output could not be read as a score")]
 
 
-def autograde(assignment: str, root: Path, students: list, log_path: Path) -> None:
-    """Run `nbgrader autograde --force`, printing a progress line per student."""
+class Progress:
+    """One line per finished student (or a redrawn bar on a terminal): done, failures, time left."""
+
+    def __init__(self, total: int, quiet: bool = False):
+        self.total, self.done, self.failed, self.t0, self.quiet = total, 0, 0, time.time(), quiet
+        self.tty = sys.stdout.isatty()
+
+    def step(self, student: str, failed: bool = False) -> None:
+        self.done += 1
+        self.failed += failed
+        if self.quiet:
+            return
+        elapsed = time.time() - self.t0
+        left = elapsed / self.done * (self.total - self.done)
+        width = 24
+        bar = "#" * round(width * self.done / self.total) + "-" * (width - round(width * self.done / self.total))
+        text = (f"  [{bar}] {self.done}/{self.total} graded, {self.failed} failed, "
+                f"~{left:.0f} s left ({student}{' FAILED' if failed else ''})")
+        print(("\r" + text + " " * 8) if self.tty else text, end="" if self.tty else "\n", flush=True)
+        if self.tty and self.done == self.total:
+            print()
+
+
+def _worker_command(assignment: str, root: Path, wdir: Path, timeout: int | None) -> list:
+    cmd = [str(Path(sys.executable).parent / "nbgrader"), "autograde", assignment, "--force",
+           f"--CourseDirectory.submitted_directory={os.path.relpath(wdir / 'submitted', root)}",
+           f"--CourseDirectory.db_url=sqlite:///{wdir / 'gradebook.db'}"]
+    if timeout:
+        cmd.append(f"--Execute.timeout={timeout}")
+    return cmd
+
+
+def autograde(assignment: str, root: Path, students: list, work: Path, jobs: int = 0,
+              timeout: int | None = None, quiet: bool = False) -> None:
+    """Autograde in parallel: each worker runs `nbgrader autograde` on its share of the class with
+    its own copy of the gradebook (so sqlite is never written by two processes); this process then
+    merges the workers' results into grader/gradebook.db, the only writer of the main gradebook."""
     todo = [s for s in students if (root / "grader" / "submitted" / s.id / assignment).exists()]
     if not todo:
         return
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
     by_id = {s.id: s for s in students}
-    cmd = [str(Path(sys.executable).parent / "nbgrader"), "autograde", assignment, "--force"]
-    t0 = last = time.time()
-    done, current, recent = 0, None, []
-    with open(log_path, "w") as log, subprocess.Popen(
-            cmd, cwd=root / "grader", env=nbgrader_env(root), stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True) as proc:
+    main_db = root / "grader" / "gradebook.db"
+    workers = []
+    for k in range(jobs):
+        wdir = work / f"worker{k}"
+        if wdir.exists():
+            shutil.rmtree(wdir)
+        (wdir / "submitted").mkdir(parents=True)
+        shutil.copyfile(main_db, wdir / "gradebook.db")
+        shard = todo[k::jobs]
+        for s in shard:
+            shutil.copytree(root / "grader" / "submitted" / s.id, wdir / "submitted" / s.id)
+        log = open(work / f"{assignment}-autograde-{k}.log", "w")
+        proc = subprocess.Popen(_worker_command(assignment, root, wdir, timeout), cwd=root / "grader",
+                                env=nbgrader_env(root), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        workers.append((proc, log, wdir, shard))
+
+    progress = Progress(len(todo), quiet)
+    lines: queue.Queue = queue.Queue()
+
+    def pump(k, proc, log):
         for line in proc.stdout:
             log.write(line)
-            recent = (recent + [line])[-60:]
-            m = _STARTED.search(line)
-            if m and m.group(1) != current:
-                if current in by_id:
-                    by_id[current].seconds = time.time() - last
-                current, last = m.group(1), time.time()
-                done += 1
-                eta = (time.time() - t0) / done * (len(todo) - done + 1)
-                print(f"  [{done}/{len(todo)}] grading {current} ... (about {eta:.0f} s left)", flush=True)
-            m = _FAILED.search(line)
-            if m and m.group(1) in by_id:
-                text = "".join(recent)
-                reason = next((r for key, r in _REASONS if key in text), "nbgrader could not grade it")
-                by_id[m.group(1)].notes.append(f"autograde failed: {reason}; scored 0 (see {log_path.name})")
+            lines.put((k, line))
         proc.wait()
-    if current in by_id:
-        by_id[current].seconds = time.time() - last
+        log.close()
+        lines.put((k, None))
+
+    for k, (proc, log, _, _) in enumerate(workers):
+        threading.Thread(target=pump, args=(k, proc, log), daemon=True).start()
+    open_workers, recent, current, failed = len(workers), {k: [] for k in range(jobs)}, {}, set()
+    while open_workers:
+        k, line = lines.get()
+        if line is not None:
+            recent[k] = (recent[k] + [line])[-80:]
+            m = _FAILED.search(line)
+            if CONFIG_ERROR in line:
+                for proc, *_ in workers:
+                    proc.kill()
+                raise SystemExit(f"grader/nbgrader_config.py failed to load; see {work}/*.log")
+            if m and m.group(1) in by_id:
+                text = "".join(recent[k])
+                reason = next((r for key, r in _REASONS if key in text), "nbgrader could not grade it")
+                by_id[m.group(1)].notes.append(f"autograde failed: {reason}; scored 0")
+                failed.add(m.group(1))
+        m = _STARTED.search(line) if line is not None else None
+        if (m or line is None) and current.get(k):  # a worker moved on: its last student is done
+            progress.step(current[k], failed=current[k] in failed)
+            current[k] = None
+        if m:
+            current[k] = m.group(1)
+        if line is None:
+            open_workers -= 1
+    for _, _, wdir, shard in workers:
+        merge_gradebook(wdir / "gradebook.db", main_db, assignment, [s.id for s in shard])
+        shutil.rmtree(wdir)
+
+
+def merge_gradebook(worker_db: Path, main_db: Path, assignment: str, student_ids: list) -> None:
+    """Copy these students' submissions from a worker's gradebook into the main one.
+
+    A student whose notebook nbgrader could not grade (a dead kernel, say) gets a submission with
+    every test at 0 and no "needs manual grade", so the class record is complete.
+    """
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with warnings.catch_warnings(), Gradebook(f"sqlite:///{worker_db}", COURSE_ID) as src, \
+            Gradebook(f"sqlite:///{main_db}", COURSE_ID) as dst:
+        warnings.simplefilter("ignore")  # SQLAlchemy's harmless "not in session" SAWarning (nbgrader-notes §7)
+        for sid in student_ids:
+            try:
+                sub = src.find_submission(assignment, sid)
+            except MissingEntry:
+                sub = None
+            dst.update_or_create_student(sid)
+            try:
+                dst.remove_submission(assignment, sid)
+            except MissingEntry:
+                pass
+            new = dst.add_submission(assignment, sid, **({"timestamp": sub.timestamp} if sub and sub.timestamp else {}))
+            for nb in new.notebooks:
+                try:
+                    old = src.find_submission_notebook(nb.name, assignment, sid) if sub else None
+                except MissingEntry:
+                    old = None
+                if old is not None:
+                    nb.flagged = old.flagged
+                    nb.late_submission_penalty = old.late_submission_penalty
+                old_grades = {g.name: g for g in old.grades} if old is not None else {}
+                old_comments = {c.name: c for c in old.comments} if old is not None else {}
+                for g in nb.grades:
+                    o = old_grades.get(g.name)
+                    if o is None:
+                        g.auto_score, g.needs_manual_grade = 0.0, False
+                    else:
+                        g.auto_score, g.manual_score = o.auto_score, o.manual_score
+                        g.extra_credit, g.needs_manual_grade = o.extra_credit, o.needs_manual_grade
+                for c in nb.comments:
+                    o = old_comments.get(c.name)
+                    if o is not None:
+                        c.auto_comment, c.manual_comment = o.auto_comment, o.manual_comment
+            dst.db.commit()
 
 
 def read_scores(assignment: str, root: Path, students: list) -> list:
@@ -203,7 +318,8 @@ def format_table(exercises: list, students: list) -> str:
 
 
 # -------------------------------------------------------------------------------- main
-def grade(assignment: str, submissions: Path, root: Path = ROOT, quiet: bool = False) -> list:
+def grade(assignment: str, submissions: Path, root: Path = ROOT, quiet: bool = False, jobs: int = 0,
+          timeout: int | None = None) -> list:
     """Grade a class; return the Student rows (scores per exercise and notes)."""
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
     if not (root / "solutions" / assignment).is_dir():
@@ -237,14 +353,12 @@ def grade(assignment: str, submissions: Path, root: Path = ROOT, quiet: bool = F
             say(f"  ! {s.id}: {note}")
 
     t1 = time.time()
-    autograde(assignment, root, students, work / f"{assignment}-autograde.log")
+    autograde(assignment, root, students, work, jobs=jobs, timeout=timeout, quiet=quiet)
     graded_time = time.time() - t1
     say(f"  autograded in {graded_time:.1f} s")
 
+    exercises = read_scores(assignment, root, students)  # also adds students with nothing gradable
     nbgrader(["generate_feedback", assignment, "--force"], root, check=False)
-    nbgrader(["export", "--to", str(root / "grader" / "grades.csv")], root, check=False)
-    exercises = read_scores(assignment, root, students)
-    # export again now that every student of the class is in the gradebook
     nbgrader(["export", "--to", str(root / "grader" / "grades.csv")], root, check=False)
 
     say("")
@@ -265,11 +379,12 @@ def main(argv=None) -> int:
     ap.add_argument("--assignment", default="01-classification")
     ap.add_argument("--submissions", default=None, help="folder of <student_id>/<notebook>.ipynb")
     ap.add_argument("--jobs", type=int, default=0, help="parallel graders (0: all cores)")
+    ap.add_argument("--timeout", type=int, default=None, help="seconds per cell (default: grader config)")
     ap.add_argument("--root", default=str(ROOT), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     root = Path(args.root).resolve()
     subs = Path(args.submissions or root / "grader" / "samples" / args.assignment).resolve()
-    grade(args.assignment, subs, root)
+    grade(args.assignment, subs, root, jobs=args.jobs, timeout=args.timeout)
     return 0
 
 

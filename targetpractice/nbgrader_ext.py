@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 from nbgrader import utils
-from nbgrader.preprocessors import ClearSolutions
+from nbgrader.preprocessors import ClearSolutions, NbGraderPreprocessor
 from traitlets import Unicode
 
 BEGIN_BROKEN = "BEGIN BROKEN CODE"
@@ -88,6 +88,43 @@ class BrokenStarterCode(ClearSolutions):
         return super().preprocess_cell(cell, resources, cell_index)
 
 
+HIDDEN_NOTE = "# (hidden checks ran here: their source stays with the instructor; any failure message is below)"
+
+
+def hide_hidden_tests(source: str) -> str:
+    """Replace each BEGIN/END HIDDEN TESTS region with one comment line, keeping its indentation."""
+    out, inside = [], False
+    for line in source.split("\n"):
+        if "BEGIN HIDDEN TESTS" in line:
+            inside = True
+            out.append(re.match(r"\s*", line).group(0) + HIDDEN_NOTE)
+        elif "END HIDDEN TESTS" in line:
+            inside = False
+        elif not inside:
+            out.append(line)
+    return "\n".join(out)
+
+
+class FeedbackWithoutHiddenTests(NbGraderPreprocessor):
+    """generate_feedback: students see every failed check's message but none of the hidden tests' source.
+
+    nbgrader's feedback shows the autograded notebook, hidden tests included (jupyter/nbgrader#917).
+    In test cells this drops the hidden regions and cuts each error down to its message, since an
+    IPython traceback quotes the failing source line.
+    """
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        if cell.cell_type == "code" and utils.is_grade(cell):
+            cell.source = hide_hidden_tests(cell.source)
+            for out in cell.get("outputs", []):
+                if out.get("output_type") == "error":
+                    out["traceback"] = [f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"]
+        return cell, resources
+
+
+CONFIG_ERROR = "Exception while loading config file"
+
+
 def nbgrader_env(root: Path) -> dict:
     """Environment for nbgrader commands: the course config, this venv on PATH, one thread per kernel."""
     bindir = Path(sys.executable).parent  # nbgrader runs `alembic` from PATH
@@ -101,6 +138,8 @@ def nbgrader(args: list, root: Path, db: Path | None = None, check: bool = True)
     if db is not None:
         cmd.append(f"--CourseDirectory.db_url=sqlite:///{db}")
     proc = subprocess.run(cmd, cwd=root / "grader", env=nbgrader_env(root), capture_output=True, text=True)
+    if CONFIG_ERROR in proc.stdout + proc.stderr:  # nbgrader logs it and goes on with its defaults
+        raise RuntimeError(f"grader/nbgrader_config.py failed to load:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
     if check and proc.returncode != 0:
         raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
     return proc
