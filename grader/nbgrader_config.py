@@ -4,11 +4,12 @@
 import os
 
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import (CheckCellMetadata, GetGrades, ClearHiddenTests, ClearMarkScheme, ClearOutput,
-                                    ComputeChecksums, IncludeHeaderFooter, InstantiateTests, LockCells,
-                                    SaveCells)
+from nbgrader.preprocessors import (CheckCellMetadata, ClearHiddenTests, ClearMarkScheme, ClearOutput,
+                                    ComputeChecksums, DeduplicateIds, GetGrades, IncludeHeaderFooter,
+                                    InstantiateTests, LockCells, OverwriteCells, OverwriteKernelspec, SaveCells)
 
-from targetpractice.nbgrader_ext import BrokenStarterCode, FeedbackWithoutHiddenTests
+from targetpractice.nbgrader_ext import (BrokenStarterCode, FeedbackWithoutHiddenTests, NeutraliseTampering,
+                                         RepairCellMetadata)
 
 c = get_config()  # noqa: F821 (defined by traitlets when it loads this file)
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -33,6 +34,15 @@ c.GenerateAssignment.preprocessors = [
 c.OverwriteCells.add_missing_cells = True
 # Every cell of these exercises runs in well under a second; a loop that does not end is cut here.
 c.Execute.timeout = 30
+# Grade in a kernel with memory and CPU limits (targetpractice/kernel.py), found through JUPYTER_PATH.
+os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [HERE, os.environ.get("JUPYTER_PATH")]))
+c.Execute.kernel_name = "targetpractice-grading"
 
 # Feedback shows each failed check's message, never the hidden tests' source (nbgrader#917).
 c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, FeedbackWithoutHiddenTests]
+
+# Before anything runs: duplicated or broken cell metadata is mended (RepairCellMetadata), and
+# statements in students' cells that patch torch, the course library, builtins or the kernel
+# become `pass` and the cell is flagged for the report (NeutraliseTampering).
+c.Autograde.sanitize_preprocessors = [RepairCellMetadata, ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells,
+                                      NeutraliseTampering, CheckCellMetadata]

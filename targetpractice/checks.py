@@ -295,3 +295,284 @@ def check_shape(name: str, predicted, actual) -> None:
     if guess != actual:
         raise CheckFailed(f"{name}: you predicted {shape_str(guess)}; the real shape has "
                           f"{len(actual)} dim(s). Think about which dims the operation keeps.", "predict-shape")
+
+
+# =============================================================================
+# Binary and multi-label (added for topic 02-binary-and-multilabel)
+# Data sets, a BCE reference computed from its definition, an element-wise accuracy and a training
+# check for outputs with one logit per label: (N, 1) binary, (N, C) multi-label, (N, C, H, W) masks.
+# =============================================================================
+_logsigmoid = F.logsigmoid
+
+
+def binary_data(N: int = 96, n_features: int = 4, seed: int = 0):
+    """A tiny two-class set a linear model separates: X (N, F) float, y (N,) float 0./1."""
+    X, y = separable_data(N, n_features, 2, seed=seed)          # (N, F), (N,) int64
+    return X, y.float()                                          # (N,) float 0./1.
+
+
+def multilabel_data(N: int = 96, n_features: int = 6, C: int = 4, seed: int = 0):
+    """A tiny multi-label set: X (N, F), Y (N, C) float multi-hot, each label linearly decodable from X.
+
+    Every sample gets each label with probability 1/2, so most samples carry several labels.
+    """
+    g = torch.Generator().manual_seed(seed)
+    Y = (torch.rand(N, C, generator=g) < 0.5).float()            # (N, C) multi-hot
+    W = torch.randn(C, n_features, generator=g)                  # (C, F) one direction per label
+    X = (2 * Y - 1) @ W + 0.3 * torch.randn(N, n_features, generator=g)  # (N, F)
+    return X, Y
+
+
+def reference_bce_with_logits(logits: torch.Tensor, targets: torch.Tensor, pos_weight=None,
+                              class_dim: int = 1, reduction: str = "mean"):
+    """BCE-with-logits from its definition, -[p * y * log s(z) + (1 - y) * log(1 - s(z))], element-wise.
+
+    ``targets`` must have the logits' shape. ``pos_weight`` holds one weight per class and is laid
+    along ``class_dim`` of the logits here, whatever shape the student's code gives it.
+    """
+    z, t = logits, targets.to(logits.dtype)
+    if tuple(z.shape) != tuple(t.shape):
+        raise ValueError(f"reference_bce_with_logits needs equal shapes, got {shape_str(z.shape)} and "
+                         f"{shape_str(t.shape)}")
+    w = torch.ones((), dtype=z.dtype)
+    if pos_weight is not None:
+        pw = torch.as_tensor(pos_weight, dtype=z.dtype).reshape(-1)          # (C,)
+        view = [1] * z.dim()
+        view[class_dim % z.dim()] = pw.numel()
+        w = pw.reshape(view)                                                 # (1, C, 1, ...) on class_dim
+    losses = -(w * t * _logsigmoid(z) + (1 - t) * _logsigmoid(-z))          # log(1 - s(z)) = log s(-z)
+    if reduction == "none":
+        return losses
+    return losses.sum() / max(losses.numel(), 1) if reduction == "mean" else losses.sum()
+
+
+def reference_binary_accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
+    """Fraction of labels predicted right (logit > 0 means 1), counted one by one.
+
+    ``logits`` and ``targets`` must hold one logit per label: the same number of elements.
+    """
+    z, t = logits.detach().reshape(-1).tolist(), targets.detach().reshape(-1).tolist()
+    if len(z) != len(t):
+        raise CheckFailed(f"the model gives {len(z)} logits for {len(t)} labels (output "
+                          f"{describe(logits)}, labels {describe(targets)}): a binary or multi-label model "
+                          "needs one logit per label.", "output-shape")
+    hits = sum(int((a > 0) == (b > 0.5)) for a, b in zip(z, t))
+    return hits / max(len(t), 1)
+
+
+def check_trains_binary(model, X: torch.Tensor, y: torch.Tensor, loss_fn, *, steps: int = 150,
+                        lr: float = 0.05, min_accuracy: float = 0.95, max_loss: float | None = None,
+                        seed: int = 0, labels: torch.Tensor | None = None) -> dict:
+    """check_trains for one logit per label: train with Adam, then require the element-wise accuracy.
+
+    ``labels`` are the 0/1 labels the accuracy is measured against, one per output element
+    (default: y). A prediction is 1 where the logit is > 0.
+    """
+    torch.manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    model.train()
+    value = float("nan")
+    for _ in range(steps):
+        opt.zero_grad()
+        out = call(model, {"X": X}, what="model(X)")
+        loss = _require_tensor(call(loss_fn, {"output": out, "y": y}, what="the loss"), "the loss", shape=())
+        if not loss.requires_grad:
+            raise CheckFailed("The loss does not depend on the model's output (detached? computed from "
+                              ".item(), argmax or a threshold?), so nothing would learn.", "no-gradient")
+        loss.backward()
+        opt.step()
+        value = float(loss.detach())
+    with _no_grad():
+        model.eval()
+        out = call(model, {"X": X}, what="model(X)")
+    acc = reference_binary_accuracy(out, y if labels is None else labels)
+    if max_loss is not None and value > max_loss:   # first: a floor explains a low accuracy too
+        raise CheckFailed(f"After {steps} training steps the loss is still {value:.4f} (accuracy {acc:.3f}); "
+                          f"it should fall below {max_loss}. A loss stuck at a floor usually means sigmoid "
+                          "(or softmax, tanh) was applied before BCEWithLogitsLoss, which applies sigmoid "
+                          "itself.", "loss-floor")
+    if acc < min_accuracy:
+        raise CheckFailed(f"After {steps} training steps {acc:.3f} of the labels are right (logit > 0 means 1); "
+                          f"it should reach {min_accuracy:.2f} on this easy data (loss {value:.4f}).",
+                          "does-not-learn")
+    return {"accuracy": acc, "loss": value}
+
+
+# =============================================================================================
+# Regression and broadcasting (added for topic 03-regression-and-broadcasting): tiny regression
+# data, references that pair element i with element i and never broadcast, R², a training check
+# measured by R², and a check that a guard raises instead of letting a broadcast run silently.
+# =============================================================================================
+def regression_batch(N: int, K: int = 1, seed: int = 0):
+    """Random outputs (N, K) and float targets (N, K) for loss checks; reshape the target as the test needs."""
+    g = torch.Generator().manual_seed(seed)
+    out = torch.randn(N, K, generator=g)                                  # (N, K)
+    y = torch.randn(N, K, generator=g) + 1.0                              # (N, K)
+    return out, y
+
+
+def regression_data(N: int = 64, n_features: int = 4, K: int | None = None, seed: int = 0,
+                    noise: float = 0.1, offset: float = 3.0):
+    """A tiny regression set a Linear layer fits in a few dozen steps: X (N, F), y (N,) or (N, K) float.
+
+    The targets are linear in X, plus ``offset`` and a little noise: R² near 1 is reachable, and a
+    model that only learns the mean of the targets scores R² near 0.
+    """
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(N, n_features, generator=g)                           # (N, F)
+    W = torch.randn(n_features, K or 1, generator=g)                      # (F, K)
+    y = X @ W + offset + noise * torch.randn(N, K or 1, generator=g)      # (N, K)
+    return X, (y[:, 0] if K is None else y)                               # (N,) when K is None
+
+
+def _pair_up(output, target, what: str):
+    """Both tensors flattened, after checking they hold the same number of values (no broadcasting)."""
+    for name, t in (("output", output), ("target", target)):
+        if not isinstance(t, torch.Tensor):
+            raise CheckFailed(f"{what}: the {name} should be a tensor, got {describe(t)}.", "not-a-tensor")
+    if output.numel() != target.numel():
+        raise CheckFailed(f"{what}: the output {describe(output)} and the target {describe(target)} hold "
+                          f"{output.numel()} and {target.numel()} values; a regression target has one value per "
+                          "output. Check which dim is N on both sides.", "shape-mismatch")
+    return output.reshape(-1), target.reshape(-1).to(output.dtype)
+
+
+def reference_mse(output: torch.Tensor, target: torch.Tensor):
+    """Mean squared error pairing output value i with target value i (row-major order); never broadcasts."""
+    o, t = _pair_up(output, target, "reference_mse")
+    diff = o - t
+    return (diff * diff).sum() / diff.numel()
+
+
+def reference_gaussian_nll(mean: torch.Tensor, target: torch.Tensor, var, eps: float = 1e-6):
+    """Mean Gaussian NLL 0.5 * (log var + (mean - target)² / var), value i against value i; var clamped at eps."""
+    m, t = _pair_up(mean, target, "reference_gaussian_nll")
+    v = torch.as_tensor(var, dtype=m.dtype)
+    v = v.reshape(-1) if v.numel() == m.numel() else v.reshape(-1).expand_as(m)
+    v = v + (v.detach().clamp(min=eps) - v.detach())                      # clamp the value, keep the gradient
+    return (0.5 * (v.log() + (m - t) ** 2 / v)).sum() / m.numel()
+
+
+def r2_score(pred: torch.Tensor, y: torch.Tensor) -> float:
+    """R² of predictions against targets in float64: 1 - SS_res / SS_tot, per output column, then averaged.
+
+    pred may hold the same values in another shape ((N, 1) for (N,) targets): it is laid out as y first.
+    """
+    p, t = _pair_up(pred, y, "r2_score")
+    t = y.detach().double().reshape(y.shape[0] if y.dim() else 1, -1)      # (N, K)
+    p = p.detach().double().reshape(t.shape)                              # (N, K)
+    scores = []
+    for k in range(t.shape[1]):
+        ss_res = float(((p[:, k] - t[:, k]) ** 2).sum())
+        ss_tot = float(((t[:, k] - t[:, k].mean()) ** 2).sum())
+        scores.append(1.0 - ss_res / ss_tot if ss_tot > 0 else (1.0 if ss_res == 0 else 0.0))
+    return sum(scores) / len(scores)
+
+
+def check_r2(pred: torch.Tensor, y: torch.Tensor, min_r2: float = 0.95, context: str = "") -> float:
+    """Predictions must reach R² >= min_r2 against y; R² near 0 is a model that learned only the mean."""
+    score = r2_score(pred, y)
+    if score < min_r2:
+        hint = (" R² near 0 means the model learned only the mean of the targets: the loss compared every "
+                "output with every target, as an (N, 1) output against an (N,) target does (they broadcast "
+                "to (N, N)). Give the target the output's shape: y.view_as(output)." if score < 0.5 else "")
+        raise CheckFailed(f"{context}R² of the predictions {describe(pred)} against the targets {describe(y)} "
+                          f"is {score:.3f}; it should reach {min_r2:.2f} on this easy data.{hint}",
+                          "learns-the-mean" if score < 0.5 else "does-not-learn")
+    return score
+
+
+def check_regression_trains(model, X: torch.Tensor, y: torch.Tensor, loss_fn, *, steps: int = 150,
+                            lr: float = 0.05, min_r2: float = 0.95, seed: int = 0,
+                            truth: torch.Tensor | None = None) -> dict:
+    """Train model with Adam on loss_fn(output, y); require R² >= min_r2 on the training data.
+
+    ``truth`` is what R² is measured against (default y): e.g. the (N, K) targets when the loss gets
+    them flattened to (N*K,).
+    """
+    torch.manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    model.train()
+    value = float("nan")
+    for _ in range(steps):
+        opt.zero_grad()
+        out = call(model, {"X": X}, what="model(X)")
+        loss = _require_tensor(call(loss_fn, {"output": out, "y": y}, what="the loss"), "the loss", shape=())
+        if not loss.requires_grad:
+            raise CheckFailed("the loss does not depend on the model's output (detached? .item()?), "
+                              "so nothing would learn.", "no-gradient")
+        loss.backward()
+        opt.step()
+        value = float(loss.detach())
+    with _no_grad():
+        model.eval()
+        pred = model(X)
+    score = check_r2(pred, y if truth is None else truth, min_r2,
+                     context=f"After {steps} training steps (final loss {value:.4f}): ")
+    return {"r2": score, "loss": value}
+
+
+def check_raises(fn, args: dict, *, expected=(ValueError, AssertionError), why: str = "") -> BaseException:
+    """fn(*args) must raise one of ``expected``: a guard that makes a silent broadcast loud. Returns the error."""
+    what = f"{getattr(fn, '__name__', 'your function')}({', '.join(args)})"
+    names = " or ".join(e.__name__ for e in expected)
+    try:
+        with strict():
+            value = fn(*args.values())
+    except expected as exc:
+        return exc
+    except Exception as exc:  # the student's code crashed some other way: explain it
+        raise CheckFailed(f"{what} with {_args_text(args)} raised {type(exc).__name__}: {str(exc).strip()}\n"
+                          f"It should raise a {names} from your own check. {why}".rstrip(),
+                          "wrong-exception") from None
+    shown = (f"{float(value.detach()):.4f}" if isinstance(value, torch.Tensor) and value.numel() == 1
+             else describe(value))
+    raise CheckFailed(f"{what} with {_args_text(args)} returned {shown} without raising: the shape mismatch "
+                      f"is still silent. It should raise a {names}. {why}".rstrip(), "silent-broadcast")
+
+
+# ============================================================================================
+# Images and CNN checks (added for 04-convolutions-and-pooling).
+def image_data(N: int = 64, C: int = 10, size: int = 32, seed: int = 0, noise: float = 0.5,
+               channels_last: bool = False):
+    """A tiny image classification set: X (N, 3, size, size) float32, y (N,) int64 in 0..C-1.
+
+    Each class is a smooth colour pattern (a random 4 x 4 grid upsampled to size x size) plus
+    noise, so a two-conv CNN learns it in a few dozen steps.  The labels are shuffled: the batch
+    position says nothing about the class.  ``channels_last`` returns X as (N, size, size, 3).
+    """
+    g = torch.Generator().manual_seed(seed)
+    coarse = torch.randn(C, 3, 4, 4, generator=g)                                 # (C, 3, 4, 4)
+    patterns = F.interpolate(coarse, size=(size, size), mode="bilinear", align_corners=False)
+    y = torch.randperm(N, generator=g) % C                                        # (N,)
+    X = patterns[y] + noise * torch.randn(N, 3, size, size, generator=g)          # (N, 3, H, W)
+    return (X.permute(0, 2, 3, 1).contiguous() if channels_last else X), y
+
+
+def check_model_output(model, X: torch.Tensor, expected_shape, *, what: str = "model(X)") -> None:
+    """model(X) must run and return a tensor of expected_shape.
+
+    On failure the message carries the per-layer shape table (diagnosis.shape_table), so the
+    student sees the layer where a size went wrong, not a traceback into the checker.
+    """
+    from .diagnosis import shape_table
+
+    expected = tuple(expected_shape)
+    with strict():
+        table = shape_table(model, X)
+    if table.error is not None:
+        raise CheckFailed(f"{what} raised an error for X {describe(X)}. Shapes layer by layer:\n{table}",
+                          explain_error(table.error).tag)
+    if table.output != expected:
+        got = ("None (did forward forget to return?)" if table.output is None else
+               table.output if isinstance(table.output, str) else _shape_text_for(table.output))
+        raise CheckFailed(f"{what} returned {got} for X {describe(X)}; expected {shape_str(expected)} "
+                          f"(dim 0 is the batch and must stay N = {X.shape[0]}). "
+                          f"Shapes layer by layer:\n{table}", "output-shape")
+
+
+def _shape_text_for(shape) -> str:
+    try:
+        return shape_str(shape)
+    except TypeError:
+        return repr(shape)

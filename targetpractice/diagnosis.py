@@ -218,8 +218,187 @@ _ERROR_PATTERNS = [
 
 def explain_error(exc: BaseException) -> Diagnosis:
     """Map a torch exception (or warning) to a tag and a one-line fix."""
-    text = str(exc)
+    return explain_message(type(exc).__name__, str(exc))
+
+
+def explain_message(name: str, text: str) -> Diagnosis:
+    """explain_error for an error known only by its name and message (e.g. a notebook's output)."""
     for pattern, tag, fix in _ERROR_PATTERNS:
         if re.search(pattern, text, flags=re.S):
-            return Diagnosis(tag, f"{type(exc).__name__}: {text.strip()}\nLikely fix: {fix}")
-    return Diagnosis("unknown", f"{type(exc).__name__}: {text.strip()}")
+            return Diagnosis(tag, f"{name}: {text.strip()}\nLikely fix: {fix}")
+    return Diagnosis("unknown", f"{name}: {text.strip()}")
+
+
+# =============================================================================
+# Added for topic 02-binary-and-multilabel: a loss that no longer reaches the model.
+# =============================================================================
+_ERROR_PATTERNS.append(
+    (r"element 0 of tensors does not require grad and does not have a grad_fn", "no-gradient",
+     "the loss was computed from a tensor cut off from the model (.detach(), .item(), argmax, a threshold "
+     "or torch.no_grad()): remove the cut so the gradient reaches the weights; fix shapes with view_as, "
+     "squeeze(1) or unsqueeze(1) instead."))
+
+
+# ============================================================================================
+# Per-layer shape table (added for 04-convolutions-and-pooling): like a model summary, from one
+# forward pass with hooks on the leaf modules. A model that fails mid-way shows the rows up to
+# the failing layer and the error, which is where a spatial size or a flattened width went wrong.
+from dataclasses import replace as _replace  # noqa: E402
+
+
+@dataclass(frozen=True)
+class LayerShape:
+    """One call of a leaf module: its name in model.named_modules(), class, input and output shapes."""
+
+    name: str
+    type: str
+    input: object            # shape tuple of the first input (a tuple of shapes for several inputs)
+    output: object = None    # shape tuple of the output; None when this layer raised
+
+
+@dataclass(repr=False)
+class ShapeTable:
+    """The rows of one forward pass; ``error`` and ``failed_at`` are set when the pass raised.
+
+    ``failed_at`` is the failing layer's name, or "" when the model's own forward code (a view,
+    a flatten, an arithmetic line between layers) raised.  ``output`` is the shape of model(x).
+    """
+
+    rows: list
+    input: object
+    output: object = None
+    error: BaseException | None = None
+    failed_at: str | None = None
+
+    def __getitem__(self, name: str) -> LayerShape:
+        """The (last) row of the layer called ``name``."""
+        for row in reversed(self.rows):
+            if row.name == name:
+                return row
+        raise KeyError(f"no layer {name!r} ran; layers: {[r.name for r in self.rows]}")
+
+    def __str__(self) -> str:
+        shown = [("layer", "type", "input shape", "output shape"),
+                 ("(input)", "", "", _shape_text(self.input))]
+        for row in self.rows:
+            raised = row.output is None and row.name == self.failed_at
+            out = "\u2717 raised" if raised else _shape_text(row.output)
+            shown.append((row.name, row.type, _shape_text(row.input), out))
+        if self.error is None:
+            shown.append(("(output)", "", "", _shape_text(self.output)))
+        widths = [max(len(r[k]) for r in shown) for k in range(3)]
+        lines = ["  ".join(r[k].ljust(widths[k]) for k in range(3)) + "  " + r[3] for r in shown]
+        if self.error is not None:
+            if self.failed_at:
+                where = f"in layer {self.failed_at!r} ({self[self.failed_at].type})"
+            elif self.rows:
+                last = self.rows[-1]
+                where = (f"in the model's own forward code, after layer {last.name!r} ({last.type}) "
+                         f"returned {_shape_text(last.output)}")
+            else:
+                where = "before the first layer ran"
+            lines.append(f"\u2717 {type(self.error).__name__} {where}:")
+            lines.append(f"  {str(self.error).strip()}")
+            diag = explain_error(self.error)
+            if diag.tag != "unknown":
+                lines.append("  Likely fix: " + diag.message.split("\nLikely fix: ")[-1])
+        return "\n".join(line.rstrip() for line in lines)
+
+    __repr__ = __str__
+
+
+def _shape_of(obj):
+    if isinstance(obj, torch.Tensor):
+        return tuple(obj.shape)
+    if isinstance(obj, (tuple, list)):
+        return tuple(_shape_of(o) for o in obj)
+    return None if obj is None else type(obj).__name__
+
+
+def _shape_text(shape) -> str:
+    if shape is None:
+        return ""
+    if isinstance(shape, str):
+        return shape
+    if all(isinstance(s, int) for s in shape):
+        return shape_str(shape)
+    return "[" + ", ".join(_shape_text(s) for s in shape) + "]"
+
+
+def shape_table(model, x) -> ShapeTable:
+    """Run model(x) once (no_grad) and return each leaf layer's name, type, input and output shape.
+
+    ``x`` is one input tensor, or a tuple of inputs passed as model(*x).  Nothing is raised: when
+    the forward pass fails, the table holds the rows up to the failing layer, and ``error`` and
+    ``failed_at`` say what failed where.  print() it, or leave it last in a notebook cell.
+    """
+    rows, stack, handles = [], [], []
+    leaves = []
+    if isinstance(model, torch.nn.Module):
+        leaves = [(name or type(model).__name__, m) for name, m in model.named_modules()
+                  if next(m.children(), None) is None]
+
+    def before(name):
+        def hook(module, args):
+            first = args[0] if len(args) == 1 else args
+            rows.append(LayerShape(name, type(module).__name__, _shape_of(first)))
+            stack.append(len(rows) - 1)
+        return hook
+
+    def after(module, args, out):
+        i = stack.pop()
+        rows[i] = _replace(rows[i], output=_shape_of(out))
+
+    table = ShapeTable(rows, _shape_of(x[0] if isinstance(x, (tuple, list)) and len(x) == 1 else x))
+    try:
+        for name, m in leaves:
+            handles.append(m.register_forward_pre_hook(before(name)))
+            handles.append(m.register_forward_hook(after))
+        with torch.no_grad():
+            out = model(*x) if isinstance(x, (tuple, list)) else model(x)
+        table.output = _shape_of(out)
+    except Exception as exc:  # the model's bug, shown in the table
+        table.error = exc
+        table.failed_at = rows[stack[-1]].name if stack else ""
+    finally:
+        for h in handles:
+            h.remove()
+    return table
+
+
+# Error texts of the conv/pool/flatten layers (torch 2.13), for explain_error and show_error().
+_ERROR_PATTERNS.extend([
+    (r"expected input\[\d+, \d+, \d+, (\d+)\] to have (\d+) channels, but got \d+ channels instead",
+     "conv-channels",
+     "Conv2d reads the channels from dim 1 of (N, C, H, W). If the last dim holds the channels, "
+     "(N, H, W, C), use x.permute(0, 3, 1, 2), never view/reshape (that scrambles the pixels); otherwise "
+     "make in_channels match the data (grayscale vs RGB)."),
+    (r"Expected 3D \(unbatched\) or 4D \(batched\) input to conv2d", "conv-rank",
+     "Conv2d wants (N, C, H, W) or one (C, H, W) image: add the missing dim, x[:, None] for (N, H, W) "
+     "grayscale or x[None] for a single (C, H, W) image."),
+    (r"shape '\[.*\]' is invalid for input of size \d+", "view-size",
+     "a view/reshape with a hard-coded size: flatten per sample with x.flatten(1) (or "
+     "x.view(x.size(0), -1)) and give the Linear the real number of features (dummy forward pass, "
+     "nn.LazyLinear or adaptive pooling)."),
+    (r"Output size is too small|Kernel size can't be greater than actual input size", "too-small",
+     "the spatial size shrank to nothing: print the per-layer shape table, and use fewer pools or strides, "
+     "padding, or larger images."),
+    (r"Input type \((\w+)\) and bias type \((\w+)\) should be the same", "input-dtype",
+     "the input's dtype differs from the layer's (float64 numpy data?): use x.float()."),
+    (r"padding='same' is not supported for strided convolutions", "same-padding-stride",
+     "padding='same' only works with stride 1: give the padding as a number, e.g. (kernel - 1) // 2."),
+])
+
+
+# =============================================================================
+# Added for topic 02-binary-and-multilabel: (N,) class ids against (N, C) scores in a BCE loss.
+# Inserted first so it wins over the generic "Target size ... must be the same" pattern, whose
+# view_as advice cannot work when the sizes differ by C > 1. The (N, 1) case (C = 1) keeps the
+# generic advice.
+# =============================================================================
+_ERROR_PATTERNS.insert(0, (
+    r"Target size \(torch\.Size\(\[(\d+)\]\)\) must be the same as input size "
+    r"\(torch\.Size\(\[\1, (?!1\])\d+\]\)\)", "class-ids-for-bce",
+    "(N,) class ids against (N, C) scores: a BCE loss wants one 0/1 label per score. For one class per "
+    "sample use CrossEntropyLoss with the (N,) int64 ids; for several labels per sample build an (N, C) "
+    "float multi-hot target, e.g. F.one_hot(y, C).float()."))

@@ -109,6 +109,45 @@ def collect(assignment: str, submissions: Path, root: Path, expected: list) -> l
     return students
 
 
+# The file-name pattern of an LMS download, in nbgrader's zip_collect convention
+# (FileNameCollectorPlugin.named_regexp): Blackboard-style "<assignment>_<student_id>_attempt_<time>_<file>".
+LMS_FILENAME = r".*_(?P<student_id>[A-Za-z0-9.@-]+)_attempt_(?P<timestamp>[0-9-]+)_(?P<file_id>.+)"
+
+
+def unpack_zip(archive: Path, dest: Path, named_regexp: str = LMS_FILENAME) -> Path:
+    """Lay out a zip of submissions as <student_id>/<file>: either it already holds one folder per
+    student, or its flat file names follow named_regexp (nbgrader's zip_collect convention)."""
+    import zipfile
+
+    from nbgrader.plugins import FileNameCollectorPlugin
+
+    collector = FileNameCollectorPlugin(named_regexp=named_regexp)
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    unmatched = []
+    with zipfile.ZipFile(archive) as z:
+        for info in z.infolist():
+            parts = [p for p in Path(info.filename).parts if p not in ("", ".", "..")]
+            if info.is_dir() or not parts or parts[-1].startswith(".") or "__MACOSX" in parts:
+                continue
+            if len(parts) >= 2:  # <student_id>/<file>, maybe under one top folder
+                student, name = parts[-2], parts[-1]
+            else:
+                found = collector.collect(parts[-1])
+                if not found:
+                    unmatched.append(parts[-1])
+                    continue
+                student, name = found["student_id"], Path(found["file_id"]).name
+            (dest / student).mkdir(exist_ok=True)
+            (dest / student / name).write_bytes(z.read(info))
+    if unmatched:
+        print(f"  ! {len(unmatched)} file(s) in {archive.name} match no student: {', '.join(unmatched[:5])}"
+              f"{' ...' if len(unmatched) > 5 else ''} (expected names like <assignment>_<student_id>_attempt_"
+              "<timestamp>_<notebook>.ipynb)")
+    return dest
+
+
 # ----------------------------------------------------------------------------- grading
 _STARTED = re.compile(r"Creating/updating student with ID '([^']+)'")
 _FAILED = re.compile(r"There was an error processing assignment '[^']*' for student '([^']+)'")
@@ -214,11 +253,12 @@ def autograde(assignment: str, root: Path, students: list, work: Path, jobs: int
         if line is None:
             open_workers -= 1
     for _, _, wdir, shard in workers:
-        merge_gradebook(wdir / "gradebook.db", main_db, assignment, [s.id for s in shard])
+        merge_gradebook(wdir / "gradebook.db", main_db, assignment, [s.id for s in shard], failed)
         shutil.rmtree(wdir)
 
 
-def merge_gradebook(worker_db: Path, main_db: Path, assignment: str, student_ids: list) -> None:
+def merge_gradebook(worker_db: Path, main_db: Path, assignment: str, student_ids: list,
+                    failed: set = frozenset()) -> None:
     """Copy these students' submissions from a worker's gradebook into the main one.
 
     A student whose notebook nbgrader could not grade (a dead kernel, say) gets a submission with
@@ -231,7 +271,7 @@ def merge_gradebook(worker_db: Path, main_db: Path, assignment: str, student_ids
         warnings.simplefilter("ignore")  # SQLAlchemy's harmless "not in session" SAWarning (nbgrader-notes §7)
         for sid in student_ids:
             try:
-                sub = src.find_submission(assignment, sid)
+                sub = None if sid in failed else src.find_submission(assignment, sid)
             except MissingEntry:
                 sub = None
             dst.update_or_create_student(sid)
@@ -288,14 +328,34 @@ def read_scores(assignment: str, root: Path, students: list) -> list:
             except MissingEntry:
                 continue
             s.graded = True
+            manual = []
             for nb in sub.notebooks:
                 for g in nb.grades:
                     ex = exercise_of(g.name)
                     score = g.score or 0.0
                     s.scores[ex] = (s.scores[ex][0] + score, s.scores[ex][1])
                     if g.needs_manual_grade and g.auto_score is None:
-                        s.notes.append(f"{g.name}: needs a manual grade")
+                        manual.append(g.name)
+            if manual:
+                s.notes.append(f"needs a manual grade: {', '.join(manual)}")
     return exercises
+
+
+def review_flags(assignment: str, root: Path, students: list) -> None:
+    """Notes for submissions to review: tampering neutralised at autograde (cell metadata set by
+    NeutraliseTampering) and cells that ran past the time limit."""
+    for s in students:
+        for path in sorted((root / "grader" / "autograded" / s.id / assignment).glob("*.ipynb")):
+            try:
+                nb = nbformat.read(path, as_version=4)
+            except Exception:  # noqa: BLE001 - a notebook nbgrader wrote but we cannot read: say so
+                s.notes.append(f"{path.name}: autograded notebook unreadable")
+                continue
+            found = sorted({w for c in nb.cells for w in c.metadata.get("targetpractice", {}).get("tampering", [])})
+            if found:
+                s.notes.append(f"flagged for review, tampering neutralised before grading: {'; '.join(found)}")
+            if any(o.get("ename") == "CellTimeoutError" for c in nb.cells for o in c.get("outputs", [])):
+                s.notes.append("flagged for review: a cell ran past the time limit and was interrupted")
 
 
 def db_url(root: Path) -> str:
@@ -304,10 +364,11 @@ def db_url(root: Path) -> str:
 
 def format_table(exercises: list, students: list) -> str:
     widths = [max(len(ex), 7) for ex in exercises]
-    head = f"{'student':<12}" + "".join(f"{ex:>{w + 2}}" for ex, w in zip(exercises, widths)) + "    total"
+    w0 = max([12] + [len(s.id) + 2 for s in students])
+    head = f"{'student':<{w0}}" + "".join(f"{ex:>{w + 2}}" for ex, w in zip(exercises, widths)) + "    total"
     lines = [head, "-" * len(head)]
     for s in students:
-        row = f"{s.id:<12}"
+        row = f"{s.id:<{w0}}"
         for ex, w in zip(exercises, widths):
             got, most = s.scores.get(ex, (0.0, 0.0))
             row += f"{f'{got:g}/{most:g}':>{w + 2}}"
@@ -325,10 +386,13 @@ def grade(assignment: str, submissions: Path, root: Path = ROOT, quiet: bool = F
     if not (root / "solutions" / assignment).is_dir():
         known = ", ".join(sorted(p.name for p in (root / "solutions").iterdir() if p.is_dir()))
         raise SystemExit(f"No assignment {assignment!r} in solutions/ (known: {known}).")
-    if not submissions.is_dir():
-        raise SystemExit(f"SUBMISSIONS={submissions} is not a folder of <student_id>/<notebook>.ipynb.")
     work = root / "grader" / ".grading"
     work.mkdir(parents=True, exist_ok=True)
+    if submissions.is_file() and submissions.suffix == ".zip":
+        submissions = unpack_zip(submissions, work / "unzipped")
+    if not submissions.is_dir():
+        raise SystemExit(f"SUBMISSIONS={submissions} is neither a folder of <student_id>/<notebook>.ipynb "
+                         "nor a .zip of them.")
     say(f"Grading {assignment}: submissions from {submissions}")
 
     t0 = time.time()
@@ -357,10 +421,14 @@ def grade(assignment: str, submissions: Path, root: Path = ROOT, quiet: bool = F
     graded_time = time.time() - t1
     say(f"  autograded in {graded_time:.1f} s")
 
+    review_flags(assignment, root, students)
     exercises = read_scores(assignment, root, students)  # also adds students with nothing gradable
     nbgrader(["generate_feedback", assignment, "--force"], root, check=False)
     nbgrader(["export", "--to", str(root / "grader" / "grades.csv")], root, check=False)
 
+    from .report import write_report
+
+    report = write_report(root / "grader" / "report.html", assignment, root, exercises, students)
     say("")
     say(format_table(exercises, students))
     flagged = [s for s in students if s.notes]
@@ -370,7 +438,7 @@ def grade(assignment: str, submissions: Path, root: Path = ROOT, quiet: bool = F
             for note in s.notes:
                 say(f"  {s.id}: {note}")
     say(f"\nFeedback: grader/feedback/<student>/{assignment}/   Grades: grader/grades.csv   "
-        f"({time.time() - t0:.0f} s in all)")
+        f"Report: {report.relative_to(root)}   ({time.time() - t0:.0f} s in all)")
     return students
 
 

@@ -56,6 +56,18 @@ def test_sample_class_grades_to_its_expected_scores(course, assignment):
     assert exported == {s.id: sum(scores[s.id].values()) for s in rows}
     # regenerated exercises are byte-identical to the committed ones (git status stays clean)
     assert digest(course / "exercises" / assignment) == digest(ROOT / "exercises" / assignment)
+    # the class report: self-contained, with every section an instructor looks for
+    report = (course / "grader" / "report.html").read_text()
+    for section in ("distribution", "exercises", "mistakes", "flagged", "missing", "scores"):
+        assert f'id="{section}"' in report, section
+    assert report.count("data:image/png;base64,") == 2 and "http" not in report.replace("http-equiv", "")
+    for student in spec["students"]:
+        assert f"<td>{student}</td>" in report
+    # feedback shows the checks' messages but none of the hidden tests' source
+    for student in spec["students"]:
+        for name in spec["notebooks"]:
+            page = (course / "grader" / "feedback" / student / assignment / name.replace(".ipynb", ".html")).read_text()
+            assert "BEGIN HIDDEN TESTS" not in page and "hidden checks ran here" in page
 
 
 def test_bad_submissions_get_a_clear_line_and_zero_and_regrading_is_stable(course, tmp_path):
