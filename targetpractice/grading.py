@@ -181,6 +181,17 @@ class Progress:
             print()
 
 
+def _die_with_parent() -> None:
+    """Workers end when make grade ends, even by kill -9 (Linux): a rerun never races an orphan."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _worker_command(assignment: str, root: Path, wdir: Path, timeout: int | None) -> list:
     cmd = [str(Path(sys.executable).parent / "nbgrader"), "autograde", assignment, "--force",
            f"--CourseDirectory.submitted_directory={os.path.relpath(wdir / 'submitted', root)}",
@@ -213,7 +224,8 @@ def autograde(assignment: str, root: Path, students: list, work: Path, jobs: int
             shutil.copytree(root / "grader" / "submitted" / s.id, wdir / "submitted" / s.id)
         log = open(work / f"{assignment}-autograde-{k}.log", "w")
         proc = subprocess.Popen(_worker_command(assignment, root, wdir, timeout), cwd=root / "grader",
-                                env=nbgrader_env(root), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                env=nbgrader_env(root), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
         workers.append((proc, log, wdir, shard))
 
     progress = Progress(len(todo), quiet)
