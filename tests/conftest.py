@@ -11,15 +11,19 @@ ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
-@pytest.fixture
-def course(tmp_path) -> Path:
-    """A copy of the course (config, solutions, exercises) with an empty gradebook."""
-    root = tmp_path / "course"
+def make_course(root: Path) -> Path:
+    """A copy of the course (config, solutions, exercises) with an empty gradebook, at root."""
     shutil.copytree(ROOT / "grader", root / "grader", ignore=shutil.ignore_patterns(
-        "submitted", "autograded", "feedback", "samples", ".grading", "*.db", "grades.csv", "__pycache__"))
+        "submitted", "autograded", "feedback", "samples", ".grading", "*.db", "grades.csv", "report.html",
+        "__pycache__"))
     for d in ("solutions", "exercises"):
         shutil.copytree(ROOT / d, root / d, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
     return root
+
+
+@pytest.fixture
+def course(tmp_path) -> Path:
+    return make_course(tmp_path / "course")
 
 
 def scores_by_student(students) -> dict:

@@ -16,7 +16,7 @@ import pytest
 
 from targetpractice import build, grading
 
-from conftest import ROOT, scores_by_student
+from conftest import ROOT, make_course, scores_by_student
 
 A = "01-classification"
 NB = f"{A}.ipynb"
@@ -147,13 +147,7 @@ def digest(folder):
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    import shutil
-
-    root = tmp_path_factory.mktemp("adversarial") / "course"
-    shutil.copytree(ROOT / "grader", root / "grader", ignore=shutil.ignore_patterns(
-        "submitted", "autograded", "feedback", "samples", ".grading", "*.db", "grades.csv", "__pycache__"))
-    for d in ("solutions", "exercises"):
-        shutil.copytree(ROOT / d, root / d)
+    root = make_course(tmp_path_factory.mktemp("adversarial") / "course")
     folder = root.parent / "class"
     expected, notes = write_class(folder)
     before = digest(folder)
