@@ -20,7 +20,8 @@ _LAZY = {
     "expected_target_shapes": ("contracts", "expected_target_shapes"),
     "Diagnosis": ("diagnosis", "Diagnosis"), "describe": ("diagnosis", "describe"),
     "diagnose": ("diagnosis", "diagnose"), "explain_error": ("diagnosis", "explain_error"),
-    "shape_str": ("diagnosis", "shape_str"), "show_shapes": ("pictures", "show_shapes"),
+    "shape_str": ("diagnosis", "shape_str"), "shape_table": ("diagnosis", "shape_table"),
+    "show_shapes": ("pictures", "show_shapes"),
 }
 __all__ = [*_LAZY, "show_error"]
 
@@ -45,7 +46,9 @@ def show_error(loss=None, input=None, target=None):
         yield
     except Exception as exc:
         print(f"{type(exc).__name__}: {str(exc).strip()}")
-        diag = diagnose(loss, input, target) if loss is not None else explain_error(exc)
+        diag = diagnose(loss, input, target) if loss is not None else None
+        if diag is None or diag.tag == "ok":  # the shapes look right: the message knows more
+            diag = explain_error(exc)
         print(f"\nDiagnosis [{diag.tag}]: {diag.message.split(chr(10) + 'Likely fix: ')[-1]}")
     else:
         raise AssertionError("this cell was meant to show an error, but nothing was raised")

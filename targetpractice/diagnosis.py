@@ -208,7 +208,9 @@ _ERROR_PATTERNS = [
     (r"all elements of input should be between 0 and 1", "logits-into-bce",
      "BCELoss got logits: use BCEWithLogitsLoss."),
     (r"mat1 and mat2 shapes cannot be multiplied \((\d+)x(\d+) and (\d+)x(\d+)\)", "linear-in-features",
-     "the first number is the rows (batch), the second the features reaching Linear; it must equal in_features."),
+     "mat1 is (rows, features reaching Linear) and mat2 is (in_features, out_features): the second number must "
+     "equal the third. The rows are the batch size only if the input was flattened with x.flatten(1); a "
+     "view(-1, k) or a hard-coded batch size moves features into rows."),
     (r"size of tensor a \((\d+)\) must match the size of tensor b \((\d+)\)", "shape-mismatch",
      "two shapes cannot broadcast: print both and check which dim is N."),
     (r"different to the input size.*broadcasting", "shape-mismatch",
@@ -402,3 +404,22 @@ _ERROR_PATTERNS.insert(0, (
     "(N,) class ids against (N, C) scores: a BCE loss wants one 0/1 label per score. For one class per "
     "sample use CrossEntropyLoss with the (N,) int64 ids; for several labels per sample build an (N, C) "
     "float multi-hot target, e.g. F.one_hot(y, C).float()."))
+
+
+# ============================================================================================
+# Sequences and RNNs (topic 05): error texts of torch 2.13's recurrent layers.
+# ============================================================================================
+_ERROR_PATTERNS.extend([
+    (r"RNN input dtype \(torch\.int64\) does not match weight dtype", "token-ids-into-rnn",
+     "these are token ids, not features: map them with nn.Embedding(V, E) (or F.one_hot(x, V).float()) "
+     "before the RNN. Casting the ids to float runs, but tells the model that token 7 is 'more' than token 3."),
+    (r"Expected hidden(\[0\])? size \((\d+), (\d+), (\d+)\), got \[(\d+), (\d+), (\d+)\]", "hidden-state-batch",
+     "the initial hidden state was made for another batch size (the first shape is the one this input needs): "
+     "size it from the input, torch.zeros(layers * dirs, x.size(0), H) with batch_first, or leave it out "
+     "(zeros by default). h0 is (layers * dirs, N, H) even when batch_first=True."),
+    (r"input\.size\(-1\) must be equal to input_size\. Expected (\d+), got (\d+)", "rnn-input-size",
+     "the last dim of the RNN input must be its input_size (features per step): check the layout "
+     "(N, T, F) with batch_first=True, and map token ids through nn.Embedding first."),
+    (r"Expected input to be 2D or 3D, got (\d)D", "rnn-input-rank",
+     "an RNN takes (N, T, F) with batch_first=True, (T, N, F) without, or one unbatched (T, F) sequence."),
+])

@@ -1,0 +1,419 @@
+# %% [markdown]
+# # 02 · Binary and multi-label — exercises
+#
+# Each exercise below holds **broken code that runs**: run its cell and you meet the real error
+# (or the silent wrong result) that the lesson `course/02-binary-and-multilabel.ipynb` explains.
+# Fix the code **in place**, in the same cell, then run the check below it.
+#
+# * Shapes use the lesson's names: `N` samples, `C` classes or tags, `logits` (N, 1) or (N, C),
+#   `y` labels, `H`, `W` image height and width.
+# * Each exercise has a **quick check** you can run now, and a **full check**. At grading time the
+#   full check also runs hidden checks: N = 1, an odd N, the gradient, and a few training steps.
+#   "Quick check passed" is not full marks.
+# * Do not edit the check cells: they are restored from the instructor's copy at grading.
+
+# %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false}
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+import targetpractice as tp
+from targetpractice import checks
+
+torch.set_num_threads(1)   # tiny tensors: one thread is faster than two fighting over a laptop's cores
+torch.manual_seed(0)
+
+# %% [markdown]
+# ## Exercise 1 · One logit per sample, one label per sample
+#
+# A binary classifier ends in `nn.Linear(F, 1)`, so its `logits` are (N, 1). The labels `y` come
+# from a list: shape (N,), float 0./1. Make `binary_loss` return the mean binary cross-entropy
+# with logits. It must work for every N, **including N = 1**, and the gradient must reach the logits.
+
+# %% nbgrader={"grade": false, "grade_id": "column_logits", "locked": false, "schema_version": 3, "solution": true}
+def binary_loss(logits, y):
+    """logits (N, 1) float, y (N,) float 0./1. -> mean binary cross-entropy with logits, a scalar."""
+    ### BEGIN SOLUTION
+    return F.binary_cross_entropy_with_logits(logits, y.view_as(logits))    # (N, 1) with (N, 1)
+    ### END SOLUTION
+    ### BEGIN BROKEN CODE
+    # return F.binary_cross_entropy_with_logits(logits, y)                  # (N, 1) with (N,)
+    ### END BROKEN CODE
+
+
+X, y = checks.binary_data(4, 3)                             # (N, F), (N,)
+binary_loss(nn.Linear(3, 1)(X), y)                          # logits (N, 1)
+
+# %% nbgrader={"grade": true, "grade_id": "column_logits_test", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+# Quick check (1 point): N = 4.
+with tp.strict():
+    g = torch.Generator().manual_seed(1)
+    logits, y = torch.randn(4, 1, generator=g), torch.tensor([1., 0., 0., 1.])   # (4, 1), (4,)
+    checks.check_loss(binary_loss, lambda logits, y: checks.reference_bce_with_logits(logits, y[:, None]),
+                      {"logits": logits, "y": y}, loss="BCEWithLogitsLoss", grad_of=None)
+    checks.passed("quick check: N = 4 gives the right loss. " + checks.HIDDEN_NOTE)
+
+# %% nbgrader={"grade": true, "grade_id": "column_logits_hidden", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+# Full check (2 points): the quick check again; hidden checks run here at grading.
+with tp.strict():
+    g = torch.Generator().manual_seed(1)
+    logits, y = torch.randn(4, 1, generator=g), torch.tensor([1., 0., 0., 1.])   # (4, 1), (4,)
+    checks.check_loss(binary_loss, lambda logits, y: checks.reference_bce_with_logits(logits, y[:, None]),
+                      {"logits": logits, "y": y}, loss="BCEWithLogitsLoss", grad_of=None)
+    ### BEGIN HIDDEN TESTS
+    def _inputs(N):
+        g = torch.Generator().manual_seed(10 + N)
+        return {"logits": 3 * torch.randn(N, 1, generator=g),                # (N, 1)
+                "y": (torch.rand(N, generator=g) < 0.5).float()}            # (N,)
+    checks.check_loss_fn(binary_loss, lambda logits, y: checks.reference_bce_with_logits(logits, y[:, None]),
+                         _inputs, sizes=(1, 2, 7), loss="BCEWithLogitsLoss")
+    X, y = checks.binary_data(96, 4, seed=3)                # (96, 4), (96,)
+    checks.check_trains_binary(nn.Linear(4, 1), X, y, binary_loss, steps=60, min_accuracy=0.95)
+    ### END HIDDEN TESTS
+    checks.passed("full check passed")
+
+# %% [markdown]
+# ## Exercise 2 · Labels stored as integers
+#
+# This time the shapes agree: `logits` (N, 1) and `y` (N, 1). But the labels were read from a
+# table as int64. Make `loss_from_int_labels` return the mean binary cross-entropy with logits.
+# It must stay exact for **confident** logits too (|logit| up to 30), where a sigmoid rounds to 0 or 1.
+
+# %% nbgrader={"grade": false, "grade_id": "int_labels", "locked": false, "schema_version": 3, "solution": true}
+def loss_from_int_labels(logits, y):
+    """logits (N, 1) float, y (N, 1) int64 0/1 -> mean binary cross-entropy with logits, a scalar."""
+    ### BEGIN SOLUTION
+    return F.binary_cross_entropy_with_logits(logits, y.float())            # float targets, same shape
+    ### END SOLUTION
+    ### BEGIN BROKEN CODE
+    # return F.binary_cross_entropy_with_logits(logits, y)                  # int64 targets
+    ### END BROKEN CODE
+
+
+logits = torch.randn(4, 1)                                  # (N, 1)
+y = torch.tensor([[1], [0], [0], [1]])                      # (N, 1) int64
+loss_from_int_labels(logits, y)
+
+# %% nbgrader={"grade": true, "grade_id": "int_labels_test", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+# Quick check (1 point): N = 4.
+with tp.strict():
+    g = torch.Generator().manual_seed(2)
+    logits, y = torch.randn(4, 1, generator=g), torch.tensor([[1], [0], [0], [1]])   # (4, 1), (4, 1) int64
+    checks.check_loss(loss_from_int_labels, checks.reference_bce_with_logits,
+                      {"logits": logits, "y": y}, loss="BCEWithLogitsLoss", grad_of=None)
+    checks.passed("quick check: N = 4 gives the right loss. " + checks.HIDDEN_NOTE)
+
+# %% nbgrader={"grade": true, "grade_id": "int_labels_hidden", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+# Full check (2 points): the quick check again; hidden checks run here at grading.
+with tp.strict():
+    g = torch.Generator().manual_seed(2)
+    logits, y = torch.randn(4, 1, generator=g), torch.tensor([[1], [0], [0], [1]])   # (4, 1), (4, 1) int64
+    checks.check_loss(loss_from_int_labels, checks.reference_bce_with_logits,
+                      {"logits": logits, "y": y}, loss="BCEWithLogitsLoss", grad_of=None)
+    ### BEGIN HIDDEN TESTS
+    def _inputs(N):
+        g = torch.Generator().manual_seed(20 + N)
+        return {"logits": 3 * torch.randn(N, 1, generator=g),                # (N, 1)
+                "y": torch.randint(0, 2, (N, 1), generator=g)}              # (N, 1) int64
+    checks.check_loss_fn(loss_from_int_labels, checks.reference_bce_with_logits, _inputs, sizes=(1, 2, 7),
+                         loss="BCEWithLogitsLoss")
+    y = torch.tensor([[0], [1], [1], [0], [1]])             # (5, 1) int64
+    confident = 30.0 * (1 - 2 * y.float())                  # (5, 1) +30 for label 0, -30 for 1: all wrong
+    confident[3:] = -confident[3:]                          # the last two confidently right
+    checks.check_loss(loss_from_int_labels, checks.reference_bce_with_logits, {"logits": confident, "y": y},
+                      loss="BCEWithLogitsLoss", label=" with |logits| = 30 (where a sigmoid saturates)")
+    X, y = checks.binary_data(96, 4, seed=4)                # (96, 4), (96,)
+    checks.check_trains_binary(nn.Linear(4, 1), X, y.long()[:, None], loss_from_int_labels, steps=60,
+                               min_accuracy=0.95)
+    ### END HIDDEN TESTS
+    checks.passed("full check passed")
+
+# %% [markdown]
+# ## Exercise 3 · A binary classifier whose loss never gets low
+#
+# `make_binary_classifier` builds the model; the loop below trains it with `nn.BCEWithLogitsLoss`.
+# The loss stalls near 0.5 however long it trains (the lesson measured this floor).
+# Fix the model so that BCEWithLogitsLoss gets what it expects. Keep the output shape (N, 1).
+
+# %% nbgrader={"grade": false, "grade_id": "sigmoid_head", "locked": false, "schema_version": 3, "solution": true}
+def make_binary_classifier(n_features):
+    """An MLP for nn.BCEWithLogitsLoss: X (N, n_features) -> (N, 1)."""
+    ### BEGIN SOLUTION
+    return nn.Sequential(nn.Linear(n_features, 32), nn.ReLU(), nn.Linear(32, 1))
+    ### END SOLUTION
+    ### BEGIN BROKEN CODE
+    # return nn.Sequential(nn.Linear(n_features, 32), nn.ReLU(), nn.Linear(32, 1), nn.Sigmoid())
+    ### END BROKEN CODE
+
+
+X, y = checks.binary_data(96, 4)                            # (N, F), (N,)
+model = make_binary_classifier(4)
+opt = torch.optim.Adam(model.parameters(), lr=0.05)
+for step in range(150):
+    opt.zero_grad()
+    loss = nn.BCEWithLogitsLoss()(model(X), y.view(-1, 1))  # (N, 1) with (N, 1)
+    loss.backward()
+    opt.step()
+print(f"final loss {loss.item():.3f}")
+
+# %% nbgrader={"grade": true, "grade_id": "sigmoid_head_test", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+# Quick check (1 point): trains below the loss floor on this data.
+with tp.strict():
+    X, y = checks.binary_data(96, 4, seed=1)                # (96, 4), (96,)
+    checks.check_trains_binary(make_binary_classifier(4), X, y.view(-1, 1), nn.BCEWithLogitsLoss(), steps=150,
+                               max_loss=0.2)
+    checks.passed("quick check: the loss falls below 0.2. " + checks.HIDDEN_NOTE)
+
+# %% nbgrader={"grade": true, "grade_id": "sigmoid_head_hidden", "locked": true, "points": 3, "schema_version": 3, "solution": false}
+# Full check (3 points): the quick check again; hidden checks run here at grading.
+with tp.strict():
+    X, y = checks.binary_data(96, 4, seed=1)                # (96, 4), (96,)
+    checks.check_trains_binary(make_binary_classifier(4), X, y.view(-1, 1), nn.BCEWithLogitsLoss(), steps=150,
+                               max_loss=0.2)
+    ### BEGIN HIDDEN TESTS
+    torch.manual_seed(2)
+    model = make_binary_classifier(6)
+    for N in (1, 2, 7):
+        out = checks.call(model, {"X": torch.randn(N, 6)}, what="make_binary_classifier(6)(X)")
+        assert tuple(out.shape) == (N, 1), \
+            f"make_binary_classifier(6) maps ({N}, 6) to {tuple(out.shape)}, not ({N}, 1)"
+    checks.check_batch_independence(model, torch.randn(7, 6))
+    X, y = checks.binary_data(150, 6, seed=6)               # (150, 6), (150,)
+    checks.check_trains_binary(make_binary_classifier(6), X, y.view(-1, 1), nn.BCEWithLogitsLoss(), steps=150,
+                               max_loss=0.2)
+    ### END HIDDEN TESTS
+    checks.passed("full check passed")
+
+# %% [markdown]
+# ## Exercise 4 · Two logits per sample
+#
+# This model ends in `nn.Linear(F, 2)`: two logits per sample, one per class, for a softmax.
+# The labels `y` are (N,) float 0./1., as for the one-logit recipe. Make `loss_two_logits` return
+# the loss that fits two logits: the mean cross-entropy of the 2-class softmax.
+
+# %% nbgrader={"grade": false, "grade_id": "two_logits", "locked": false, "schema_version": 3, "solution": true}
+def loss_two_logits(logits, y):
+    """logits (N, 2) float, y (N,) float 0./1. -> mean 2-class cross-entropy, a scalar."""
+    ### BEGIN SOLUTION
+    return F.cross_entropy(logits, y.long())                                # (N, 2) with (N,) int64 ids
+    ### END SOLUTION
+    ### BEGIN BROKEN CODE
+    # return F.binary_cross_entropy_with_logits(logits, y)                  # (N, 2) with (N,) float
+    ### END BROKEN CODE
+
+
+X, y = checks.binary_data(6, 3)                             # (N, F), (N,) float
+loss_two_logits(nn.Linear(3, 2)(X), y)                      # logits (N, 2)
+
+# %% nbgrader={"grade": true, "grade_id": "two_logits_test", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+# Quick check (1 point): N = 4.
+with tp.strict():
+    g = torch.Generator().manual_seed(3)
+    logits, y = torch.randn(4, 2, generator=g), torch.tensor([1., 0., 0., 1.])   # (4, 2), (4,)
+    checks.check_loss(loss_two_logits, lambda logits, y: checks.reference_cross_entropy(logits, y.long()),
+                      {"logits": logits, "y": y}, loss="CrossEntropyLoss", grad_of=None)
+    checks.passed("quick check: N = 4 gives the right loss. " + checks.HIDDEN_NOTE)
+
+# %% nbgrader={"grade": true, "grade_id": "two_logits_hidden", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+# Full check (2 points): the quick check again; hidden checks run here at grading.
+with tp.strict():
+    g = torch.Generator().manual_seed(3)
+    logits, y = torch.randn(4, 2, generator=g), torch.tensor([1., 0., 0., 1.])   # (4, 2), (4,)
+    checks.check_loss(loss_two_logits, lambda logits, y: checks.reference_cross_entropy(logits, y.long()),
+                      {"logits": logits, "y": y}, loss="CrossEntropyLoss", grad_of=None)
+    ### BEGIN HIDDEN TESTS
+    def _inputs(N):
+        g = torch.Generator().manual_seed(30 + N)
+        return {"logits": 3 * torch.randn(N, 2, generator=g),                # (N, 2)
+                "y": (torch.rand(N, generator=g) < 0.5).float()}            # (N,)
+    checks.check_loss_fn(loss_two_logits, lambda logits, y: checks.reference_cross_entropy(logits, y.long()),
+                         _inputs, sizes=(1, 2, 7), loss="CrossEntropyLoss")
+    X, y = checks.binary_data(96, 4, seed=5)                # (96, 4), (96,)
+    checks.check_trains(nn.Linear(4, 2), X, y, loss_two_logits, steps=60, min_accuracy=0.95, labels=y.long())
+    ### END HIDDEN TESTS
+    checks.passed("full check passed")
+
+# %% [markdown]
+# ## Exercise 5 · Several tags per sample
+#
+# Each photo can show any of C objects, so its labels are a **multi-hot** row: `labels` is (N, C)
+# int64 with a 1 for every object present (none, one or several). The loss below keeps one tag
+# per sample and trains a softmax that names a single object. Make `multilabel_loss` return the
+# mean binary cross-entropy with logits over all N·C entries.
+
+# %% nbgrader={"grade": false, "grade_id": "multilabel", "locked": false, "schema_version": 3, "solution": true}
+def multilabel_loss(logits, labels):
+    """logits (N, C) float, labels (N, C) int64 multi-hot -> mean BCE with logits over all N*C, a scalar."""
+    ### BEGIN SOLUTION
+    return F.binary_cross_entropy_with_logits(logits, labels.float())       # (N, C) with (N, C) float
+    ### END SOLUTION
+    ### BEGIN BROKEN CODE
+    # return F.cross_entropy(logits, labels.argmax(dim=1))                  # one tag per sample survives
+    ### END BROKEN CODE
+
+
+X, Y = checks.multilabel_data(6, 6, 4)                      # (N, F), (N, C) float multi-hot
+print(Y)
+multilabel_loss(nn.Linear(6, 4)(X), Y.long())               # labels (N, C) int64
+
+# %% nbgrader={"grade": true, "grade_id": "multilabel_test", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+# Quick check (1 point): N = 4, C = 5.
+with tp.strict():
+    g = torch.Generator().manual_seed(7)
+    logits = torch.randn(4, 5, generator=g)                 # (4, 5)
+    labels = torch.tensor([[1, 0, 0, 1, 0], [0, 1, 0, 0, 0], [1, 0, 1, 0, 1], [0, 0, 0, 0, 0]])   # (4, 5)
+    checks.check_loss(multilabel_loss, checks.reference_bce_with_logits, {"logits": logits, "labels": labels},
+                      loss="BCEWithLogitsLoss", grad_of=None)
+    checks.passed("quick check: N = 4, C = 5 gives the right loss. " + checks.HIDDEN_NOTE)
+
+# %% nbgrader={"grade": true, "grade_id": "multilabel_hidden", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+# Full check (2 points): the quick check again; hidden checks run here at grading.
+with tp.strict():
+    g = torch.Generator().manual_seed(7)
+    logits = torch.randn(4, 5, generator=g)                 # (4, 5)
+    labels = torch.tensor([[1, 0, 0, 1, 0], [0, 1, 0, 0, 0], [1, 0, 1, 0, 1], [0, 0, 0, 0, 0]])   # (4, 5)
+    checks.check_loss(multilabel_loss, checks.reference_bce_with_logits, {"logits": logits, "labels": labels},
+                      loss="BCEWithLogitsLoss", grad_of=None)
+    ### BEGIN HIDDEN TESTS
+    def _inputs(N):
+        g = torch.Generator().manual_seed(40 + N)
+        return {"logits": 3 * torch.randn(N, 6, generator=g),               # (N, 6)
+                "labels": torch.randint(0, 2, (N, 6), generator=g)}         # (N, 6) int64 multi-hot
+    checks.check_loss_fn(multilabel_loss, checks.reference_bce_with_logits, _inputs, sizes=(1, 2, 7),
+                         loss="BCEWithLogitsLoss")
+    X, Y = checks.multilabel_data(96, 6, 4, seed=5)         # (96, 6), (96, 4)
+    checks.check_trains_binary(nn.Linear(6, 4), X, Y.long(), multilabel_loss, steps=60, min_accuracy=0.95)
+    ### END HIDDEN TESTS
+    checks.passed("full check passed")
+
+# %% [markdown]
+# ## Exercise 6 · Class weights for masks
+#
+# A segmentation model gives one logit per class and pixel, `logits` (N, C, H, W), against float
+# 0./1. `masks` of the same shape. Small objects are rare, so class c's *positive* pixels get the
+# weight `pos_weight[c]` (`pos_weight` is (C,)). Make `mask_loss` return the mean binary
+# cross-entropy with logits, weighted per **class**, for every image size, also when W happens to equal C.
+
+# %% nbgrader={"grade": false, "grade_id": "dense_pos_weight", "locked": false, "schema_version": 3, "solution": true}
+def mask_loss(logits, masks, pos_weight):
+    """logits (N, C, H, W), masks (N, C, H, W) float 0./1., pos_weight (C,) -> weighted mean BCE, a scalar."""
+    ### BEGIN SOLUTION
+    # pos_weight (C,) -> (C, 1, 1): then C meets dim 1 of (N, C, H, W), not W
+    return F.binary_cross_entropy_with_logits(logits, masks, pos_weight=pos_weight.view(-1, 1, 1))
+    ### END SOLUTION
+    ### BEGIN BROKEN CODE
+    # return F.binary_cross_entropy_with_logits(logits, masks, pos_weight=pos_weight)  # (C,) meets W
+    ### END BROKEN CODE
+
+
+logits = torch.randn(2, 3, 4, 5)                            # (N, C, H, W)
+masks = (torch.rand(2, 3, 4, 5) < 0.3).float()              # (N, C, H, W)
+mask_loss(logits, masks, torch.tensor([1., 4., 9.]))        # pos_weight (C,)
+
+# %% nbgrader={"grade": true, "grade_id": "dense_pos_weight_test", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+# Quick check (1 point): (N, C, H, W) = (2, 3, 4, 5).
+with tp.strict():
+    g = torch.Generator().manual_seed(5)
+    logits, masks = torch.randn(2, 3, 4, 5, generator=g), (torch.rand(2, 3, 4, 5, generator=g) < 0.3).float()
+    checks.check_loss(mask_loss, checks.reference_bce_with_logits,
+                      {"logits": logits, "masks": masks, "pos_weight": torch.tensor([1., 4., 9.])},
+                      loss="BCEWithLogitsLoss", grad_of=None)
+    checks.passed("quick check: (2, 3, 4, 5) gives the right loss. " + checks.HIDDEN_NOTE)
+
+# %% nbgrader={"grade": true, "grade_id": "dense_pos_weight_hidden", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+# Full check (2 points): the quick check again; hidden checks run here at grading.
+with tp.strict():
+    g = torch.Generator().manual_seed(5)
+    logits, masks = torch.randn(2, 3, 4, 5, generator=g), (torch.rand(2, 3, 4, 5, generator=g) < 0.3).float()
+    checks.check_loss(mask_loss, checks.reference_bce_with_logits,
+                      {"logits": logits, "masks": masks, "pos_weight": torch.tensor([1., 4., 9.])},
+                      loss="BCEWithLogitsLoss", grad_of=None)
+    ### BEGIN HIDDEN TESTS
+    for N, C, H, W in ((1, 3, 4, 5), (2, 4, 3, 4), (7, 3, 3, 5), (2, 2, 2, 2)):   # W == C, H == C, all equal
+        g = torch.Generator().manual_seed(50 + N + W)
+        args = {"logits": 3 * torch.randn(N, C, H, W, generator=g),
+                "masks": (torch.rand(N, C, H, W, generator=g) < 0.3).float(),
+                "pos_weight": torch.arange(1, C + 1).float() ** 2}               # (C,) 1, 4, 9, ...
+        checks.check_loss(mask_loss, checks.reference_bce_with_logits, args, loss="BCEWithLogitsLoss",
+                          label=f" with (N, C, H, W) = {(N, C, H, W)}")
+    X, Y = checks.multilabel_data(2 * 6 * 6, 5, 3, seed=6)  # one sample per pixel: (72, 5), (72, 3)
+    X = X.view(2, 6, 6, 5).permute(0, 3, 1, 2)              # (N, F, H, W) = (2, 5, 6, 6)
+    Y = Y.view(2, 6, 6, 3).permute(0, 3, 1, 2)              # (N, C, H, W) = (2, 3, 6, 6)
+    pos_weight = torch.tensor([1., 2., 3.])                 # (C,)
+    checks.check_trains_binary(nn.Conv2d(5, 3, kernel_size=1), X, Y,
+                               lambda out, y: mask_loss(out, y, pos_weight), steps=80, min_accuracy=0.95)
+    ### END HIDDEN TESTS
+    checks.passed("full check passed")
+
+# %% [markdown]
+# ## Exercise 7 · Predict the shape
+#
+# Before running anything, predict each shape and write it as a tuple of ints (`()` for a scalar).
+# The broken answers are common guesses; none of them is right.
+#
+# ```python
+# N, C = 8, 3
+# logits1 = nn.Linear(4, 1)(torch.randn(N, 4))          # one logit per sample
+# logits = torch.randn(N, C)                            # C logits per sample
+# Y = (torch.rand(N, C) < 0.5).float()                  # multi-hot
+# y_ids = torch.randint(0, C, (N,))                     # class ids
+# ```
+#
+# | name | expression |
+# |---|---|
+# | `shape_bce_none` | `F.binary_cross_entropy_with_logits(logits, Y, reduction="none")` |
+# | `shape_ce_none` | `F.cross_entropy(logits, y_ids, reduction="none")` |
+# | `shape_squeeze_n1` | `logits1[:1].squeeze()` |
+# | `shape_squeeze1_n1` | `logits1[:1].squeeze(1)` |
+# | `shape_broadcast` | `logits1 - Y[:, 0]` |
+# | `shape_mean_bce` | `F.binary_cross_entropy_with_logits(logits, Y)` |
+
+# %% nbgrader={"grade": false, "grade_id": "predict_shape", "locked": false, "schema_version": 3, "solution": true}
+### BEGIN SOLUTION
+shape_bce_none = (8, 3)
+shape_ce_none = (8,)
+shape_squeeze_n1 = ()
+shape_squeeze1_n1 = (1,)
+shape_broadcast = (8, 8)
+shape_mean_bce = ()
+### END SOLUTION
+### BEGIN BROKEN CODE
+# shape_bce_none = (8,)
+# shape_ce_none = (8, 3)
+# shape_squeeze_n1 = (1,)
+# shape_squeeze1_n1 = ()
+# shape_broadcast = (8,)
+# shape_mean_bce = (1,)
+### END BROKEN CODE
+
+# %% nbgrader={"grade": true, "grade_id": "predict_shape_test", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+# Quick check (2 points): the first two predictions.
+with tp.strict():
+    N, C = 8, 3
+    logits1 = nn.Linear(4, 1)(torch.randn(N, 4))            # (N, 1)
+    logits = torch.randn(N, C)                              # (N, C)
+    Y = (torch.rand(N, C) < 0.5).float()                    # (N, C)
+    y_ids = torch.randint(0, C, (N,))                       # (N,)
+    checks.check_shape("shape_bce_none", shape_bce_none,
+                       F.binary_cross_entropy_with_logits(logits, Y, reduction="none").shape)
+    checks.check_shape("shape_ce_none", shape_ce_none, F.cross_entropy(logits, y_ids, reduction="none").shape)
+    checks.passed("quick check: the first two shapes are right. " + checks.HIDDEN_NOTE)
+
+# %% nbgrader={"grade": true, "grade_id": "predict_shape_hidden", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+# Full check (2 points): the quick check again; the other four predictions are checked at grading.
+with tp.strict():
+    N, C = 8, 3
+    logits1 = nn.Linear(4, 1)(torch.randn(N, 4))            # (N, 1)
+    logits = torch.randn(N, C)                              # (N, C)
+    Y = (torch.rand(N, C) < 0.5).float()                    # (N, C)
+    y_ids = torch.randint(0, C, (N,))                       # (N,)
+    checks.check_shape("shape_bce_none", shape_bce_none,
+                       F.binary_cross_entropy_with_logits(logits, Y, reduction="none").shape)
+    checks.check_shape("shape_ce_none", shape_ce_none, F.cross_entropy(logits, y_ids, reduction="none").shape)
+    ### BEGIN HIDDEN TESTS
+    checks.check_shape("shape_squeeze_n1", shape_squeeze_n1, logits1[:1].squeeze().shape)
+    checks.check_shape("shape_squeeze1_n1", shape_squeeze1_n1, logits1[:1].squeeze(1).shape)
+    checks.check_shape("shape_broadcast", shape_broadcast, (logits1 - Y[:, 0]).shape)
+    checks.check_shape("shape_mean_bce", shape_mean_bce, F.binary_cross_entropy_with_logits(logits, Y).shape)
+    ### END HIDDEN TESTS
+    checks.passed("full check passed")
