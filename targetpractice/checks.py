@@ -255,6 +255,33 @@ def check_batch_sizes(fn, make_args, sizes=(1, 2, 7)) -> None:
         call(fn, make_args(N), what=f"{getattr(fn, '__name__', 'your function')} with N = {N}")
 
 
+def train_steps(model, X: torch.Tensor, y: torch.Tensor, loss_fn, *, steps: int, lr: float, seed: int = 0) -> float:
+    """Train model with Adam on loss_fn(model(X), y) for a few steps; return the final loss.
+
+    Student code runs through call(), so its errors come back explained; a loss that does not
+    depend on the output (detached, .item(), argmax) fails at once instead of silently not learning.
+    """
+    params = list(model.parameters()) if isinstance(model, torch.nn.Module) else []
+    if not params:
+        raise CheckFailed(f"expected a model (an nn.Module with parameters), got {describe(model)}.", "not-a-model")
+    torch.manual_seed(seed)
+    opt = torch.optim.Adam(params, lr=lr)
+    model.train()
+    value = float("nan")
+    for _ in range(steps):
+        opt.zero_grad()
+        out = call(model, {"X": X}, what="model(X)")
+        loss = _require_tensor(call(loss_fn, {"output": out, "y": y}, what="the loss"), "the loss", shape=())
+        if not loss.requires_grad:
+            raise CheckFailed("The loss does not depend on the model's output (detached? computed from "
+                              ".item(), argmax or a threshold?), so nothing would learn.", "no-gradient")
+        loss.backward()
+        opt.step()
+        value = float(loss.detach())
+    model.eval()
+    return value
+
+
 def check_trains(model, X: torch.Tensor, y: torch.Tensor, loss_fn, *, steps: int = 150, lr: float = 0.05,
                  min_accuracy: float = 0.95, max_loss: float | None = None, seed: int = 0,
                  labels: torch.Tensor | None = None) -> dict:
@@ -262,17 +289,7 @@ def check_trains(model, X: torch.Tensor, y: torch.Tensor, loss_fn, *, steps: int
 
     ``labels`` are the 0-based class ids (N,) the accuracy is measured against (default: y).
     """
-    torch.manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    model.train()
-    value = float("nan")
-    for _ in range(steps):
-        opt.zero_grad()
-        out = call(model, {"X": X}, what="model(X)")
-        loss = _require_tensor(call(loss_fn, {"output": out, "y": y}, what="the loss"), "the loss", shape=())
-        loss.backward()
-        opt.step()
-        value = float(loss.detach())
+    value = train_steps(model, X, y, loss_fn, steps=steps, lr=lr, seed=seed)
     with _no_grad():
         model.eval()
         acc = reference_accuracy(model(X), (y if labels is None else labels).reshape(-1))
@@ -370,20 +387,7 @@ def check_trains_binary(model, X: torch.Tensor, y: torch.Tensor, loss_fn, *, ste
     ``labels`` are the 0/1 labels the accuracy is measured against, one per output element
     (default: y). A prediction is 1 where the logit is > 0.
     """
-    torch.manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    model.train()
-    value = float("nan")
-    for _ in range(steps):
-        opt.zero_grad()
-        out = call(model, {"X": X}, what="model(X)")
-        loss = _require_tensor(call(loss_fn, {"output": out, "y": y}, what="the loss"), "the loss", shape=())
-        if not loss.requires_grad:
-            raise CheckFailed("The loss does not depend on the model's output (detached? computed from "
-                              ".item(), argmax or a threshold?), so nothing would learn.", "no-gradient")
-        loss.backward()
-        opt.step()
-        value = float(loss.detach())
+    value = train_steps(model, X, y, loss_fn, steps=steps, lr=lr, seed=seed)
     with _no_grad():
         model.eval()
         out = call(model, {"X": X}, what="model(X)")
@@ -492,20 +496,7 @@ def check_regression_trains(model, X: torch.Tensor, y: torch.Tensor, loss_fn, *,
     ``truth`` is what R² is measured against (default y): e.g. the (N, K) targets when the loss gets
     them flattened to (N*K,).
     """
-    torch.manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    model.train()
-    value = float("nan")
-    for _ in range(steps):
-        opt.zero_grad()
-        out = call(model, {"X": X}, what="model(X)")
-        loss = _require_tensor(call(loss_fn, {"output": out, "y": y}, what="the loss"), "the loss", shape=())
-        if not loss.requires_grad:
-            raise CheckFailed("the loss does not depend on the model's output (detached? .item()?), "
-                              "so nothing would learn.", "no-gradient")
-        loss.backward()
-        opt.step()
-        value = float(loss.detach())
+    value = train_steps(model, X, y, loss_fn, steps=steps, lr=lr, seed=seed)
     with _no_grad():
         model.eval()
         pred = model(X)
@@ -719,20 +710,7 @@ def check_trains_tokens(model, X: torch.Tensor, y: torch.Tensor, loss_fn, *, tes
     The accuracy counts real targets only (y != ignore_index), on ``test`` = (X_test, y_test) if given
     (a model that mixes samples can memorise its training batch), else on the training data.
     """
-    params = list(model.parameters()) if isinstance(model, torch.nn.Module) else []
-    if not params:
-        raise CheckFailed(f"expected a model (an nn.Module with parameters), got {describe(model)}.", "not-a-model")
-    torch.manual_seed(seed)
-    opt = torch.optim.Adam(params, lr=lr)
-    model.train()
-    value = float("nan")
-    for _ in range(steps):
-        opt.zero_grad()
-        out = call(model, {"X": X}, what="model(X)")
-        loss = _require_tensor(call(loss_fn, {"output": out, "y": y}, what="the loss"), "the loss", shape=())
-        loss.backward()
-        opt.step()
-        value = float(loss.detach())
+    value = train_steps(model, X, y, loss_fn, steps=steps, lr=lr, seed=seed)
     Xe, ye = test if test is not None else (X, y)
     with _no_grad():
         model.eval()
