@@ -70,8 +70,7 @@ def show_shapes(tensors: dict, axes: dict | None = None, title: str | None = Non
     such as "N C" (default: N, then d1, d2, ...).
     """
     axes = axes or {}
-    fig, ax = plt.subplots(figsize=(2.2 + 1.6 * len(tensors) + 0.35 * sum(
-        min(t.shape[-1], MAX_CELLS) if t.dim() >= 2 else 1 for t in tensors.values()), 3.2))
+    fig, ax = plt.subplots()
     x = 0.0
     lowest = 0
     for k, (name, t) in enumerate(tensors.items()):
@@ -79,14 +78,18 @@ def show_shapes(tensors: dict, axes: dict | None = None, title: str | None = Non
         if len(names) != t.dim():
             raise ValueError(f"axes for {name!r} name {len(names)} dims but the tensor has {t.dim()}: "
                              f"{tuple(t.shape)}")
-        w = _draw(ax, t, names or ["()"], x + 1.2, _COLOURS[k % len(_COLOURS)])
         dtype = str(t.dtype).replace("torch.", "")
         shape = "(" + ", ".join(map(str, t.shape)) + ("," if t.dim() == 1 else "") + ")"
+        label = f"{name}\n{shape} {dtype}"
+        cols = (len(_cells(t.shape[-1])) if t.dim() >= 2 else 1) + (0.5 if t.dim() == 3 else 0)
+        slot = max(cols, 0.42 * max(len(line) for line in label.split("\n")))  # wide labels never overlap
+        left = x + 1.2 + (slot - cols) / 2
+        w = _draw(ax, t, names or ["()"], left, _COLOURS[k % len(_COLOURS)])
         n_rows = len(_cells(t.shape[0])) if t.dim() else 1
         lowest = max(lowest, n_rows)
-        ax.text(x + 1.2 + w / 2, -n_rows - 0.6, f"{name}\n{shape} {dtype}", ha="center", va="top",
-                fontsize=9, family="monospace")
-        x += w + 2.2
+        ax.text(left + w / 2, -n_rows - 0.6, label, ha="center", va="top", fontsize=9, family="monospace")
+        x += slot + 2.2
+    fig.set_size_inches(min(16.0, 0.42 * x + 0.8), 0.42 * (lowest + 3.8) + 0.4)
     ax.set_xlim(-0.2, x)
     ax.set_ylim(-lowest - 2.2, 1.6)
     ax.set_aspect("equal")

@@ -134,3 +134,18 @@ def test_lesson_runs_top_to_bottom_and_shows_the_real_errors(path):
     for cell in nb.cells:
         for o in cell.get("outputs", []):
             assert not (o.output_type == "stream" and o.name == "stderr"), f"stderr in {cell.id}: {o.text[:300]}"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_every_test_cell_controls_warnings_and_ends_in_a_statement(assignment):
+    """nbgrader scores any stderr in a test cell as 0 and reads a final expression as partial credit."""
+    import ast
+
+    for path in sorted((ROOT / "solutions" / assignment).glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if not cell.metadata.get("nbgrader", {}).get("grade"):
+                continue
+            body = ast.parse(cell.source).body
+            assert body and not isinstance(body[-1], ast.Expr), f"{cell.id} ends in an expression"
+            assert isinstance(body[-1], ast.With) and "strict()" in ast.unparse(body[-1].items[0]), \
+                f"{cell.id}: wrap the checks in `with tp.strict():` so warnings fail loudly, never on stderr"
