@@ -29,3 +29,12 @@ def course(tmp_path) -> Path:
 def scores_by_student(students) -> dict:
     """{student: {exercise: score}} from grading.grade's rows."""
     return {s.id: {ex: got for ex, (got, _) in s.scores.items()} for s in students}
+
+
+def raised(fn):
+    """The exception fn() raises: tests compare it with the real torch error."""
+    try:
+        fn()
+    except Exception as exc:  # noqa: BLE001 - we want the real torch error
+        return exc
+    raise AssertionError("expected an error")

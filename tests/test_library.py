@@ -11,16 +11,10 @@ import targetpractice as tp
 from targetpractice import checks
 from targetpractice.nbgrader_ext import solution_source, split_answer_cell, student_source
 
+from conftest import raised
+
 matplotlib.use("Agg")
 torch.set_num_threads(1)
-
-
-def raised(fn):
-    try:
-        fn()
-    except Exception as exc:  # noqa: BLE001 - we want the real torch error
-        return exc
-    raise AssertionError("expected an error")
 
 
 # ------------------------------------------------------------------------------ contracts

@@ -11,6 +11,8 @@ import targetpractice as tp
 from targetpractice import checks
 from targetpractice.diagnosis import explain_error, shape_table
 
+from conftest import raised
+
 torch.set_num_threads(1)
 
 
@@ -31,14 +33,6 @@ class ViewCNN(nn.Module):
         feats = self.features(X)                                    # (N, 16, 8, 8)
         flat = feats.flatten(1) if self.flatten_per_sample else feats.view(-1, self.width)
         return self.head(flat)
-
-
-def raised(fn):
-    try:
-        fn()
-    except Exception as exc:  # noqa: BLE001 - we want the real torch error
-        return exc
-    raise AssertionError("expected an error")
 
 
 def test_shape_table_lists_every_leaf_layer_with_its_input_and_output_shape():

@@ -9,15 +9,9 @@ import torch.nn.functional as F
 import targetpractice as tp
 from targetpractice import checks
 
+from conftest import raised
+
 torch.set_num_threads(1)
-
-
-def raised(fn):
-    try:
-        fn()
-    except Exception as exc:  # noqa: BLE001 - we want the real torch error
-        return exc
-    raise AssertionError("expected an error")
 
 
 # ------------------------------------------------------------------------------ data and references
