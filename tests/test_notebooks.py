@@ -149,3 +149,14 @@ def test_every_test_cell_controls_warnings_and_ends_in_a_statement(assignment):
             assert body and not isinstance(body[-1], ast.Expr), f"{cell.id} ends in an expression"
             assert isinstance(body[-1], ast.With) and "strict()" in ast.unparse(body[-1].items[0]), \
                 f"{cell.id}: wrap the checks in `with tp.strict():` so warnings fail loudly, never on stderr"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_every_quick_check_says_that_hidden_checks_exist(assignment):
+    """'Quick check passed' must never read as full marks (students' top complaint, otter#138)."""
+    for path in sorted((ROOT / "exercises" / assignment).glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            gid = cell.metadata.get("nbgrader", {}).get("grade_id", "")
+            if gid.endswith("_test"):
+                text = cell.source.lower()
+                assert "hidden" in text or "at grading" in text, f"{gid} does not mention the hidden checks"
