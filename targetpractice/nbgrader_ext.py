@@ -129,7 +129,7 @@ class FeedbackWithoutHiddenTests(NbGraderPreprocessor):
 # unsolved exercises pass, since the tests share the student's kernel.
 GUARDED = {"torch", "F", "nn", "tp", "checks", "targetpractice", "builtins", "__builtins__", "warnings",
            "sys", "math", "np", "numpy", "os", "importlib", "IPython"}
-SUSPICIOUS_CALLS = {"setattr", "delattr", "exec", "eval", "compile", "globals", "__import__", "get_ipython"}
+SUSPICIOUS_CALLS = {"setattr", "delattr", "exec", "eval", "compile", "globals", "vars", "__import__", "get_ipython"}
 
 
 def _root_name(node):
