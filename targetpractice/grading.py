@@ -392,8 +392,12 @@ def format_table(exercises: list, students: list) -> str:
 
 # -------------------------------------------------------------------------------- main
 def grade(assignment: str, submissions: Path, root: Path = ROOT, quiet: bool = False, jobs: int = 0,
-          timeout: int | None = None) -> list:
-    """Grade a class; return the Student rows (scores per exercise and notes)."""
+          timeout: int | None = None, timings: dict | None = None) -> list:
+    """Grade a class; return the Student rows (scores per exercise and notes).
+
+    ``timings``, if given, receives the seconds of each step (generate, autograde, feedback, total).
+    """
+    timings = {} if timings is None else timings
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
     if not (root / "solutions" / assignment).is_dir():
         known = ", ".join(sorted(p.name for p in (root / "solutions").iterdir() if p.is_dir()))
@@ -418,7 +422,8 @@ def grade(assignment: str, submissions: Path, root: Path = ROOT, quiet: bool = F
                 f"  cd grader && nbgrader db assignment remove {assignment} --force\n"
                 "(or delete grader/gradebook.db to start over), then run make grade again.")
         raise SystemExit(f"nbgrader generate_assignment failed:\n{text[-3000:]}")
-    say(f"  exercises/{assignment} regenerated from solutions/ ({time.time() - t0:.1f} s)")
+    timings["generate"] = time.time() - t0
+    say(f"  exercises/{assignment} regenerated from solutions/ ({timings['generate']:.1f} s)")
 
     expected = sorted(p.name for p in (root / "exercises" / assignment).glob("*.ipynb"))
     students = collect(assignment, submissions, root, expected)
@@ -430,14 +435,16 @@ def grade(assignment: str, submissions: Path, root: Path = ROOT, quiet: bool = F
 
     t1 = time.time()
     autograde(assignment, root, students, work, jobs=jobs, timeout=timeout, quiet=quiet)
-    graded_time = time.time() - t1
-    say(f"  autograded in {graded_time:.1f} s")
+    timings["autograde"] = time.time() - t1
+    say(f"  autograded in {timings['autograde']:.1f} s")
+    t2 = time.time()
 
     review_flags(assignment, root, students)
     exercises = read_scores(assignment, root, students)  # also adds students with nothing gradable
     nbgrader(["generate_feedback", assignment, "--force"], root, check=False)
     nbgrader(["export", "--to", str(root / "grader" / "grades.csv")], root, check=False)
 
+    timings["feedback, export, report"] = time.time() - t2
     from .report import write_report
 
     report = write_report(root / "grader" / "report.html", assignment, root, exercises, students)
@@ -449,6 +456,7 @@ def grade(assignment: str, submissions: Path, root: Path = ROOT, quiet: bool = F
         for s in flagged:
             for note in s.notes:
                 say(f"  {s.id}: {note}")
+    timings["total"] = time.time() - t0
     say(f"\nFeedback: grader/feedback/<student>/{assignment}/   Grades: grader/grades.csv   "
         f"Report: {report.relative_to(root)}   ({time.time() - t0:.0f} s in all)")
     return students
