@@ -183,6 +183,13 @@ def _diagnose_same_shape(c, x, y, seen) -> Diagnosis:
 
 # Error texts of torch 2.13 mapped to a tag and a fix, for when only the exception is at hand.
 _ERROR_PATTERNS = [
+    # (N,) class ids against (N, C > 1) scores in a BCE loss: first, so it wins over the generic
+    # "Target size ... must be the same" pattern, whose view_as advice cannot work there.
+    (r"Target size \(torch\.Size\(\[(\d+)\]\)\) must be the same as input size "
+    r"\(torch\.Size\(\[\1, (?!1\])\d+\]\)\)", "class-ids-for-bce",
+    "(N,) class ids against (N, C) scores: a BCE loss wants one 0/1 label per score. For one class per "
+    "sample use CrossEntropyLoss with the (N,) int64 ids; for several labels per sample build an (N, C) "
+    "float multi-hot target, e.g. F.one_hot(y, C).float()."),
     (r"0D or 1D target tensor expected, multi-target not supported", "target-extra-dim",
      "CrossEntropyLoss/NLLLoss got a 2-d target: squeeze a (N, 1) target with y.squeeze(1), "
      "or turn one-hot rows into ids with y.argmax(1)."),
@@ -215,6 +222,44 @@ _ERROR_PATTERNS = [
      "two shapes cannot broadcast: print both and check which dim is N."),
     (r"different to the input size.*broadcasting", "shape-mismatch",
      "the loss broadcast the target against the output: make them the same shape with y.view_as(output)."),
+    # a loss cut off from the model
+    (r"element 0 of tensors does not require grad and does not have a grad_fn", "no-gradient",
+     "the loss was computed from a tensor cut off from the model (.detach(), .item(), argmax, a threshold "
+     "or torch.no_grad()): remove the cut so the gradient reaches the weights; fix shapes with view_as, "
+     "squeeze(1) or unsqueeze(1) instead."),
+    # conv, pool and flatten layers
+    (r"expected input\[\d+, \d+, \d+, (\d+)\] to have (\d+) channels, but got \d+ channels instead",
+     "conv-channels",
+     "Conv2d reads the channels from dim 1 of (N, C, H, W). If the last dim holds the channels, "
+     "(N, H, W, C), use x.permute(0, 3, 1, 2), never view/reshape (that scrambles the pixels); otherwise "
+     "make in_channels match the data (grayscale vs RGB)."),
+    (r"Expected 3D \(unbatched\) or 4D \(batched\) input to conv2d", "conv-rank",
+     "Conv2d wants (N, C, H, W) or one (C, H, W) image: add the missing dim, x[:, None] for (N, H, W) "
+     "grayscale or x[None] for a single (C, H, W) image."),
+    (r"shape '\[.*\]' is invalid for input of size \d+", "view-size",
+     "a view/reshape with a hard-coded size: flatten per sample with x.flatten(1) (or "
+     "x.view(x.size(0), -1)) and give the Linear the real number of features (dummy forward pass, "
+     "nn.LazyLinear or adaptive pooling)."),
+    (r"Output size is too small|Kernel size can't be greater than actual input size", "too-small",
+     "the spatial size shrank to nothing: print the per-layer shape table, and use fewer pools or strides, "
+     "padding, or larger images."),
+    (r"Input type \((\w+)\) and bias type \((\w+)\) should be the same", "input-dtype",
+     "the input's dtype differs from the layer's (float64 numpy data?): use x.float()."),
+    (r"padding='same' is not supported for strided convolutions", "same-padding-stride",
+     "padding='same' only works with stride 1: give the padding as a number, e.g. (kernel - 1) // 2."),
+    # recurrent layers
+    (r"RNN input dtype \(torch\.int64\) does not match weight dtype", "token-ids-into-rnn",
+     "these are token ids, not features: map them with nn.Embedding(V, E) (or F.one_hot(x, V).float()) "
+     "before the RNN. Casting the ids to float runs, but tells the model that token 7 is 'more' than token 3."),
+    (r"Expected hidden(\[0\])? size \((\d+), (\d+), (\d+)\), got \[(\d+), (\d+), (\d+)\]", "hidden-state-batch",
+     "the initial hidden state was made for another batch size (the first shape is the one this input needs): "
+     "size it from the input, torch.zeros(layers * dirs, x.size(0), H) with batch_first, or leave it out "
+     "(zeros by default). h0 is (layers * dirs, N, H) even when batch_first=True."),
+    (r"input\.size\(-1\) must be equal to input_size\. Expected (\d+), got (\d+)", "rnn-input-size",
+     "the last dim of the RNN input must be its input_size (features per step): check the layout "
+     "(N, T, F) with batch_first=True, and map token ids through nn.Embedding first."),
+    (r"Expected input to be 2D or 3D, got (\d)D", "rnn-input-rank",
+     "an RNN takes (N, T, F) with batch_first=True, (T, N, F) without, or one unbatched (T, F) sequence."),
 ]
 
 
@@ -229,16 +274,6 @@ def explain_message(name: str, text: str) -> Diagnosis:
         if re.search(pattern, text, flags=re.S):
             return Diagnosis(tag, f"{name}: {text.strip()}\nLikely fix: {fix}")
     return Diagnosis("unknown", f"{name}: {text.strip()}")
-
-
-# =============================================================================
-# Added for topic 02-binary-and-multilabel: a loss that no longer reaches the model.
-# =============================================================================
-_ERROR_PATTERNS.append(
-    (r"element 0 of tensors does not require grad and does not have a grad_fn", "no-gradient",
-     "the loss was computed from a tensor cut off from the model (.detach(), .item(), argmax, a threshold "
-     "or torch.no_grad()): remove the cut so the gradient reaches the weights; fix shapes with view_as, "
-     "squeeze(1) or unsqueeze(1) instead."))
 
 
 # ============================================================================================
@@ -366,60 +401,3 @@ def shape_table(model, x) -> ShapeTable:
         for h in handles:
             h.remove()
     return table
-
-
-# Error texts of the conv/pool/flatten layers (torch 2.13), for explain_error and show_error().
-_ERROR_PATTERNS.extend([
-    (r"expected input\[\d+, \d+, \d+, (\d+)\] to have (\d+) channels, but got \d+ channels instead",
-     "conv-channels",
-     "Conv2d reads the channels from dim 1 of (N, C, H, W). If the last dim holds the channels, "
-     "(N, H, W, C), use x.permute(0, 3, 1, 2), never view/reshape (that scrambles the pixels); otherwise "
-     "make in_channels match the data (grayscale vs RGB)."),
-    (r"Expected 3D \(unbatched\) or 4D \(batched\) input to conv2d", "conv-rank",
-     "Conv2d wants (N, C, H, W) or one (C, H, W) image: add the missing dim, x[:, None] for (N, H, W) "
-     "grayscale or x[None] for a single (C, H, W) image."),
-    (r"shape '\[.*\]' is invalid for input of size \d+", "view-size",
-     "a view/reshape with a hard-coded size: flatten per sample with x.flatten(1) (or "
-     "x.view(x.size(0), -1)) and give the Linear the real number of features (dummy forward pass, "
-     "nn.LazyLinear or adaptive pooling)."),
-    (r"Output size is too small|Kernel size can't be greater than actual input size", "too-small",
-     "the spatial size shrank to nothing: print the per-layer shape table, and use fewer pools or strides, "
-     "padding, or larger images."),
-    (r"Input type \((\w+)\) and bias type \((\w+)\) should be the same", "input-dtype",
-     "the input's dtype differs from the layer's (float64 numpy data?): use x.float()."),
-    (r"padding='same' is not supported for strided convolutions", "same-padding-stride",
-     "padding='same' only works with stride 1: give the padding as a number, e.g. (kernel - 1) // 2."),
-])
-
-
-# =============================================================================
-# Added for topic 02-binary-and-multilabel: (N,) class ids against (N, C) scores in a BCE loss.
-# Inserted first so it wins over the generic "Target size ... must be the same" pattern, whose
-# view_as advice cannot work when the sizes differ by C > 1. The (N, 1) case (C = 1) keeps the
-# generic advice.
-# =============================================================================
-_ERROR_PATTERNS.insert(0, (
-    r"Target size \(torch\.Size\(\[(\d+)\]\)\) must be the same as input size "
-    r"\(torch\.Size\(\[\1, (?!1\])\d+\]\)\)", "class-ids-for-bce",
-    "(N,) class ids against (N, C) scores: a BCE loss wants one 0/1 label per score. For one class per "
-    "sample use CrossEntropyLoss with the (N,) int64 ids; for several labels per sample build an (N, C) "
-    "float multi-hot target, e.g. F.one_hot(y, C).float()."))
-
-
-# ============================================================================================
-# Sequences and RNNs (topic 05): error texts of torch 2.13's recurrent layers.
-# ============================================================================================
-_ERROR_PATTERNS.extend([
-    (r"RNN input dtype \(torch\.int64\) does not match weight dtype", "token-ids-into-rnn",
-     "these are token ids, not features: map them with nn.Embedding(V, E) (or F.one_hot(x, V).float()) "
-     "before the RNN. Casting the ids to float runs, but tells the model that token 7 is 'more' than token 3."),
-    (r"Expected hidden(\[0\])? size \((\d+), (\d+), (\d+)\), got \[(\d+), (\d+), (\d+)\]", "hidden-state-batch",
-     "the initial hidden state was made for another batch size (the first shape is the one this input needs): "
-     "size it from the input, torch.zeros(layers * dirs, x.size(0), H) with batch_first, or leave it out "
-     "(zeros by default). h0 is (layers * dirs, N, H) even when batch_first=True."),
-    (r"input\.size\(-1\) must be equal to input_size\. Expected (\d+), got (\d+)", "rnn-input-size",
-     "the last dim of the RNN input must be its input_size (features per step): check the layout "
-     "(N, T, F) with batch_first=True, and map token ids through nn.Embedding first."),
-    (r"Expected input to be 2D or 3D, got (\d)D", "rnn-input-rank",
-     "an RNN takes (N, T, F) with batch_first=True, (T, N, F) without, or one unbatched (T, F) sequence."),
-])
