@@ -9,10 +9,11 @@ ASSIGNMENT ?= 01-classification
 SUBMISSIONS ?= grader/samples/$(ASSIGNMENT)
 JOBS ?= 0
 
-.PHONY: grade test lab notebooks check-notebooks clean-grader help
+.PHONY: grade test test-fast lab notebooks check-notebooks clean-grader help
 help:
 	@echo "make grade [ASSIGNMENT=01-classification] [SUBMISSIONS=dir] [JOBS=n]  grade a class"
 	@echo "make test                                                 run every check"
+	@echo "make test-fast                                            library, build check, notebook structure (< 2 min)"
 	@echo "make lab                                                  JupyterLab with nbgrader"
 	@echo "make notebooks                                            rebuild notebooks from authoring/"
 
@@ -20,24 +21,28 @@ help:
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[grader,test]'
 	touch $(STAMP)
 
 grade: $(STAMP)
-	$(PY) -m targetpractice.grading --assignment $(ASSIGNMENT) --submissions $(SUBMISSIONS) --jobs $(JOBS)
+	$(PY) -m targetpractice.instructor.grading --assignment $(ASSIGNMENT) --submissions $(SUBMISSIONS) --jobs $(JOBS)
 
 test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
+# Everything but the tests marked slow (grading through nbgrader, running whole notebooks).
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
 lab: $(STAMP)
 	cd grader && ../$(VENV)/bin/jupyter lab --ServerApp.root_dir=..
 
-# authoring/*.py (jupytext percent) -> course/, solutions/; then exercises/ and grader/samples/.
+# topics/NN-topic/*.py (jupytext percent) -> course/, solutions/; then exercises/ and grader/samples/.
 notebooks: $(STAMP)
-	$(PY) -m targetpractice.build
+	$(PY) -m targetpractice.instructor.build
 
 check-notebooks: $(STAMP)
-	$(PY) -m targetpractice.build --check
+	$(PY) -m targetpractice.instructor.build --check
 
 clean-grader:
 	rm -rf grader/submitted grader/autograded grader/feedback grader/gradebook.db grader/grades.csv grader/report.html grader/.grading

@@ -8,7 +8,7 @@ from nbgrader.preprocessors import (CheckCellMetadata, ClearHiddenTests, ClearMa
                                     ComputeChecksums, DeduplicateIds, GetGrades, IncludeHeaderFooter,
                                     InstantiateTests, LockCells, OverwriteCells, OverwriteKernelspec, SaveCells)
 
-from targetpractice.nbgrader_ext import (BrokenStarterCode, FeedbackWithoutHiddenTests, NeutraliseTampering,
+from targetpractice.instructor.nbgrader_ext import (BrokenStarterCode, FeedbackWithoutHiddenTests, NeutraliseTampering,
                                          RepairCellMetadata)
 
 c = get_config()  # noqa: F821 (defined by traitlets when it loads this file)

@@ -5,8 +5,8 @@
     with tp.show_error(): F.cross_entropy(logits, y)   # lessons: run, catch, explain
     tp.show_shapes({"logits": logits, "y": y}, axes={"logits": "N C", "y": "N"})
 
-Submodules load on first use, so the nbgrader tooling (which imports
-targetpractice.nbgrader_ext) does not pay for importing torch and matplotlib.
+Submodules load on first use, so the instructor tooling (targetpractice.instructor)
+does not pay for importing torch and matplotlib.
 """
 from __future__ import annotations
 

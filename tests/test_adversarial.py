@@ -14,9 +14,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from targetpractice import build, grading
+from targetpractice.instructor import build, grading
 
 from conftest import ROOT, make_course, scores_by_student
+
+pytestmark = pytest.mark.slow  # every test here grades notebooks through nbgrader
 
 A = "01-classification"
 NB = f"{A}.ipynb"

@@ -11,10 +11,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from targetpractice import build, grading
-from targetpractice.nbgrader_ext import nbgrader
+from targetpractice.instructor import build, grading
+from targetpractice.instructor.nbgrader_ext import nbgrader
 
 from conftest import ROOT, make_course, scores_by_student
+
+pytestmark = pytest.mark.slow  # every test here grades notebooks through nbgrader
 
 ASSIGNMENTS = build.assignments(ROOT)
 
@@ -97,7 +99,7 @@ def test_sample_class_grades_to_its_expected_scores(graded_class):
 
 def test_every_tempting_wrong_fix_scores_below_full_marks(graded_class):
     g = graded_class
-    assert g["fixes"], f"tests/wrong_fixes/{g['assignment']}.toml lists no wrong fixes"
+    assert g["fixes"], f"topics/{g['assignment']}/wrong_fixes.toml lists no wrong fixes"
     perfect = [sid for sid, s in g["spec"]["students"].items() if s.get("fixed") == "all" and not s.get("wrong_fixes")]
     assert perfect, "the sample class needs a student with every exercise solved"
     full = g["rows"][perfect[0]].scores
@@ -158,7 +160,7 @@ def test_interrupted_grading_completes_on_rerun_with_the_same_scores(course, tmp
     assignment = "01-classification"
     spec = build.load_sample_spec(assignment)
     subs = ROOT / "grader" / "samples" / assignment
-    cmd = [sys.executable, "-m", "targetpractice.grading", "--assignment", assignment,
+    cmd = [sys.executable, "-m", "targetpractice.instructor.grading", "--assignment", assignment,
            "--submissions", str(subs), "--root", str(course), "--jobs", "2"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     seen = []

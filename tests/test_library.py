@@ -1,4 +1,5 @@
-"""The course library: contracts, diagnosis, checks (each fails the wrong code, passes the fix), pictures."""
+"""The student library: contracts, diagnosis, the shared core of the checks (each fails the wrong code,
+passes the fix), pictures. Each topic's own checks are tested in topics/NN-topic/test_checks.py."""
 from __future__ import annotations
 
 import matplotlib
@@ -9,7 +10,6 @@ import torch.nn.functional as F
 
 import targetpractice as tp
 from targetpractice import checks
-from targetpractice.nbgrader_ext import solution_source, split_answer_cell, student_source
 
 from conftest import raised
 
@@ -128,11 +128,6 @@ def column_inputs(N):
     return {"logits": logits, "y": y[:, None]}
 
 
-def test_reference_cross_entropy_equals_torch():
-    lg, t = checks.class_batch(7, 5)
-    assert torch.allclose(checks.reference_cross_entropy(lg, t), F.cross_entropy(lg, t), atol=1e-6)
-
-
 def test_check_loss_fn_passes_the_fix_and_explains_each_wrong_one():
     checks.check_loss_fn(ce_column, ref_column, column_inputs, loss="CrossEntropyLoss")
     with pytest.raises(checks.CheckFailed, match="0D or 1D target") as e:
@@ -192,15 +187,6 @@ def test_check_unreduced_shape_catches_broadcasting():
     assert e.value.tag == "shape-mismatch"
     with pytest.raises(checks.CheckFailed, match="broadcast"):
         checks.check_unreduced_shape(lambda o, t: (o - t) ** 2, {"out": out, "target": target}, (6,))
-
-
-def test_check_perfect_floor():
-    checks.check_perfect_floor(lambda logits, y: F.cross_entropy(logits, y), torch.arange(5), 5)
-    with pytest.raises(checks.CheckFailed, match="1.4612") as e:
-        checks.check_perfect_floor(lambda logits, y: F.cross_entropy(logits.softmax(1), y), torch.arange(10), 10)
-    assert e.value.tag == "softmax-before-loss"
-    with pytest.raises(checks.CheckFailed, match="below 0"):
-        checks.check_perfect_floor(lambda logits, y: F.nll_loss(logits, y), torch.arange(5), 5)
 
 
 def test_check_batch_independence_catches_batch_mixing():
@@ -290,59 +276,3 @@ def test_show_shapes_draws_every_tensor(tensors, axes):
 def test_show_shapes_rejects_axis_names_that_do_not_fit():
     with pytest.raises(ValueError, match="name 1 dims but the tensor has 2"):
         tp.show_shapes({"logits": torch.randn(2, 3)}, axes={"logits": "N"})
-
-
-# ------------------------------------------------------------------ nbgrader extension
-CELL = '''def f(logits, y):
-    """doc"""
-    ### BEGIN SOLUTION
-    return F.cross_entropy(logits, y.squeeze(1))
-    ### END SOLUTION
-    ### BEGIN BROKEN CODE
-    # return F.cross_entropy(logits, y)
-    #
-    # # a comment the student sees
-    ### END BROKEN CODE
-
-
-f(1, 2)'''
-
-
-def test_answer_cell_split_gives_student_and_solution_versions():
-    student = student_source(CELL)
-    assert "    return F.cross_entropy(logits, y)\n\n    # a comment the student sees" in student
-    assert "squeeze" not in student and "BEGIN" not in student and student.endswith("f(1, 2)")
-    solution = solution_source(CELL)
-    assert "y.squeeze(1)" in solution and "BROKEN" not in solution and "F.cross_entropy(logits, y)\n" not in solution
-
-
-@pytest.mark.parametrize("bad, why", [
-    ("x = 1\n### BEGIN SOLUTION\nx = 2\n### END SOLUTION", "BROKEN CODE block"),
-    ("### BEGIN BROKEN CODE\n# x\n### END BROKEN CODE\n### BEGIN SOLUTION\nx\n### END SOLUTION", "expected BEGIN"),
-    ("### BEGIN SOLUTION\nx\n### END SOLUTION\n### BEGIN BROKEN CODE\nx = 1\n### END BROKEN CODE", "commented out"),
-])
-def test_answer_cell_authoring_errors_are_clear(bad, why):
-    with pytest.raises(ValueError, match=why):
-        split_answer_cell(bad)
-
-
-def test_tampering_is_found_in_every_usual_form():
-    from targetpractice.nbgrader_ext import tampering
-
-    src = "\n".join([
-        "import torch, builtins",                         # 1: importing builtins is itself suspicious
-        "torch.allclose = lambda *a, **k: True",          # 2
-        "def f(logits, y):",                              # 3
-        "    checks.check_loss = print",                  # 4: inside a function too
-        "    return F.cross_entropy(logits, y)",          # 5: fine
-        "builtins.len = lambda x: 3",                     # 6
-        "setattr(torch, 'equal', lambda *a: True)",       # 7
-        "vars(torch)['equal'] = None",                    # 8
-        "checks = None",                                  # 9
-        "%reset -f",                                      # 10
-        "x = torch.zeros(3)",                             # 11: fine
-        "x[0] = 1",                                       # 12: fine
-        "torch.testing.assert_close = print",             # 13
-    ])
-    assert {first for first, _, _ in tampering(src)} == {1, 2, 4, 6, 7, 8, 9, 10, 13}
-    assert tampering("def f(logits, y):\n    return F.cross_entropy(logits, y.squeeze(1))\n") == []

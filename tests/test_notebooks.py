@@ -10,15 +10,15 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from targetpractice import build
-from targetpractice.nbgrader_ext import split_answer_cell, student_source
+from targetpractice.instructor import build
+from targetpractice.instructor.nbgrader_ext import split_answer_cell, student_source
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def expected_errors(topic: str) -> dict:
-    """tests/expected_errors/<topic>.toml: the lesson's error demos and the exercises' broken answers."""
-    return tomllib.loads((ROOT / "tests" / "expected_errors" / f"{topic}.toml").read_text())
+    """topics/<topic>/expected_errors.toml: the lesson's error demos and the exercises' broken answers."""
+    return tomllib.loads(build.topic_file(topic, "expected_errors.toml", ROOT).read_text())
 
 LESSONS = sorted((ROOT / "course").glob("*.ipynb"))
 ASSIGNMENTS = build.assignments(ROOT)
@@ -29,10 +29,20 @@ def tracked_notebooks():
     return [ROOT / p for p in out] or sorted(ROOT.glob("**/*.ipynb"))
 
 
+# The student library must run every notebook without the instructor tooling's dependencies.
+GRADER_ONLY = {"nbgrader", "jupyter_server", "nbclient", "targetpractice.instructor"}
+PROBE = ("import sys\nprint('grader modules:', sorted(m for m in sys.modules if m.split('.')[0] in "
+         f"{sorted(GRADER_ONLY)!r} or m.startswith('targetpractice.instructor')))")
+
+
 def execute(path: Path, **kw):
+    """Run a notebook top to bottom in a plain kernel; fail if it loaded any instructor-only module."""
     nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(PROBE))
     NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}},
                    **kw).execute()
+    probe = nb.cells.pop()
+    assert text_of(probe).strip() == "grader modules: []", f"{path.name} loaded {text_of(probe)}"
     return nb
 
 
@@ -102,6 +112,7 @@ def test_exercises_hold_broken_code_and_no_solution_or_hidden_tests(assignment):
             assert line not in released, f"hidden test line leaked into the release: {line!r}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_broken_code_reproduces_the_real_error_or_runs_silently(assignment):
     table = expected_errors(assignment)["answers"]
@@ -120,6 +131,7 @@ def test_broken_code_reproduces_the_real_error_or_runs_silently(assignment):
         assert answer_ids == {r["cell"] for r in table}, "every answer cell needs an expected behaviour"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
 def test_lesson_runs_top_to_bottom_and_shows_the_real_errors(path):
     nb = execute(path)  # raises CellExecutionError on any uncaught error

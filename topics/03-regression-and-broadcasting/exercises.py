@@ -13,7 +13,7 @@
 #   does not make a broadcast right (the checks compare values with a reference too).
 # * Do not edit the check cells: they are restored from the instructor's copy at grading.
 
-# %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false}
+# %% locked setup
 import warnings
 
 import torch
@@ -33,7 +33,7 @@ torch.manual_seed(0)
 # Make `mse_from_column` return the mean squared error between each prediction and **its own** target.
 # It must work for every N, **including N = 1**, and without any warning.
 
-# %% nbgrader={"grade": false, "grade_id": "column_output", "locked": false, "schema_version": 3, "solution": true}
+# %% answer column_output
 def mse_from_column(out, y):
     """out (N, 1) float, y (N,) float -> mean squared error, a scalar."""
     ### BEGIN SOLUTION
@@ -47,7 +47,7 @@ def mse_from_column(out, y):
 out, y = checks.regression_batch(4)                             # (N, 1), (N, 1)
 mse_from_column(out, y[:, 0])                                   # y[:, 0] is (N,)
 
-# %% nbgrader={"grade": true, "grade_id": "column_output_test", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+# %% quick column_output 1
 # Quick check (1 point): N = 4, compared with the loss computed value by value.
 with tp.strict():
     out, y = checks.regression_batch(4, seed=1)                 # (4, 1), (4, 1)
@@ -55,22 +55,14 @@ with tp.strict():
                       loss="MSELoss", grad_of=None)
     checks.passed("quick check: N = 4 gives the right loss. " + checks.HIDDEN_NOTE)
 
-# %% nbgrader={"grade": true, "grade_id": "column_output_hidden", "locked": true, "points": 2, "schema_version": 3, "solution": false}
-# Full check (2 points): the quick check again; hidden checks run here at grading.
-with tp.strict():
-    out, y = checks.regression_batch(4, seed=1)                 # (4, 1), (4, 1)
-    checks.check_loss(mse_from_column, checks.reference_mse, {"out": out, "y": y[:, 0]},
-                      loss="MSELoss", grad_of=None)
-    ### BEGIN HIDDEN TESTS
-    def _inputs(N):
-        out, y = checks.regression_batch(N, seed=10 + N)        # (N, 1), (N, 1)
-        return {"out": out, "y": y[:, 0]}                       # y as (N,)
-    checks.check_loss_fn(mse_from_column, checks.reference_mse, _inputs, sizes=(1, 2, 7), loss="MSELoss",
-                         grad_of="out")
-    X, y = checks.regression_data(64, seed=3)                   # (64, 4), (64,)
-    checks.check_regression_trains(nn.Linear(4, 1), X, y, mse_from_column, steps=100, min_r2=0.95)
-    ### END HIDDEN TESTS
-    checks.passed("full check passed")
+# %% hidden column_output 2
+def _inputs(N):
+    out, y = checks.regression_batch(N, seed=10 + N)        # (N, 1), (N, 1)
+    return {"out": out, "y": y[:, 0]}                       # y as (N,)
+checks.check_loss_fn(mse_from_column, checks.reference_mse, _inputs, sizes=(1, 2, 7), loss="MSELoss",
+                     grad_of="out")
+X, y = checks.regression_data(64, seed=3)                   # (64, 4), (64,)
+checks.check_regression_trains(nn.Linear(4, 1), X, y, mse_from_column, steps=100, min_r2=0.95)
 
 # %% [markdown]
 # ## Exercise 2 · K outputs, and a target that arrives flat
@@ -79,7 +71,7 @@ with tp.strict():
 # vector `y_flat` of shape (N*K,): sample 0's K values, then sample 1's K values, and so on.
 # Make `mse_from_flat` return the mean squared error with every output paired with its own target value.
 
-# %% nbgrader={"grade": false, "grade_id": "flat_targets", "locked": false, "schema_version": 3, "solution": true}
+# %% answer flat_targets
 def mse_from_flat(out, y_flat):
     """out (N, K) float, y_flat (N*K,) float stored sample by sample -> mean squared error, a scalar."""
     ### BEGIN SOLUTION
@@ -93,7 +85,7 @@ def mse_from_flat(out, y_flat):
 out, y = checks.regression_batch(4, 3)                          # (N, K), (N, K)
 mse_from_flat(out, y.reshape(-1))                               # the targets as (N*K,)
 
-# %% nbgrader={"grade": true, "grade_id": "flat_targets_test", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+# %% quick flat_targets 1
 # Quick check (1 point): N = 4, K = 3.
 with tp.strict():
     out, y = checks.regression_batch(4, 3, seed=2)              # (4, 3), (4, 3)
@@ -101,24 +93,16 @@ with tp.strict():
                       loss="MSELoss", grad_of=None)
     checks.passed("quick check: N = 4, K = 3 gives the right loss. " + checks.HIDDEN_NOTE)
 
-# %% nbgrader={"grade": true, "grade_id": "flat_targets_hidden", "locked": true, "points": 2, "schema_version": 3, "solution": false}
-# Full check (2 points): the quick check again; hidden checks run here at grading.
-with tp.strict():
-    out, y = checks.regression_batch(4, 3, seed=2)              # (4, 3), (4, 3)
-    checks.check_loss(mse_from_flat, checks.reference_mse, {"out": out, "y_flat": y.reshape(-1)},
-                      loss="MSELoss", grad_of=None)
-    ### BEGIN HIDDEN TESTS
-    for K in (3, 2):
-        def _inputs(N):
-            out, y = checks.regression_batch(N, K, seed=20 + N)  # (N, K), (N, K)
-            return {"out": out, "y_flat": y.reshape(-1)}        # (N*K,) sample by sample
-        checks.check_loss_fn(mse_from_flat, checks.reference_mse, _inputs, sizes=(1, 2, 7), loss="MSELoss",
-                             grad_of="out")
-    X, Y = checks.regression_data(96, K=3, seed=4)              # (96, 4), (96, 3)
-    checks.check_regression_trains(nn.Linear(4, 3), X, Y.reshape(-1), mse_from_flat, steps=150, min_r2=0.95,
-                                   truth=Y)
-    ### END HIDDEN TESTS
-    checks.passed("full check passed")
+# %% hidden flat_targets 2
+for K in (3, 2):
+    def _inputs(N):
+        out, y = checks.regression_batch(N, K, seed=20 + N)  # (N, K), (N, K)
+        return {"out": out, "y_flat": y.reshape(-1)}        # (N*K,) sample by sample
+    checks.check_loss_fn(mse_from_flat, checks.reference_mse, _inputs, sizes=(1, 2, 7), loss="MSELoss",
+                         grad_of="out")
+X, Y = checks.regression_data(96, K=3, seed=4)              # (96, 4), (96, 3)
+checks.check_regression_trains(nn.Linear(4, 3), X, Y.reshape(-1), mse_from_flat, steps=150, min_r2=0.95,
+                               truth=Y)
 
 # %% [markdown]
 # ## Exercise 3 · Make a silent broadcast fail loudly
@@ -129,7 +113,7 @@ with tp.strict():
 # `ValueError` (or an `AssertionError`) that names both shapes** whenever `target`'s shape differs from
 # `mean`'s, for every N, including N = 1.
 
-# %% nbgrader={"grade": false, "grade_id": "loud_gaussian", "locked": false, "schema_version": 3, "solution": true}
+# %% answer loud_gaussian
 def gaussian_nll_checked(mean, target, var):
     """mean (N, K) float, target: must be (N, K), var (N, K) > 0 -> mean Gaussian NLL, a scalar."""
     ### BEGIN SOLUTION
@@ -151,7 +135,7 @@ try:
 except (ValueError, AssertionError) as err:
     print(f"(N,) target: raised {type(err).__name__}: {err}")
 
-# %% nbgrader={"grade": true, "grade_id": "loud_gaussian_test", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+# %% quick loud_gaussian 1
 # Quick check (1 point): N = 4: the right value for equal shapes, an error for (N, 1) against (N,).
 with tp.strict():
     mean, y = checks.regression_batch(4, seed=3)                # (4, 1), (4, 1)
@@ -161,30 +145,20 @@ with tp.strict():
     checks.check_raises(gaussian_nll_checked, {"mean": mean, "target": y[:, 0], "var": var})
     checks.passed("quick check: N = 4 is right, and loud on a mismatch. " + checks.HIDDEN_NOTE)
 
-# %% nbgrader={"grade": true, "grade_id": "loud_gaussian_hidden", "locked": true, "points": 2, "schema_version": 3, "solution": false}
-# Full check (2 points): the quick check again; hidden checks run here at grading.
-with tp.strict():
-    mean, y = checks.regression_batch(4, seed=3)                # (4, 1), (4, 1)
-    var = torch.full((4, 1), 0.5)                               # (4, 1)
-    checks.check_loss(gaussian_nll_checked, checks.reference_gaussian_nll,
-                      {"mean": mean, "target": y, "var": var}, grad_of=None)
-    checks.check_raises(gaussian_nll_checked, {"mean": mean, "target": y[:, 0], "var": var})
-    ### BEGIN HIDDEN TESTS
-    for N in (1, 2, 7):
-        mean, y = checks.regression_batch(N, seed=30 + N)       # (N, 1), (N, 1)
-        var = torch.rand(N, 1, generator=torch.Generator().manual_seed(N)) + 0.2   # (N, 1)
-        checks.check_raises(gaussian_nll_checked, {"mean": mean, "target": y[:, 0], "var": var},
-                            why=f"(N = {N}: an (N, 1) output with an (N,) target.)")
-        checks.check_raises(gaussian_nll_checked, {"mean": mean[:, 0], "target": y, "var": var[:, 0]},
-                            why=f"(N = {N}: an (N,) output with an (N, 1) target.)")
-    def _inputs(N):
-        mean, y = checks.regression_batch(N, 2, seed=40 + N)    # (N, 2), (N, 2)
-        var = torch.rand(N, 2, generator=torch.Generator().manual_seed(N)) + 0.2   # (N, 2)
-        return {"mean": mean, "target": y, "var": var}
-    checks.check_loss_fn(gaussian_nll_checked, checks.reference_gaussian_nll, _inputs, sizes=(1, 2, 7),
-                         grad_of="mean")
-    ### END HIDDEN TESTS
-    checks.passed("full check passed")
+# %% hidden loud_gaussian 2
+for N in (1, 2, 7):
+    mean, y = checks.regression_batch(N, seed=30 + N)       # (N, 1), (N, 1)
+    var = torch.rand(N, 1, generator=torch.Generator().manual_seed(N)) + 0.2   # (N, 1)
+    checks.check_raises(gaussian_nll_checked, {"mean": mean, "target": y[:, 0], "var": var},
+                        why=f"(N = {N}: an (N, 1) output with an (N,) target.)")
+    checks.check_raises(gaussian_nll_checked, {"mean": mean[:, 0], "target": y, "var": var[:, 0]},
+                        why=f"(N = {N}: an (N,) output with an (N, 1) target.)")
+def _inputs(N):
+    mean, y = checks.regression_batch(N, 2, seed=40 + N)    # (N, 2), (N, 2)
+    var = torch.rand(N, 2, generator=torch.Generator().manual_seed(N)) + 0.2   # (N, 2)
+    return {"mean": mean, "target": y, "var": var}
+checks.check_loss_fn(gaussian_nll_checked, checks.reference_gaussian_nll, _inputs, sizes=(1, 2, 7),
+                     grad_of="mean")
 
 # %% [markdown]
 # ## Exercise 4 · A training loop whose loss looks fine
@@ -194,7 +168,7 @@ with tp.strict():
 # near 0: the model predicts the same number for every input. Fix the loop. The targets `y` are (N,);
 # the model's output is (N, 1). Keep returning one float per step: the mean squared error of that step.
 
-# %% nbgrader={"grade": false, "grade_id": "train_loop", "locked": false, "schema_version": 3, "solution": true}
+# %% answer train_loop
 def train_regressor(model, X, y, steps=150, lr=0.05):
     """Train model (X (N, F) -> (N, 1)) on y (N,) float with Adam; return the loss of each step (floats)."""
     opt = torch.optim.Adam(model.parameters(), lr=lr)
@@ -222,7 +196,7 @@ with torch.no_grad():
     r2 = checks.r2_score(model(X), y)
 print(f"loss {losses[0]:.3f} -> {losses[-1]:.3f} (var(y) = {y.var(unbiased=False):.3f}), R² {r2:.3f}")
 
-# %% nbgrader={"grade": true, "grade_id": "train_loop_test", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+# %% quick train_loop 1
 # Quick check (1 point): 100 steps reach R² >= 0.95 on easy data.
 with tp.strict():
     torch.manual_seed(1)
@@ -233,34 +207,23 @@ with tp.strict():
         checks.check_r2(model(X), y, 0.95, context="After train_regressor(model, X, y, steps=100): ")
     checks.passed("quick check: R² >= 0.95. " + checks.HIDDEN_NOTE)
 
-# %% nbgrader={"grade": true, "grade_id": "train_loop_hidden", "locked": true, "points": 3, "schema_version": 3, "solution": false}
-# Full check (3 points): the quick check again; hidden checks run here at grading.
-with tp.strict():
-    torch.manual_seed(1)
-    X, y = checks.regression_data(64, seed=1)                   # (64, 4), (64,)
-    model = nn.Linear(4, 1)
-    checks.call(train_regressor, {"model": model, "X": X, "y": y, "steps": 100, "lr": 0.05})
-    with torch.no_grad():
-        checks.check_r2(model(X), y, 0.95, context="After train_regressor(model, X, y, steps=100): ")
-    ### BEGIN HIDDEN TESTS
-    torch.manual_seed(2)
-    X, y = checks.regression_data(75, 6, seed=7)                # (75, 6), (75,): an odd N
-    model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 1))
-    with torch.no_grad():
-        first = float(checks.reference_mse(model(X), y))        # the loss of step 0, computed value by value
-    losses = checks.call(train_regressor, {"model": model, "X": X, "y": y, "steps": 150, "lr": 0.02})
-    assert isinstance(losses, list) and len(losses) == 150 and all(isinstance(v, float) for v in losses), \
-        "train_regressor should return a list with one float (loss.item()) per step"
-    assert abs(losses[0] - first) <= 1e-4 * max(1.0, first), \
-        f"the first loss reported is {losses[0]:.4f}, but the mean squared error of the untrained model is {first:.4f}"
-    with torch.no_grad():
-        checks.check_r2(model(X), y, 0.95, context="An MLP after train_regressor(model, X, y, steps=150): ")
-    X, y = checks.regression_data(1, seed=5)                    # (1, 4), (1,): N = 1
-    losses = checks.call(train_regressor, {"model": nn.Linear(4, 1), "X": X, "y": y, "steps": 100, "lr": 0.05},
-                         what="train_regressor with N = 1")
-    assert losses[-1] < 0.01, f"with N = 1 the loss should fall to about 0 in 100 steps; it is {losses[-1]:.4f}"
-    ### END HIDDEN TESTS
-    checks.passed("full check passed")
+# %% hidden train_loop 3
+torch.manual_seed(2)
+X, y = checks.regression_data(75, 6, seed=7)                # (75, 6), (75,): an odd N
+model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 1))
+with torch.no_grad():
+    first = float(checks.reference_mse(model(X), y))        # the loss of step 0, computed value by value
+losses = checks.call(train_regressor, {"model": model, "X": X, "y": y, "steps": 150, "lr": 0.02})
+assert isinstance(losses, list) and len(losses) == 150 and all(isinstance(v, float) for v in losses), \
+    "train_regressor should return a list with one float (loss.item()) per step"
+assert abs(losses[0] - first) <= 1e-4 * max(1.0, first), \
+    f"the first loss reported is {losses[0]:.4f}, but the mean squared error of the untrained model is {first:.4f}"
+with torch.no_grad():
+    checks.check_r2(model(X), y, 0.95, context="An MLP after train_regressor(model, X, y, steps=150): ")
+X, y = checks.regression_data(1, seed=5)                    # (1, 4), (1,): N = 1
+losses = checks.call(train_regressor, {"model": nn.Linear(4, 1), "X": X, "y": y, "steps": 100, "lr": 0.05},
+                     what="train_regressor with N = 1")
+assert losses[-1] < 0.01, f"with N = 1 the loss should fall to about 0 in 100 steps; it is {losses[-1]:.4f}"
 
 # %% [markdown]
 # ## Exercise 5 · A metric that is wrong on perfect predictions
@@ -269,7 +232,7 @@ with tp.strict():
 # fraction of samples whose prediction lies within `tol` of its own target, as a Python float. Right now
 # it reports more than 1.0 for predictions that are all exactly right.
 
-# %% nbgrader={"grade": false, "grade_id": "within_tolerance", "locked": false, "schema_version": 3, "solution": true}
+# %% answer within_tolerance
 def fraction_within(pred, y, tol):
     """pred (N, 1) float, y (N,) float, tol a float -> fraction of |pred - y| <= tol, a float in [0, 1]."""
     ### BEGIN SOLUTION
@@ -283,7 +246,7 @@ def fraction_within(pred, y, tol):
 y = torch.tensor([0.0, 0.2, 0.4, 1.0, 1.1, 3.0])                # (N,)
 fraction_within(y[:, None], y, 0.25)                            # perfect predictions, (N, 1)
 
-# %% nbgrader={"grade": true, "grade_id": "within_tolerance_test", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+# %% quick within_tolerance 1
 # Quick check (1 point): perfect predictions score exactly 1.0.
 with tp.strict():
     y = torch.tensor([0.0, 0.2, 0.4, 1.0, 1.1, 3.0])            # (6,)
@@ -291,26 +254,18 @@ with tp.strict():
     assert got == 1.0, f"fraction_within on perfect predictions is {got}, not 1.0: compare (N,) with (N,), not (N, 1)"
     checks.passed("quick check: perfect predictions give 1.0. " + checks.HIDDEN_NOTE)
 
-# %% nbgrader={"grade": true, "grade_id": "within_tolerance_hidden", "locked": true, "points": 2, "schema_version": 3, "solution": false}
-# Full check (2 points): the quick check again; hidden checks run here at grading.
-with tp.strict():
-    y = torch.tensor([0.0, 0.2, 0.4, 1.0, 1.1, 3.0])            # (6,)
-    got = checks.call(fraction_within, {"pred": y[:, None].clone(), "y": y, "tol": 0.25})
-    assert got == 1.0, f"fraction_within on perfect predictions is {got}, not 1.0: compare (N,) with (N,), not (N, 1)"
-    ### BEGIN HIDDEN TESTS
-    g = torch.Generator().manual_seed(5)
-    noisy = torch.randn(7, generator=g)                         # (7,): an odd N
-    cases = [("N = 1, perfect", y[:1, None].clone(), y[:1]),
-             ("each prediction belongs to the previous sample", y.roll(1)[:, None], y),
-             ("every prediction off by 1", (y + 1)[:, None], y),
-             ("N = 7, some within tol", (noisy + 0.3 * torch.randn(7, generator=g))[:, None], noisy)]
-    for name, pred, target in cases:
-        want = sum(bool(abs(pred[n, 0] - target[n]) <= 0.25) for n in range(len(target))) / len(target)
-        got = checks.call(fraction_within, {"pred": pred, "y": target, "tol": 0.25}, what=f"fraction_within ({name})")
-        assert isinstance(got, float), f"fraction_within should return a Python float (.item()), got {type(got).__name__}"
-        assert abs(got - want) < 1e-6, f"fraction_within ({name}) gave {got}, but {want:.4f} of the samples are within tol"
-    ### END HIDDEN TESTS
-    checks.passed("full check passed")
+# %% hidden within_tolerance 2
+g = torch.Generator().manual_seed(5)
+noisy = torch.randn(7, generator=g)                         # (7,): an odd N
+cases = [("N = 1, perfect", y[:1, None].clone(), y[:1]),
+         ("each prediction belongs to the previous sample", y.roll(1)[:, None], y),
+         ("every prediction off by 1", (y + 1)[:, None], y),
+         ("N = 7, some within tol", (noisy + 0.3 * torch.randn(7, generator=g))[:, None], noisy)]
+for name, pred, target in cases:
+    want = sum(bool(abs(pred[n, 0] - target[n]) <= 0.25) for n in range(len(target))) / len(target)
+    got = checks.call(fraction_within, {"pred": pred, "y": target, "tol": 0.25}, what=f"fraction_within ({name})")
+    assert isinstance(got, float), f"fraction_within should return a Python float (.item()), got {type(got).__name__}"
+    assert abs(got - want) < 1e-6, f"fraction_within ({name}) gave {got}, but {want:.4f} of the samples are within tol"
 
 # %% [markdown]
 # ## Exercise 6 · Predict the shape
@@ -335,7 +290,7 @@ with tp.strict():
 # | `shape_gauss_none` | `F.gaussian_nll_loss(out, y, var, reduction="none")` |
 # | `shape_squeeze_n1` | `out[:1].squeeze()` |
 
-# %% nbgrader={"grade": false, "grade_id": "predict_shape", "locked": false, "schema_version": 3, "solution": true}
+# %% answer predict_shape
 ### BEGIN SOLUTION
 shape_out = (8, 1)
 shape_diff = (8, 8)
@@ -353,7 +308,7 @@ shape_squeeze_n1 = ()
 # shape_squeeze_n1 = (1,)
 ### END BROKEN CODE
 
-# %% nbgrader={"grade": true, "grade_id": "predict_shape_test", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+# %% quick predict_shape 2
 # Quick check (2 points): the first two predictions.
 with tp.strict():
     N = 8
@@ -364,23 +319,13 @@ with tp.strict():
     checks.check_shape("shape_diff", shape_diff, (out - y).shape)
     checks.passed("quick check: the first two shapes are right. " + checks.HIDDEN_NOTE)
 
-# %% nbgrader={"grade": true, "grade_id": "predict_shape_hidden", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+# %% hidden predict_shape 2
 # Full check (2 points): the quick check again; the other four predictions are checked at grading.
-with tp.strict():
-    N = 8
-    X = torch.randn(N, 4)                                       # (N, 4)
-    out = nn.Linear(4, 1)(X)                                    # (N, 1)
-    y = torch.randn(N)                                          # (N,)
-    checks.check_shape("shape_out", shape_out, out.shape)
-    checks.check_shape("shape_diff", shape_diff, (out - y).shape)
-    ### BEGIN HIDDEN TESTS
-    var = torch.ones(N, 1)                                      # (N, 1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")                         # the broadcast warning is the point; we want the shape
-        mse_none = F.mse_loss(out, y, reduction="none")
-    checks.check_shape("shape_mse_none", shape_mse_none, mse_none.shape)
-    checks.check_shape("shape_fixed_none", shape_fixed_none, F.mse_loss(out, y.view_as(out), reduction="none").shape)
-    checks.check_shape("shape_gauss_none", shape_gauss_none, F.gaussian_nll_loss(out, y, var, reduction="none").shape)
-    checks.check_shape("shape_squeeze_n1", shape_squeeze_n1, out[:1].squeeze().shape)
-    ### END HIDDEN TESTS
-    checks.passed("full check passed")
+var = torch.ones(N, 1)                                      # (N, 1)
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")                         # the broadcast warning is the point; we want the shape
+    mse_none = F.mse_loss(out, y, reduction="none")
+checks.check_shape("shape_mse_none", shape_mse_none, mse_none.shape)
+checks.check_shape("shape_fixed_none", shape_fixed_none, F.mse_loss(out, y.view_as(out), reduction="none").shape)
+checks.check_shape("shape_gauss_none", shape_gauss_none, F.gaussian_nll_loss(out, y, var, reduction="none").shape)
+checks.check_shape("shape_squeeze_n1", shape_squeeze_n1, out[:1].squeeze().shape)

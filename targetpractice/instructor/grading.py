@@ -1,6 +1,6 @@
 """Grade a class with nbgrader: `make grade [ASSIGNMENT=...] [SUBMISSIONS=dir]`.
 
-    python -m targetpractice.grading --assignment 01-classification --submissions grader/samples/01-classification
+    python -m targetpractice.instructor.grading --assignment 01-classification --submissions grader/samples/01-classification
 
 SUBMISSIONS holds one folder per student: <student_id>/<notebook>.ipynb (an optional
 timestamp.txt beside it gives the submission time).  The steps, all nbgrader:
@@ -34,7 +34,7 @@ import nbformat
 
 from .nbgrader_ext import CONFIG_ERROR, nbgrader, nbgrader_env
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 COURSE_ID = "target-practice"
 
 

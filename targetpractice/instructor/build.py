@@ -1,20 +1,27 @@
 """Build the notebooks from their text sources, deterministically.
 
-    authoring/course/NN-topic.py            -> course/NN-topic.ipynb
-    authoring/solutions/NN-topic/NAME.py     -> solutions/NN-topic/NAME.ipynb
-    solutions/NN-topic/ (nbgrader)           -> exercises/NN-topic/
-    authoring/samples/NN-topic.toml          -> grader/samples/NN-topic/<student>/NAME.ipynb
+Everything about a topic lives in one folder, topics/NN-topic/:
 
-The sources are jupytext percent files (`# %% nbgrader={...}` carries nbgrader's metadata).
-Notebooks are written without outputs and with stable cell ids (the grade_id, or a hash of
-the source), so rebuilding changes nothing unless a source changed.
+    lesson.py            -> course/NN-topic.ipynb
+    exercises.py         -> solutions/NN-topic/NN-topic.ipynb, then (nbgrader) exercises/NN-topic/
+    samples.toml         -> grader/samples/NN-topic/<student>/NN-topic.ipynb (the bundled sample class)
+    expected_errors.toml    every error the lesson and the broken starter code raise (tests)
+    wrong_fixes.toml        tempting wrong answers, each proven below full marks (tests)
+    test_checks.py          tests of the topic's checks module, targetpractice/checks/<name>.py
 
-    python -m targetpractice.build            # rebuild everything
-    python -m targetpractice.build --check    # fail if a committed notebook differs from a fresh build
+The sources are jupytext percent files. In exercises.py, short cell markers stand for nbgrader's
+metadata (see MARKERS); a `hidden` cell holds only its hidden part, and the build composes the
+full cell from the quick check written once above it. Notebooks are written without outputs and
+with stable cell ids (the grade_id, or a hash of the source), so rebuilding changes nothing
+unless a source changed.
+
+    python -m targetpractice.instructor.build            # rebuild everything
+    python -m targetpractice.instructor.build --check    # fail if a committed notebook differs
 """
 from __future__ import annotations
 
 import argparse
+import ast
 import copy
 import hashlib
 import os
@@ -30,14 +37,80 @@ from nbgrader.nbgraderformat import MetadataValidator
 
 from .nbgrader_ext import nbgrader, solution_source
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+
+
+# ------------------------------------------------------------------------------ cell markers
+MARKERS = """
+# %% locked ID           a locked cell, not graded (setup code, a model the student uses)
+# %% answer ID           the student's answer: a SOLUTION region, then the BROKEN CODE they start from
+# %% quick ID POINTS     the quick check students run (grade_id ID_test)
+# %% hidden ID POINTS    the full check (grade_id ID_hidden): the quick check above it, then these
+                         lines as hidden tests, written without the `with tp.strict():` indent.
+                         A first line starting `# Full check` replaces the standard header.
+"""
+HIDDEN_HEADER = "# Full check ({points}): the quick check again; hidden checks run here at grading."
+
+
+def _points(n: int) -> str:
+    return f"{n} point{'s' if n != 1 else ''}"
+
+
+def _marker_metadata(title: str, where: str) -> dict:
+    kind, *rest = title.split()
+    want = {"locked": 1, "answer": 1, "quick": 2, "hidden": 2}
+    if kind not in want or len(rest) != want[kind] or (len(rest) == 2 and not rest[1].isdigit()):
+        raise ValueError(f"{where}: unknown cell marker `# %% {title}`; the markers are:{MARKERS}")
+    gid = rest[0] + {"quick": "_test", "hidden": "_hidden"}.get(kind, "")
+    meta = {"grade": kind in ("quick", "hidden"), "grade_id": gid, "locked": kind != "answer",
+            "schema_version": 3, "solution": kind == "answer"}
+    if len(rest) == 2:
+        meta["points"] = int(rest[1])
+    return dict(sorted(meta.items()))
+
+
+def compose_hidden(quick: str, hidden: str, points: int, where: str) -> str:
+    """The full check: the quick check's header and last statement replaced, the hidden lines inside."""
+    tree = ast.parse(quick)
+    block = tree.body[-1] if tree.body else None
+    if not isinstance(block, ast.With):
+        raise ValueError(f"{where}: the quick check must be one `with tp.strict():` block")
+    lines = quick.split("\n")
+    last = block.body[-1]
+    body = lines[block.lineno:last.lineno - 1]            # the with-block minus its final passed(...)
+    hidden_lines = hidden.split("\n")
+    header = HIDDEN_HEADER.format(points=_points(points))
+    if hidden_lines and hidden_lines[0].startswith("# Full check"):
+        header, hidden_lines = hidden_lines[0], hidden_lines[1:]
+    indented = ["    " + ln if ln.strip() else "" for ln in hidden_lines]
+    return "\n".join([header, lines[block.lineno - 1], *body, "    ### BEGIN HIDDEN TESTS", *indented,
+                      "    ### END HIDDEN TESTS", '    checks.passed("full check passed")'])
+
+
+def expand_markers(nb, where: str) -> None:
+    quick = {}
+    for cell in nb.cells:
+        title = cell.metadata.pop("title", None)
+        if cell.cell_type != "code" or not title:
+            continue
+        meta = _marker_metadata(title, where)
+        cell.metadata["nbgrader"] = meta
+        gid = meta["grade_id"]
+        if gid.endswith("_test"):
+            quick[gid[:-5]] = cell.source
+        elif gid.endswith("_hidden"):
+            ex = gid[:-7]
+            if ex not in quick:
+                raise ValueError(f"{where}: `hidden {ex}` needs its `quick {ex}` cell above it")
+            cell.source = compose_hidden(quick[ex], cell.source, meta["points"], f"{where} ({gid})")
 
 
 # ------------------------------------------------------------------------------ text -> notebook
 def notebook_from_text(path: Path) -> nbformat.NotebookNode:
     nb = jupytext.read(path, fmt="py:percent")
     nb.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"}}
+    expand_markers(nb, str(path))
     seen = set()
     for cell in nb.cells:
         for key in ("lines_to_next_cell", "title", "cell_marker"):
@@ -63,12 +136,25 @@ def write_notebook(nb, path: Path) -> None:
     nbformat.write(nb, str(path))
 
 
+def topics(root: Path = ROOT) -> list:
+    """The topic folders, in course order: topics/NN-topic/."""
+    return sorted(p for p in (root / "topics").glob("[0-9][0-9]-*") if p.is_dir())
+
+
 def text_sources(root: Path = ROOT):
     """(source .py, target .ipynb) pairs for lessons and solution notebooks."""
-    pairs = [(p, root / "course" / (p.stem + ".ipynb")) for p in sorted((root / "authoring/course").glob("*.py"))]
-    for p in sorted((root / "authoring/solutions").glob("*/*.py")):
-        pairs.append((p, root / "solutions" / p.parent.name / (p.stem + ".ipynb")))
+    pairs = []
+    for t in topics(root):
+        if (t / "lesson.py").exists():
+            pairs.append((t / "lesson.py", root / "course" / f"{t.name}.ipynb"))
+        if (t / "exercises.py").exists():
+            pairs.append((t / "exercises.py", root / "solutions" / t.name / f"{t.name}.ipynb"))
     return pairs
+
+
+def topic_file(topic: str, name: str, root: Path = ROOT) -> Path:
+    """A file of a topic's folder, e.g. topic_file("01-classification", "wrong_fixes.toml")."""
+    return root / "topics" / topic / name
 
 
 def assignments(root: Path = ROOT) -> list:
@@ -121,12 +207,12 @@ def make_submission(release_nb, solution_nb, fixed=(), answers=None, edit_tests=
 
 
 def load_wrong_fixes(assignment: str, root: Path = ROOT) -> list:
-    path = root / "tests" / "wrong_fixes" / f"{assignment}.toml"
+    path = topic_file(assignment, "wrong_fixes.toml", root)
     return tomllib.loads(path.read_text())["wrong_fix"] if path.exists() else []
 
 
 def load_sample_spec(assignment: str, root: Path = ROOT) -> dict:
-    path = root / "authoring" / "samples" / f"{assignment}.toml"
+    path = topic_file(assignment, "samples.toml", root)
     return tomllib.loads(path.read_text()) if path.exists() else {}
 
 

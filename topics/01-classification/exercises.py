@@ -11,7 +11,7 @@
 #   "Quick check passed" is not full marks.
 # * Do not edit the check cells: they are restored from the instructor's copy at grading.
 
-# %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false}
+# %% locked setup
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -29,7 +29,7 @@ torch.manual_seed(0)
 # `F.cross_entropy` wants one class id per sample: shape (N,). Make `loss_from_column_labels`
 # return the mean cross-entropy. It must work for every N, **including N = 1**.
 
-# %% nbgrader={"grade": false, "grade_id": "column_labels", "locked": false, "schema_version": 3, "solution": true}
+# %% answer column_labels
 def loss_from_column_labels(logits, y):
     """logits (N, C) float, y (N, 1) int64 -> mean cross-entropy, a scalar."""
     ### BEGIN SOLUTION
@@ -43,7 +43,7 @@ def loss_from_column_labels(logits, y):
 logits, y = checks.class_batch(4, 5)                        # (N, C), (N,)
 loss_from_column_labels(logits, y[:, None])                 # y[:, None] is (N, 1)
 
-# %% nbgrader={"grade": true, "grade_id": "column_labels_test", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+# %% quick column_labels 1
 # Quick check (1 point): N = 4.
 with tp.strict():
     logits, y = checks.class_batch(4, 5, seed=1)            # (4, 5), (4,)
@@ -51,22 +51,14 @@ with tp.strict():
                       {"logits": logits, "y": y[:, None]}, loss="CrossEntropyLoss", grad_of=None)
     checks.passed("quick check: N = 4 gives the right loss. " + checks.HIDDEN_NOTE)
 
-# %% nbgrader={"grade": true, "grade_id": "column_labels_hidden", "locked": true, "points": 2, "schema_version": 3, "solution": false}
-# Full check (2 points): the quick check again; hidden checks run here at grading.
-with tp.strict():
-    logits, y = checks.class_batch(4, 5, seed=1)            # (4, 5), (4,)
-    checks.check_loss(loss_from_column_labels, lambda logits, y: checks.reference_cross_entropy(logits, y[:, 0]),
-                      {"logits": logits, "y": y[:, None]}, loss="CrossEntropyLoss", grad_of=None)
-    ### BEGIN HIDDEN TESTS
-    def _inputs(N):
-        logits, y = checks.class_batch(N, 5, seed=10 + N)   # (N, 5), (N,)
-        return {"logits": logits, "y": y[:, None]}          # y as (N, 1)
-    checks.check_loss_fn(loss_from_column_labels, lambda logits, y: checks.reference_cross_entropy(logits, y[:, 0]),
-                         _inputs, sizes=(1, 2, 7), loss="CrossEntropyLoss")
-    X, y = checks.separable_data(96, 4, 3, seed=3)          # (96, 4), (96,)
-    checks.check_trains(nn.Linear(4, 3), X, y[:, None], loss_from_column_labels, steps=60, min_accuracy=0.95)
-    ### END HIDDEN TESTS
-    checks.passed("full check passed")
+# %% hidden column_labels 2
+def _inputs(N):
+    logits, y = checks.class_batch(N, 5, seed=10 + N)   # (N, 5), (N,)
+    return {"logits": logits, "y": y[:, None]}          # y as (N, 1)
+checks.check_loss_fn(loss_from_column_labels, lambda logits, y: checks.reference_cross_entropy(logits, y[:, 0]),
+                     _inputs, sizes=(1, 2, 7), loss="CrossEntropyLoss")
+X, y = checks.separable_data(96, 4, 3, seed=3)          # (96, 4), (96,)
+checks.check_trains(nn.Linear(4, 3), X, y[:, None], loss_from_column_labels, steps=60, min_accuracy=0.95)
 
 # %% [markdown]
 # ## Exercise 2 · One-hot labels stored as int64
@@ -74,7 +66,7 @@ with tp.strict():
 # This dataset stores each label one-hot: `onehot` is (N, C) int64 with a single 1 per row.
 # Make `loss_from_one_hot` return the mean cross-entropy of the logits against those labels.
 
-# %% nbgrader={"grade": false, "grade_id": "one_hot", "locked": false, "schema_version": 3, "solution": true}
+# %% answer one_hot
 def loss_from_one_hot(logits, onehot):
     """logits (N, C) float, onehot (N, C) int64 -> mean cross-entropy, a scalar."""
     ### BEGIN SOLUTION
@@ -88,7 +80,7 @@ def loss_from_one_hot(logits, onehot):
 logits, y = checks.class_batch(4, 5)                        # (N, C), (N,)
 loss_from_one_hot(logits, F.one_hot(y, 5))                  # one-hot (N, C) int64
 
-# %% nbgrader={"grade": true, "grade_id": "one_hot_test", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+# %% quick one_hot 1
 # Quick check (1 point): N = 4.
 with tp.strict():
     logits, y = checks.class_batch(4, 5, seed=2)            # (4, 5), (4,)
@@ -96,23 +88,15 @@ with tp.strict():
                       {"logits": logits, "onehot": F.one_hot(y, 5)}, loss="CrossEntropyLoss", grad_of=None)
     checks.passed("quick check: N = 4 gives the right loss. " + checks.HIDDEN_NOTE)
 
-# %% nbgrader={"grade": true, "grade_id": "one_hot_hidden", "locked": true, "points": 2, "schema_version": 3, "solution": false}
-# Full check (2 points): the quick check again; hidden checks run here at grading.
-with tp.strict():
-    logits, y = checks.class_batch(4, 5, seed=2)            # (4, 5), (4,)
-    checks.check_loss(loss_from_one_hot, lambda logits, onehot: checks.reference_cross_entropy(logits, onehot.argmax(1)),
-                      {"logits": logits, "onehot": F.one_hot(y, 5)}, loss="CrossEntropyLoss", grad_of=None)
-    ### BEGIN HIDDEN TESTS
-    def _inputs(N):
-        logits, y = checks.class_batch(N, 6, seed=20 + N)   # (N, 6), (N,)
-        return {"logits": logits, "onehot": F.one_hot(y, 6)}
-    checks.check_loss_fn(loss_from_one_hot, lambda logits, onehot: checks.reference_cross_entropy(logits, onehot.argmax(1)),
-                         _inputs, sizes=(1, 2, 7), loss="CrossEntropyLoss")
-    X, y = checks.separable_data(96, 4, 3, seed=4)          # (96, 4), (96,)
-    checks.check_trains(nn.Linear(4, 3), X, F.one_hot(y, 3), loss_from_one_hot, steps=60, min_accuracy=0.95,
-                        labels=y)
-    ### END HIDDEN TESTS
-    checks.passed("full check passed")
+# %% hidden one_hot 2
+def _inputs(N):
+    logits, y = checks.class_batch(N, 6, seed=20 + N)   # (N, 6), (N,)
+    return {"logits": logits, "onehot": F.one_hot(y, 6)}
+checks.check_loss_fn(loss_from_one_hot, lambda logits, onehot: checks.reference_cross_entropy(logits, onehot.argmax(1)),
+                     _inputs, sizes=(1, 2, 7), loss="CrossEntropyLoss")
+X, y = checks.separable_data(96, 4, 3, seed=4)          # (96, 4), (96,)
+checks.check_trains(nn.Linear(4, 3), X, F.one_hot(y, 3), loss_from_one_hot, steps=60, min_accuracy=0.95,
+                    labels=y)
 
 # %% [markdown]
 # ## Exercise 3 · Labels numbered 1 to C
@@ -120,7 +104,7 @@ with tp.strict():
 # A survey numbers its answers 1..C. CrossEntropyLoss numbers classes 0..C-1, so class C does
 # not exist for it. Make `loss_from_one_based` give the loss where label `k` means logit column `k - 1`.
 
-# %% nbgrader={"grade": false, "grade_id": "one_based", "locked": false, "schema_version": 3, "solution": true}
+# %% answer one_based
 def loss_from_one_based(logits, y):
     """logits (N, C) float, y (N,) int64 with values 1..C -> mean cross-entropy, a scalar."""
     ### BEGIN SOLUTION
@@ -135,7 +119,7 @@ logits = torch.randn(5, 5)                                  # (N, C)
 y = torch.arange(1, 6)                                      # (N,) answers 1..5
 loss_from_one_based(logits, y)
 
-# %% nbgrader={"grade": true, "grade_id": "one_based_test", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+# %% quick one_based 1
 # Quick check (1 point): N = 5, every label 1..C present.
 with tp.strict():
     logits, y = checks.class_batch(5, 5, seed=3)            # (5, 5), (5,)
@@ -144,23 +128,14 @@ with tp.strict():
                       {"logits": logits, "y": y + 1}, loss="CrossEntropyLoss", grad_of=None)
     checks.passed("quick check: N = 5 gives the right loss. " + checks.HIDDEN_NOTE)
 
-# %% nbgrader={"grade": true, "grade_id": "one_based_hidden", "locked": true, "points": 2, "schema_version": 3, "solution": false}
-# Full check (2 points): the quick check again; hidden checks run here at grading.
-with tp.strict():
-    logits, y = checks.class_batch(5, 5, seed=3)            # (5, 5), (5,)
-    y = torch.arange(5)                                     # (5,) 0-based truth
-    checks.check_loss(loss_from_one_based, lambda logits, y1: checks.reference_cross_entropy(logits, y1 - 1),
-                      {"logits": logits, "y": y + 1}, loss="CrossEntropyLoss", grad_of=None)
-    ### BEGIN HIDDEN TESTS
-    def _inputs(N):
-        logits, y = checks.class_batch(N, 4, seed=30 + N)   # (N, 4), (N,)
-        return {"logits": logits, "y": y + 1}               # labels 1..C
-    checks.check_loss_fn(loss_from_one_based, lambda logits, y1: checks.reference_cross_entropy(logits, y1 - 1),
-                         _inputs, sizes=(1, 2, 7), loss="CrossEntropyLoss")
-    X, y = checks.separable_data(96, 4, 3, seed=5)          # (96, 4), (96,)
-    checks.check_trains(nn.Linear(4, 3), X, y + 1, loss_from_one_based, steps=60, min_accuracy=0.95, labels=y)
-    ### END HIDDEN TESTS
-    checks.passed("full check passed")
+# %% hidden one_based 2
+def _inputs(N):
+    logits, y = checks.class_batch(N, 4, seed=30 + N)   # (N, 4), (N,)
+    return {"logits": logits, "y": y + 1}               # labels 1..C
+checks.check_loss_fn(loss_from_one_based, lambda logits, y1: checks.reference_cross_entropy(logits, y1 - 1),
+                     _inputs, sizes=(1, 2, 7), loss="CrossEntropyLoss")
+X, y = checks.separable_data(96, 4, 3, seed=5)          # (96, 4), (96,)
+checks.check_trains(nn.Linear(4, 3), X, y + 1, loss_from_one_based, steps=60, min_accuracy=0.95, labels=y)
 
 # %% [markdown]
 # ## Exercise 4 · A classifier whose loss never gets low
@@ -169,7 +144,7 @@ with tp.strict():
 # The accuracy looks fine, yet the loss stalls far above zero (the lesson measured this floor).
 # Fix the model so that CrossEntropyLoss gets what it expects. Keep the output shape (N, C).
 
-# %% nbgrader={"grade": false, "grade_id": "softmax_head", "locked": false, "schema_version": 3, "solution": true}
+# %% answer softmax_head
 def make_classifier(n_features, n_classes):
     """An MLP for nn.CrossEntropyLoss: X (N, n_features) -> (N, n_classes)."""
     ### BEGIN SOLUTION
@@ -191,7 +166,7 @@ for step in range(150):
     opt.step()
 print(f"final loss {loss.item():.3f}, accuracy {(model(X).argmax(1) == y).float().mean():.3f}")
 
-# %% nbgrader={"grade": true, "grade_id": "softmax_head_test", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+# %% quick softmax_head 1
 # Quick check (1 point): trains below the loss floor on this data.
 with tp.strict():
     torch.manual_seed(1)
@@ -199,23 +174,15 @@ with tp.strict():
     checks.check_trains(make_classifier(4, 3), X, y, nn.CrossEntropyLoss(), steps=150, max_loss=0.2)
     checks.passed("quick check: the loss falls below 0.2. " + checks.HIDDEN_NOTE)
 
-# %% nbgrader={"grade": true, "grade_id": "softmax_head_hidden", "locked": true, "points": 3, "schema_version": 3, "solution": false}
-# Full check (3 points): the quick check again; hidden checks run here at grading.
-with tp.strict():
-    torch.manual_seed(1)
-    X, y = checks.separable_data(96, 4, 3, seed=1)          # (96, 4), (96,)
-    checks.check_trains(make_classifier(4, 3), X, y, nn.CrossEntropyLoss(), steps=150, max_loss=0.2)
-    ### BEGIN HIDDEN TESTS
-    torch.manual_seed(2)
-    model = make_classifier(6, 5)
-    for N in (1, 2, 7):
-        out = checks.call(model, {"X": torch.randn(N, 6)}, what="make_classifier(6, 5)(X)")
-        assert tuple(out.shape) == (N, 5), f"make_classifier(6, 5) maps ({N}, 6) to {tuple(out.shape)}, not ({N}, 5)"
-    checks.check_batch_independence(model, torch.randn(7, 6))
-    X, y = checks.separable_data(150, 6, 5, seed=6)         # (150, 6), (150,)
-    checks.check_trains(make_classifier(6, 5), X, y, nn.CrossEntropyLoss(), steps=150, max_loss=0.2)
-    ### END HIDDEN TESTS
-    checks.passed("full check passed")
+# %% hidden softmax_head 3
+torch.manual_seed(2)
+model = make_classifier(6, 5)
+for N in (1, 2, 7):
+    out = checks.call(model, {"X": torch.randn(N, 6)}, what="make_classifier(6, 5)(X)")
+    assert tuple(out.shape) == (N, 5), f"make_classifier(6, 5) maps ({N}, 6) to {tuple(out.shape)}, not ({N}, 5)"
+checks.check_batch_independence(model, torch.randn(7, 6))
+X, y = checks.separable_data(150, 6, 5, seed=6)         # (150, 6), (150,)
+checks.check_trains(make_classifier(6, 5), X, y, nn.CrossEntropyLoss(), steps=150, max_loss=0.2)
 
 # %% [markdown]
 # ## Exercise 5 · An accuracy that is wrong on perfect predictions
@@ -224,7 +191,7 @@ with tp.strict():
 # fraction of samples whose highest logit is their label, as a Python float. Right now it
 # reports far less than 1.0 for predictions that are all correct.
 
-# %% nbgrader={"grade": false, "grade_id": "accuracy", "locked": false, "schema_version": 3, "solution": true}
+# %% answer accuracy
 def accuracy(logits, y):
     """logits (N, C) float, y (N, 1) int64 -> fraction correct, a float in [0, 1]."""
     pred = logits.argmax(dim=1)                             # (N,)
@@ -240,7 +207,7 @@ y = torch.tensor([0, 1, 2, 2, 1, 0])                        # (N,)
 perfect = 10 * F.one_hot(y, 3).float()                      # (N, C) logits that are all right
 accuracy(perfect, y[:, None])
 
-# %% nbgrader={"grade": true, "grade_id": "accuracy_test", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+# %% quick accuracy 1
 # Quick check (1 point): perfect predictions score exactly 1.0.
 with tp.strict():
     y = torch.tensor([0, 1, 2, 2, 1, 0])                    # (6,)
@@ -248,24 +215,16 @@ with tp.strict():
     assert got == 1.0, f"accuracy of perfect predictions is {got}, not 1.0: compare (N,) with (N,), not (N, 1)"
     checks.passed("quick check: perfect predictions give 1.0. " + checks.HIDDEN_NOTE)
 
-# %% nbgrader={"grade": true, "grade_id": "accuracy_hidden", "locked": true, "points": 2, "schema_version": 3, "solution": false}
-# Full check (2 points): the quick check again; hidden checks run here at grading.
-with tp.strict():
-    y = torch.tensor([0, 1, 2, 2, 1, 0])                    # (6,)
-    got = checks.call(accuracy, {"logits": 10 * F.one_hot(y, 3).float(), "y": y[:, None]})
-    assert got == 1.0, f"accuracy of perfect predictions is {got}, not 1.0: compare (N,) with (N,), not (N, 1)"
-    ### BEGIN HIDDEN TESTS
-    for N, C in ((1, 3), (2, 4), (7, 3), (5, 5)):
-        logits, y = checks.class_batch(N, C, seed=40 + N)   # (N, C), (N,)
-        got = checks.call(accuracy, {"logits": logits, "y": y[:, None]}, what=f"accuracy with N = {N}")
-        want = checks.reference_accuracy(logits, y)
-        assert isinstance(got, float), f"accuracy should return a Python float (use .item()), got {type(got).__name__}"
-        assert abs(got - want) < 1e-6, f"accuracy with N = {N}, C = {C} gave {got}, but {want} of the samples are right"
-        wrong = -10 * F.one_hot(y, C).float()               # every prediction wrong
-        got = checks.call(accuracy, {"logits": wrong, "y": y[:, None]}, what=f"accuracy with N = {N}")
-        assert got == 0.0, f"accuracy of all-wrong predictions with N = {N} is {got}, not 0.0"
-    ### END HIDDEN TESTS
-    checks.passed("full check passed")
+# %% hidden accuracy 2
+for N, C in ((1, 3), (2, 4), (7, 3), (5, 5)):
+    logits, y = checks.class_batch(N, C, seed=40 + N)   # (N, C), (N,)
+    got = checks.call(accuracy, {"logits": logits, "y": y[:, None]}, what=f"accuracy with N = {N}")
+    want = checks.reference_accuracy(logits, y)
+    assert isinstance(got, float), f"accuracy should return a Python float (use .item()), got {type(got).__name__}"
+    assert abs(got - want) < 1e-6, f"accuracy with N = {N}, C = {C} gave {got}, but {want} of the samples are right"
+    wrong = -10 * F.one_hot(y, C).float()               # every prediction wrong
+    got = checks.call(accuracy, {"logits": wrong, "y": y[:, None]}, what=f"accuracy with N = {N}")
+    assert got == 0.0, f"accuracy of all-wrong predictions with N = {N} is {got}, not 0.0"
 
 # %% [markdown]
 # ## Exercise 6 · Predict the shape
@@ -289,7 +248,7 @@ with tp.strict():
 # | `shape_compare_column` | `logits.argmax(dim=1) == y[:, None]` |
 # | `shape_mean_loss` | `F.cross_entropy(logits, y)` |
 
-# %% nbgrader={"grade": false, "grade_id": "predict_shape", "locked": false, "schema_version": 3, "solution": true}
+# %% answer predict_shape
 ### BEGIN SOLUTION
 shape_logits = (8, 3)
 shape_loss_none = (8,)
@@ -307,7 +266,7 @@ shape_mean_loss = ()
 # shape_mean_loss = (1,)
 ### END BROKEN CODE
 
-# %% nbgrader={"grade": true, "grade_id": "predict_shape_test", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+# %% quick predict_shape 2
 # Quick check (2 points): the first two predictions.
 with tp.strict():
     N, C = 8, 3
@@ -318,19 +277,9 @@ with tp.strict():
     checks.check_shape("shape_loss_none", shape_loss_none, F.cross_entropy(logits, y, reduction="none").shape)
     checks.passed("quick check: the first two shapes are right. " + checks.HIDDEN_NOTE)
 
-# %% nbgrader={"grade": true, "grade_id": "predict_shape_hidden", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+# %% hidden predict_shape 2
 # Full check (2 points): the quick check again; the other four predictions are checked at grading.
-with tp.strict():
-    N, C = 8, 3
-    X = torch.randn(N, 4)                                   # (N, 4)
-    logits = nn.Linear(4, C)(X)                             # (N, C)
-    y = torch.randint(0, C, (N,))                           # (N,)
-    checks.check_shape("shape_logits", shape_logits, logits.shape)
-    checks.check_shape("shape_loss_none", shape_loss_none, F.cross_entropy(logits, y, reduction="none").shape)
-    ### BEGIN HIDDEN TESTS
-    checks.check_shape("shape_probs", shape_probs, logits.softmax(dim=1).shape)
-    checks.check_shape("shape_pred", shape_pred, logits.argmax(dim=1).shape)
-    checks.check_shape("shape_compare_column", shape_compare_column, (logits.argmax(dim=1) == y[:, None]).shape)
-    checks.check_shape("shape_mean_loss", shape_mean_loss, F.cross_entropy(logits, y).shape)
-    ### END HIDDEN TESTS
-    checks.passed("full check passed")
+checks.check_shape("shape_probs", shape_probs, logits.softmax(dim=1).shape)
+checks.check_shape("shape_pred", shape_pred, logits.argmax(dim=1).shape)
+checks.check_shape("shape_compare_column", shape_compare_column, (logits.argmax(dim=1) == y[:, None]).shape)
+checks.check_shape("shape_mean_loss", shape_mean_loss, F.cross_entropy(logits, y).shape)

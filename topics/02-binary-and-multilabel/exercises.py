@@ -12,7 +12,7 @@
 #   "Quick check passed" is not full marks.
 # * Do not edit the check cells: they are restored from the instructor's copy at grading.
 
-# %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false}
+# %% locked setup
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -30,7 +30,7 @@ torch.manual_seed(0)
 # from a list: shape (N,), float 0./1. Make `binary_loss` return the mean binary cross-entropy
 # with logits. It must work for every N, **including N = 1**, and the gradient must reach the logits.
 
-# %% nbgrader={"grade": false, "grade_id": "column_logits", "locked": false, "schema_version": 3, "solution": true}
+# %% answer column_logits
 def binary_loss(logits, y):
     """logits (N, 1) float, y (N,) float 0./1. -> mean binary cross-entropy with logits, a scalar."""
     ### BEGIN SOLUTION
@@ -44,7 +44,7 @@ def binary_loss(logits, y):
 X, y = checks.binary_data(4, 3)                             # (N, F), (N,)
 binary_loss(nn.Linear(3, 1)(X), y)                          # logits (N, 1)
 
-# %% nbgrader={"grade": true, "grade_id": "column_logits_test", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+# %% quick column_logits 1
 # Quick check (1 point): N = 4.
 with tp.strict():
     g = torch.Generator().manual_seed(1)
@@ -53,24 +53,15 @@ with tp.strict():
                       {"logits": logits, "y": y}, loss="BCEWithLogitsLoss", grad_of=None)
     checks.passed("quick check: N = 4 gives the right loss. " + checks.HIDDEN_NOTE)
 
-# %% nbgrader={"grade": true, "grade_id": "column_logits_hidden", "locked": true, "points": 2, "schema_version": 3, "solution": false}
-# Full check (2 points): the quick check again; hidden checks run here at grading.
-with tp.strict():
-    g = torch.Generator().manual_seed(1)
-    logits, y = torch.randn(4, 1, generator=g), torch.tensor([1., 0., 0., 1.])   # (4, 1), (4,)
-    checks.check_loss(binary_loss, lambda logits, y: checks.reference_bce_with_logits(logits, y[:, None]),
-                      {"logits": logits, "y": y}, loss="BCEWithLogitsLoss", grad_of=None)
-    ### BEGIN HIDDEN TESTS
-    def _inputs(N):
-        g = torch.Generator().manual_seed(10 + N)
-        return {"logits": 3 * torch.randn(N, 1, generator=g),                # (N, 1)
-                "y": (torch.rand(N, generator=g) < 0.5).float()}            # (N,)
-    checks.check_loss_fn(binary_loss, lambda logits, y: checks.reference_bce_with_logits(logits, y[:, None]),
-                         _inputs, sizes=(1, 2, 7), loss="BCEWithLogitsLoss")
-    X, y = checks.binary_data(96, 4, seed=3)                # (96, 4), (96,)
-    checks.check_trains_binary(nn.Linear(4, 1), X, y, binary_loss, steps=60, min_accuracy=0.95)
-    ### END HIDDEN TESTS
-    checks.passed("full check passed")
+# %% hidden column_logits 2
+def _inputs(N):
+    g = torch.Generator().manual_seed(10 + N)
+    return {"logits": 3 * torch.randn(N, 1, generator=g),                # (N, 1)
+            "y": (torch.rand(N, generator=g) < 0.5).float()}            # (N,)
+checks.check_loss_fn(binary_loss, lambda logits, y: checks.reference_bce_with_logits(logits, y[:, None]),
+                     _inputs, sizes=(1, 2, 7), loss="BCEWithLogitsLoss")
+X, y = checks.binary_data(96, 4, seed=3)                # (96, 4), (96,)
+checks.check_trains_binary(nn.Linear(4, 1), X, y, binary_loss, steps=60, min_accuracy=0.95)
 
 # %% [markdown]
 # ## Exercise 2 · Labels stored as integers
@@ -79,7 +70,7 @@ with tp.strict():
 # table as int64. Make `loss_from_int_labels` return the mean binary cross-entropy with logits.
 # It must stay exact for **confident** logits too (|logit| up to 30), where a sigmoid rounds to 0 or 1.
 
-# %% nbgrader={"grade": false, "grade_id": "int_labels", "locked": false, "schema_version": 3, "solution": true}
+# %% answer int_labels
 def loss_from_int_labels(logits, y):
     """logits (N, 1) float, y (N, 1) int64 0/1 -> mean binary cross-entropy with logits, a scalar."""
     ### BEGIN SOLUTION
@@ -94,7 +85,7 @@ logits = torch.randn(4, 1)                                  # (N, 1)
 y = torch.tensor([[1], [0], [0], [1]])                      # (N, 1) int64
 loss_from_int_labels(logits, y)
 
-# %% nbgrader={"grade": true, "grade_id": "int_labels_test", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+# %% quick int_labels 1
 # Quick check (1 point): N = 4.
 with tp.strict():
     g = torch.Generator().manual_seed(2)
@@ -103,30 +94,21 @@ with tp.strict():
                       {"logits": logits, "y": y}, loss="BCEWithLogitsLoss", grad_of=None)
     checks.passed("quick check: N = 4 gives the right loss. " + checks.HIDDEN_NOTE)
 
-# %% nbgrader={"grade": true, "grade_id": "int_labels_hidden", "locked": true, "points": 2, "schema_version": 3, "solution": false}
-# Full check (2 points): the quick check again; hidden checks run here at grading.
-with tp.strict():
-    g = torch.Generator().manual_seed(2)
-    logits, y = torch.randn(4, 1, generator=g), torch.tensor([[1], [0], [0], [1]])   # (4, 1), (4, 1) int64
-    checks.check_loss(loss_from_int_labels, checks.reference_bce_with_logits,
-                      {"logits": logits, "y": y}, loss="BCEWithLogitsLoss", grad_of=None)
-    ### BEGIN HIDDEN TESTS
-    def _inputs(N):
-        g = torch.Generator().manual_seed(20 + N)
-        return {"logits": 3 * torch.randn(N, 1, generator=g),                # (N, 1)
-                "y": torch.randint(0, 2, (N, 1), generator=g)}              # (N, 1) int64
-    checks.check_loss_fn(loss_from_int_labels, checks.reference_bce_with_logits, _inputs, sizes=(1, 2, 7),
-                         loss="BCEWithLogitsLoss")
-    y = torch.tensor([[0], [1], [1], [0], [1]])             # (5, 1) int64
-    confident = 30.0 * (1 - 2 * y.float())                  # (5, 1) +30 for label 0, -30 for 1: all wrong
-    confident[3:] = -confident[3:]                          # the last two confidently right
-    checks.check_loss(loss_from_int_labels, checks.reference_bce_with_logits, {"logits": confident, "y": y},
-                      loss="BCEWithLogitsLoss", label=" with |logits| = 30 (where a sigmoid saturates)")
-    X, y = checks.binary_data(96, 4, seed=4)                # (96, 4), (96,)
-    checks.check_trains_binary(nn.Linear(4, 1), X, y.long()[:, None], loss_from_int_labels, steps=60,
-                               min_accuracy=0.95)
-    ### END HIDDEN TESTS
-    checks.passed("full check passed")
+# %% hidden int_labels 2
+def _inputs(N):
+    g = torch.Generator().manual_seed(20 + N)
+    return {"logits": 3 * torch.randn(N, 1, generator=g),                # (N, 1)
+            "y": torch.randint(0, 2, (N, 1), generator=g)}              # (N, 1) int64
+checks.check_loss_fn(loss_from_int_labels, checks.reference_bce_with_logits, _inputs, sizes=(1, 2, 7),
+                     loss="BCEWithLogitsLoss")
+y = torch.tensor([[0], [1], [1], [0], [1]])             # (5, 1) int64
+confident = 30.0 * (1 - 2 * y.float())                  # (5, 1) +30 for label 0, -30 for 1: all wrong
+confident[3:] = -confident[3:]                          # the last two confidently right
+checks.check_loss(loss_from_int_labels, checks.reference_bce_with_logits, {"logits": confident, "y": y},
+                  loss="BCEWithLogitsLoss", label=" with |logits| = 30 (where a sigmoid saturates)")
+X, y = checks.binary_data(96, 4, seed=4)                # (96, 4), (96,)
+checks.check_trains_binary(nn.Linear(4, 1), X, y.long()[:, None], loss_from_int_labels, steps=60,
+                           min_accuracy=0.95)
 
 # %% [markdown]
 # ## Exercise 3 · A binary classifier whose loss never gets low
@@ -135,7 +117,7 @@ with tp.strict():
 # The loss stalls near 0.5 however long it trains (the lesson measured this floor).
 # Fix the model so that BCEWithLogitsLoss gets what it expects. Keep the output shape (N, 1).
 
-# %% nbgrader={"grade": false, "grade_id": "sigmoid_head", "locked": false, "schema_version": 3, "solution": true}
+# %% answer sigmoid_head
 def make_binary_classifier(n_features):
     """An MLP for nn.BCEWithLogitsLoss: X (N, n_features) -> (N, 1)."""
     ### BEGIN SOLUTION
@@ -156,7 +138,7 @@ for step in range(150):
     opt.step()
 print(f"final loss {loss.item():.3f}")
 
-# %% nbgrader={"grade": true, "grade_id": "sigmoid_head_test", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+# %% quick sigmoid_head 1
 # Quick check (1 point): trains below the loss floor on this data.
 with tp.strict():
     X, y = checks.binary_data(96, 4, seed=1)                # (96, 4), (96,)
@@ -164,25 +146,17 @@ with tp.strict():
                                max_loss=0.2)
     checks.passed("quick check: the loss falls below 0.2. " + checks.HIDDEN_NOTE)
 
-# %% nbgrader={"grade": true, "grade_id": "sigmoid_head_hidden", "locked": true, "points": 3, "schema_version": 3, "solution": false}
-# Full check (3 points): the quick check again; hidden checks run here at grading.
-with tp.strict():
-    X, y = checks.binary_data(96, 4, seed=1)                # (96, 4), (96,)
-    checks.check_trains_binary(make_binary_classifier(4), X, y.view(-1, 1), nn.BCEWithLogitsLoss(), steps=150,
-                               max_loss=0.2)
-    ### BEGIN HIDDEN TESTS
-    torch.manual_seed(2)
-    model = make_binary_classifier(6)
-    for N in (1, 2, 7):
-        out = checks.call(model, {"X": torch.randn(N, 6)}, what="make_binary_classifier(6)(X)")
-        assert tuple(out.shape) == (N, 1), \
-            f"make_binary_classifier(6) maps ({N}, 6) to {tuple(out.shape)}, not ({N}, 1)"
-    checks.check_batch_independence(model, torch.randn(7, 6))
-    X, y = checks.binary_data(150, 6, seed=6)               # (150, 6), (150,)
-    checks.check_trains_binary(make_binary_classifier(6), X, y.view(-1, 1), nn.BCEWithLogitsLoss(), steps=150,
-                               max_loss=0.2)
-    ### END HIDDEN TESTS
-    checks.passed("full check passed")
+# %% hidden sigmoid_head 3
+torch.manual_seed(2)
+model = make_binary_classifier(6)
+for N in (1, 2, 7):
+    out = checks.call(model, {"X": torch.randn(N, 6)}, what="make_binary_classifier(6)(X)")
+    assert tuple(out.shape) == (N, 1), \
+        f"make_binary_classifier(6) maps ({N}, 6) to {tuple(out.shape)}, not ({N}, 1)"
+checks.check_batch_independence(model, torch.randn(7, 6))
+X, y = checks.binary_data(150, 6, seed=6)               # (150, 6), (150,)
+checks.check_trains_binary(make_binary_classifier(6), X, y.view(-1, 1), nn.BCEWithLogitsLoss(), steps=150,
+                           max_loss=0.2)
 
 # %% [markdown]
 # ## Exercise 4 · Two logits per sample
@@ -191,7 +165,7 @@ with tp.strict():
 # The labels `y` are (N,) float 0./1., as for the one-logit recipe. Make `loss_two_logits` return
 # the loss that fits two logits: the mean cross-entropy of the 2-class softmax.
 
-# %% nbgrader={"grade": false, "grade_id": "two_logits", "locked": false, "schema_version": 3, "solution": true}
+# %% answer two_logits
 def loss_two_logits(logits, y):
     """logits (N, 2) float, y (N,) float 0./1. -> mean 2-class cross-entropy, a scalar."""
     ### BEGIN SOLUTION
@@ -205,7 +179,7 @@ def loss_two_logits(logits, y):
 X, y = checks.binary_data(6, 3)                             # (N, F), (N,) float
 loss_two_logits(nn.Linear(3, 2)(X), y)                      # logits (N, 2)
 
-# %% nbgrader={"grade": true, "grade_id": "two_logits_test", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+# %% quick two_logits 1
 # Quick check (1 point): N = 4.
 with tp.strict():
     g = torch.Generator().manual_seed(3)
@@ -214,24 +188,15 @@ with tp.strict():
                       {"logits": logits, "y": y}, loss="CrossEntropyLoss", grad_of=None)
     checks.passed("quick check: N = 4 gives the right loss. " + checks.HIDDEN_NOTE)
 
-# %% nbgrader={"grade": true, "grade_id": "two_logits_hidden", "locked": true, "points": 2, "schema_version": 3, "solution": false}
-# Full check (2 points): the quick check again; hidden checks run here at grading.
-with tp.strict():
-    g = torch.Generator().manual_seed(3)
-    logits, y = torch.randn(4, 2, generator=g), torch.tensor([1., 0., 0., 1.])   # (4, 2), (4,)
-    checks.check_loss(loss_two_logits, lambda logits, y: checks.reference_cross_entropy(logits, y.long()),
-                      {"logits": logits, "y": y}, loss="CrossEntropyLoss", grad_of=None)
-    ### BEGIN HIDDEN TESTS
-    def _inputs(N):
-        g = torch.Generator().manual_seed(30 + N)
-        return {"logits": 3 * torch.randn(N, 2, generator=g),                # (N, 2)
-                "y": (torch.rand(N, generator=g) < 0.5).float()}            # (N,)
-    checks.check_loss_fn(loss_two_logits, lambda logits, y: checks.reference_cross_entropy(logits, y.long()),
-                         _inputs, sizes=(1, 2, 7), loss="CrossEntropyLoss")
-    X, y = checks.binary_data(96, 4, seed=5)                # (96, 4), (96,)
-    checks.check_trains(nn.Linear(4, 2), X, y, loss_two_logits, steps=60, min_accuracy=0.95, labels=y.long())
-    ### END HIDDEN TESTS
-    checks.passed("full check passed")
+# %% hidden two_logits 2
+def _inputs(N):
+    g = torch.Generator().manual_seed(30 + N)
+    return {"logits": 3 * torch.randn(N, 2, generator=g),                # (N, 2)
+            "y": (torch.rand(N, generator=g) < 0.5).float()}            # (N,)
+checks.check_loss_fn(loss_two_logits, lambda logits, y: checks.reference_cross_entropy(logits, y.long()),
+                     _inputs, sizes=(1, 2, 7), loss="CrossEntropyLoss")
+X, y = checks.binary_data(96, 4, seed=5)                # (96, 4), (96,)
+checks.check_trains(nn.Linear(4, 2), X, y, loss_two_logits, steps=60, min_accuracy=0.95, labels=y.long())
 
 # %% [markdown]
 # ## Exercise 5 · Several tags per sample
@@ -241,7 +206,7 @@ with tp.strict():
 # per sample and trains a softmax that names a single object. Make `multilabel_loss` return the
 # mean binary cross-entropy with logits over all N·C entries.
 
-# %% nbgrader={"grade": false, "grade_id": "multilabel", "locked": false, "schema_version": 3, "solution": true}
+# %% answer multilabel
 def multilabel_loss(logits, labels):
     """logits (N, C) float, labels (N, C) int64 multi-hot -> mean BCE with logits over all N*C, a scalar."""
     ### BEGIN SOLUTION
@@ -256,7 +221,7 @@ X, Y = checks.multilabel_data(6, 6, 4)                      # (N, F), (N, C) flo
 print(Y)
 multilabel_loss(nn.Linear(6, 4)(X), Y.long())               # labels (N, C) int64
 
-# %% nbgrader={"grade": true, "grade_id": "multilabel_test", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+# %% quick multilabel 1
 # Quick check (1 point): N = 4, C = 5.
 with tp.strict():
     g = torch.Generator().manual_seed(7)
@@ -266,25 +231,15 @@ with tp.strict():
                       loss="BCEWithLogitsLoss", grad_of=None)
     checks.passed("quick check: N = 4, C = 5 gives the right loss. " + checks.HIDDEN_NOTE)
 
-# %% nbgrader={"grade": true, "grade_id": "multilabel_hidden", "locked": true, "points": 2, "schema_version": 3, "solution": false}
-# Full check (2 points): the quick check again; hidden checks run here at grading.
-with tp.strict():
-    g = torch.Generator().manual_seed(7)
-    logits = torch.randn(4, 5, generator=g)                 # (4, 5)
-    labels = torch.tensor([[1, 0, 0, 1, 0], [0, 1, 0, 0, 0], [1, 0, 1, 0, 1], [0, 0, 0, 0, 0]])   # (4, 5)
-    checks.check_loss(multilabel_loss, checks.reference_bce_with_logits, {"logits": logits, "labels": labels},
-                      loss="BCEWithLogitsLoss", grad_of=None)
-    ### BEGIN HIDDEN TESTS
-    def _inputs(N):
-        g = torch.Generator().manual_seed(40 + N)
-        return {"logits": 3 * torch.randn(N, 6, generator=g),               # (N, 6)
-                "labels": torch.randint(0, 2, (N, 6), generator=g)}         # (N, 6) int64 multi-hot
-    checks.check_loss_fn(multilabel_loss, checks.reference_bce_with_logits, _inputs, sizes=(1, 2, 7),
-                         loss="BCEWithLogitsLoss")
-    X, Y = checks.multilabel_data(96, 6, 4, seed=5)         # (96, 6), (96, 4)
-    checks.check_trains_binary(nn.Linear(6, 4), X, Y.long(), multilabel_loss, steps=60, min_accuracy=0.95)
-    ### END HIDDEN TESTS
-    checks.passed("full check passed")
+# %% hidden multilabel 2
+def _inputs(N):
+    g = torch.Generator().manual_seed(40 + N)
+    return {"logits": 3 * torch.randn(N, 6, generator=g),               # (N, 6)
+            "labels": torch.randint(0, 2, (N, 6), generator=g)}         # (N, 6) int64 multi-hot
+checks.check_loss_fn(multilabel_loss, checks.reference_bce_with_logits, _inputs, sizes=(1, 2, 7),
+                     loss="BCEWithLogitsLoss")
+X, Y = checks.multilabel_data(96, 6, 4, seed=5)         # (96, 6), (96, 4)
+checks.check_trains_binary(nn.Linear(6, 4), X, Y.long(), multilabel_loss, steps=60, min_accuracy=0.95)
 
 # %% [markdown]
 # ## Exercise 6 · Class weights for masks
@@ -294,7 +249,7 @@ with tp.strict():
 # weight `pos_weight[c]` (`pos_weight` is (C,)). Make `mask_loss` return the mean binary
 # cross-entropy with logits, weighted per **class**, for every image size, also when W happens to equal C.
 
-# %% nbgrader={"grade": false, "grade_id": "dense_pos_weight", "locked": false, "schema_version": 3, "solution": true}
+# %% answer dense_pos_weight
 def mask_loss(logits, masks, pos_weight):
     """logits (N, C, H, W), masks (N, C, H, W) float 0./1., pos_weight (C,) -> weighted mean BCE, a scalar."""
     ### BEGIN SOLUTION
@@ -310,7 +265,7 @@ logits = torch.randn(2, 3, 4, 5)                            # (N, C, H, W)
 masks = (torch.rand(2, 3, 4, 5) < 0.3).float()              # (N, C, H, W)
 mask_loss(logits, masks, torch.tensor([1., 4., 9.]))        # pos_weight (C,)
 
-# %% nbgrader={"grade": true, "grade_id": "dense_pos_weight_test", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+# %% quick dense_pos_weight 1
 # Quick check (1 point): (N, C, H, W) = (2, 3, 4, 5).
 with tp.strict():
     g = torch.Generator().manual_seed(5)
@@ -320,30 +275,20 @@ with tp.strict():
                       loss="BCEWithLogitsLoss", grad_of=None)
     checks.passed("quick check: (2, 3, 4, 5) gives the right loss. " + checks.HIDDEN_NOTE)
 
-# %% nbgrader={"grade": true, "grade_id": "dense_pos_weight_hidden", "locked": true, "points": 2, "schema_version": 3, "solution": false}
-# Full check (2 points): the quick check again; hidden checks run here at grading.
-with tp.strict():
-    g = torch.Generator().manual_seed(5)
-    logits, masks = torch.randn(2, 3, 4, 5, generator=g), (torch.rand(2, 3, 4, 5, generator=g) < 0.3).float()
-    checks.check_loss(mask_loss, checks.reference_bce_with_logits,
-                      {"logits": logits, "masks": masks, "pos_weight": torch.tensor([1., 4., 9.])},
-                      loss="BCEWithLogitsLoss", grad_of=None)
-    ### BEGIN HIDDEN TESTS
-    for N, C, H, W in ((1, 3, 4, 5), (2, 4, 3, 4), (7, 3, 3, 5), (2, 2, 2, 2)):   # W == C, H == C, all equal
-        g = torch.Generator().manual_seed(50 + N + W)
-        args = {"logits": 3 * torch.randn(N, C, H, W, generator=g),
-                "masks": (torch.rand(N, C, H, W, generator=g) < 0.3).float(),
-                "pos_weight": torch.arange(1, C + 1).float() ** 2}               # (C,) 1, 4, 9, ...
-        checks.check_loss(mask_loss, checks.reference_bce_with_logits, args, loss="BCEWithLogitsLoss",
-                          label=f" with (N, C, H, W) = {(N, C, H, W)}")
-    X, Y = checks.multilabel_data(2 * 6 * 6, 5, 3, seed=6)  # one sample per pixel: (72, 5), (72, 3)
-    X = X.view(2, 6, 6, 5).permute(0, 3, 1, 2)              # (N, F, H, W) = (2, 5, 6, 6)
-    Y = Y.view(2, 6, 6, 3).permute(0, 3, 1, 2)              # (N, C, H, W) = (2, 3, 6, 6)
-    pos_weight = torch.tensor([1., 2., 3.])                 # (C,)
-    checks.check_trains_binary(nn.Conv2d(5, 3, kernel_size=1), X, Y,
-                               lambda out, y: mask_loss(out, y, pos_weight), steps=80, min_accuracy=0.95)
-    ### END HIDDEN TESTS
-    checks.passed("full check passed")
+# %% hidden dense_pos_weight 2
+for N, C, H, W in ((1, 3, 4, 5), (2, 4, 3, 4), (7, 3, 3, 5), (2, 2, 2, 2)):   # W == C, H == C, all equal
+    g = torch.Generator().manual_seed(50 + N + W)
+    args = {"logits": 3 * torch.randn(N, C, H, W, generator=g),
+            "masks": (torch.rand(N, C, H, W, generator=g) < 0.3).float(),
+            "pos_weight": torch.arange(1, C + 1).float() ** 2}               # (C,) 1, 4, 9, ...
+    checks.check_loss(mask_loss, checks.reference_bce_with_logits, args, loss="BCEWithLogitsLoss",
+                      label=f" with (N, C, H, W) = {(N, C, H, W)}")
+X, Y = checks.multilabel_data(2 * 6 * 6, 5, 3, seed=6)  # one sample per pixel: (72, 5), (72, 3)
+X = X.view(2, 6, 6, 5).permute(0, 3, 1, 2)              # (N, F, H, W) = (2, 5, 6, 6)
+Y = Y.view(2, 6, 6, 3).permute(0, 3, 1, 2)              # (N, C, H, W) = (2, 3, 6, 6)
+pos_weight = torch.tensor([1., 2., 3.])                 # (C,)
+checks.check_trains_binary(nn.Conv2d(5, 3, kernel_size=1), X, Y,
+                           lambda out, y: mask_loss(out, y, pos_weight), steps=80, min_accuracy=0.95)
 
 # %% [markdown]
 # ## Exercise 7 · Predict the shape
@@ -368,7 +313,7 @@ with tp.strict():
 # | `shape_broadcast` | `logits1 - Y[:, 0]` |
 # | `shape_mean_bce` | `F.binary_cross_entropy_with_logits(logits, Y)` |
 
-# %% nbgrader={"grade": false, "grade_id": "predict_shape", "locked": false, "schema_version": 3, "solution": true}
+# %% answer predict_shape
 ### BEGIN SOLUTION
 shape_bce_none = (8, 3)
 shape_ce_none = (8,)
@@ -386,7 +331,7 @@ shape_mean_bce = ()
 # shape_mean_bce = (1,)
 ### END BROKEN CODE
 
-# %% nbgrader={"grade": true, "grade_id": "predict_shape_test", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+# %% quick predict_shape 2
 # Quick check (2 points): the first two predictions.
 with tp.strict():
     N, C = 8, 3
@@ -399,21 +344,9 @@ with tp.strict():
     checks.check_shape("shape_ce_none", shape_ce_none, F.cross_entropy(logits, y_ids, reduction="none").shape)
     checks.passed("quick check: the first two shapes are right. " + checks.HIDDEN_NOTE)
 
-# %% nbgrader={"grade": true, "grade_id": "predict_shape_hidden", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+# %% hidden predict_shape 2
 # Full check (2 points): the quick check again; the other four predictions are checked at grading.
-with tp.strict():
-    N, C = 8, 3
-    logits1 = nn.Linear(4, 1)(torch.randn(N, 4))            # (N, 1)
-    logits = torch.randn(N, C)                              # (N, C)
-    Y = (torch.rand(N, C) < 0.5).float()                    # (N, C)
-    y_ids = torch.randint(0, C, (N,))                       # (N,)
-    checks.check_shape("shape_bce_none", shape_bce_none,
-                       F.binary_cross_entropy_with_logits(logits, Y, reduction="none").shape)
-    checks.check_shape("shape_ce_none", shape_ce_none, F.cross_entropy(logits, y_ids, reduction="none").shape)
-    ### BEGIN HIDDEN TESTS
-    checks.check_shape("shape_squeeze_n1", shape_squeeze_n1, logits1[:1].squeeze().shape)
-    checks.check_shape("shape_squeeze1_n1", shape_squeeze1_n1, logits1[:1].squeeze(1).shape)
-    checks.check_shape("shape_broadcast", shape_broadcast, (logits1 - Y[:, 0]).shape)
-    checks.check_shape("shape_mean_bce", shape_mean_bce, F.binary_cross_entropy_with_logits(logits, Y).shape)
-    ### END HIDDEN TESTS
-    checks.passed("full check passed")
+checks.check_shape("shape_squeeze_n1", shape_squeeze_n1, logits1[:1].squeeze().shape)
+checks.check_shape("shape_squeeze1_n1", shape_squeeze1_n1, logits1[:1].squeeze(1).shape)
+checks.check_shape("shape_broadcast", shape_broadcast, (logits1 - Y[:, 0]).shape)
+checks.check_shape("shape_mean_bce", shape_mean_bce, F.binary_cross_entropy_with_logits(logits, Y).shape)

@@ -12,7 +12,7 @@
 #   and a few training steps. "Quick check passed" is not full marks.
 # * Do not edit the check cells: they are restored from the instructor's copy at grading.
 
-# %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false}
+# %% locked setup
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -30,7 +30,7 @@ torch.manual_seed(0)
 # The tags `y` are (N, T) int64. Make `tagging_loss` return the mean cross-entropy over all N·T tokens.
 # It must work for any N, T and V.
 
-# %% nbgrader={"grade": false, "grade_id": "tagging_loss", "locked": false, "schema_version": 3, "solution": true}
+# %% answer tagging_loss
 def tagging_loss(logits, y):
     """logits (N, T, V) float, y (N, T) int64 -> mean cross-entropy over the tokens, a scalar."""
     ### BEGIN SOLUTION
@@ -44,7 +44,7 @@ def tagging_loss(logits, y):
 logits, y, _ = checks.token_batch(4, 7, 5)                  # (N, T, V), (N, T)
 tagging_loss(logits, y)
 
-# %% nbgrader={"grade": true, "grade_id": "tagging_loss_test", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+# %% quick tagging_loss 1
 # Quick check (1 point): N = 4, T = 7, V = 5.
 with tp.strict():
     logits, y, _ = checks.token_batch(4, 7, 5, seed=1)      # (4, 7, 5), (4, 7)
@@ -52,25 +52,17 @@ with tp.strict():
                       loss="CrossEntropyLoss", grad_of=None)
     checks.passed("quick check: N = 4 gives the right loss. " + checks.HIDDEN_NOTE)
 
-# %% nbgrader={"grade": true, "grade_id": "tagging_loss_hidden", "locked": true, "points": 2, "schema_version": 3, "solution": false}
-# Full check (2 points): the quick check again; hidden checks run here at grading.
-with tp.strict():
-    logits, y, _ = checks.token_batch(4, 7, 5, seed=1)      # (4, 7, 5), (4, 7)
-    checks.check_loss(tagging_loss, checks.reference_token_cross_entropy, {"logits": logits, "y": y},
-                      loss="CrossEntropyLoss", grad_of=None)
-    ### BEGIN HIDDEN TESTS
-    for T, V in ((6, 4), (5, 5), (3, 9)):                   # T == V runs silently when the dims are swapped
-        def _inputs(N):
-            logits, y, _ = checks.token_batch(N, T, V, seed=10 * N + T)
-            return {"logits": logits, "y": y}
-        checks.check_loss_fn(tagging_loss, checks.reference_token_cross_entropy, _inputs, sizes=(1, 2, 7),
-                             loss="CrossEntropyLoss")
-    X, y = checks.tagging_data(48, 6, 6, seed=3)            # (48, 6), (48, 6): tag = the previous token
-    X_test, y_test = checks.tagging_data(64, 6, 6, seed=4)
-    checks.check_trains_tokens(checks.tiny_tagger(6, 6), X, y, tagging_loss, test=(X_test, y_test),
-                               steps=40, min_accuracy=0.9)
-    ### END HIDDEN TESTS
-    checks.passed("full check passed")
+# %% hidden tagging_loss 2
+for T, V in ((6, 4), (5, 5), (3, 9)):                   # T == V runs silently when the dims are swapped
+    def _inputs(N):
+        logits, y, _ = checks.token_batch(N, T, V, seed=10 * N + T)
+        return {"logits": logits, "y": y}
+    checks.check_loss_fn(tagging_loss, checks.reference_token_cross_entropy, _inputs, sizes=(1, 2, 7),
+                         loss="CrossEntropyLoss")
+X, y = checks.tagging_data(48, 6, 6, seed=3)            # (48, 6), (48, 6): tag = the previous token
+X_test, y_test = checks.tagging_data(64, 6, 6, seed=4)
+checks.check_trains_tokens(checks.tiny_tagger(6, 6), X, y, tagging_loss, test=(X_test, y_test),
+                           steps=40, min_accuracy=0.9)
 
 # %% [markdown]
 # ## Exercise 2 · A loss that does not count the padding
@@ -80,7 +72,7 @@ with tp.strict():
 # return the mean cross-entropy over the **real tokens only**: the first `lengths[n]` steps of row n.
 # The answer must not change when the batch gets more padding.
 
-# %% nbgrader={"grade": false, "grade_id": "masked_loss", "locked": false, "schema_version": 3, "solution": true}
+# %% answer masked_loss
 def masked_token_loss(logits, y, lengths):
     """logits (N, T, V), y (N, T) int64 padded with 0, lengths (N,) -> mean loss over the real tokens."""
     mask = torch.arange(y.shape[1])[None, :] < lengths[:, None]              # (N, T) True on real tokens
@@ -96,7 +88,7 @@ def masked_token_loss(logits, y, lengths):
 logits, y, lengths = checks.token_batch(4, 6, 5, pad=0)                      # (N, T, V), (N, T), (N,)
 print("lengths", lengths.tolist(), "| loss", masked_token_loss(logits, y, lengths).item())
 
-# %% nbgrader={"grade": true, "grade_id": "masked_loss_test", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+# %% quick masked_loss 1
 # Quick check (1 point): N = 4, T = 6, with padding.
 with tp.strict():
     def _reference(logits, y, lengths):                     # pads turned into ignore_index, token by token
@@ -105,26 +97,17 @@ with tp.strict():
     checks.check_loss(masked_token_loss, _reference, {"logits": logits, "y": y, "lengths": lengths}, grad_of=None)
     checks.passed("quick check: N = 4 gives the mean over the real tokens. " + checks.HIDDEN_NOTE)
 
-# %% nbgrader={"grade": true, "grade_id": "masked_loss_hidden", "locked": true, "points": 2, "schema_version": 3, "solution": false}
-# Full check (2 points): the quick check again; hidden checks run here at grading.
-with tp.strict():
-    def _reference(logits, y, lengths):                     # pads turned into ignore_index, token by token
-        return checks.reference_token_cross_entropy(logits, y.masked_fill(~checks.padding_mask(lengths, y.shape[1]), -100))
-    logits, y, lengths = checks.token_batch(4, 6, 5, seed=2, pad=0)  # (4, 6, 5), (4, 6), (4,)
-    checks.check_loss(masked_token_loss, _reference, {"logits": logits, "y": y, "lengths": lengths}, grad_of=None)
-    ### BEGIN HIDDEN TESTS
-    def _inputs(N):
-        logits, y, lengths = checks.token_batch(N, 7, 4, seed=20 + N, pad=0)
-        return {"logits": logits, "y": y, "lengths": lengths}
-    checks.check_loss_fn(masked_token_loss, _reference, _inputs, sizes=(1, 2, 7))
-    logits, y, _ = checks.token_batch(5, 8, 3, seed=5)      # (5, 8, 3), (5, 8)
-    lengths = torch.tensor([8, 1, 3, 8, 2])                 # (5,) one token only in row 1
-    y = y.masked_fill(~checks.padding_mask(lengths, 8), 0)
-    args = {"logits": logits, "y": y, "lengths": lengths}
-    checks.check_loss(masked_token_loss, _reference, args)
-    checks.check_padding_invariance(masked_token_loss, args, pad_value=0, extra=5)
-    ### END HIDDEN TESTS
-    checks.passed("full check passed")
+# %% hidden masked_loss 2
+def _inputs(N):
+    logits, y, lengths = checks.token_batch(N, 7, 4, seed=20 + N, pad=0)
+    return {"logits": logits, "y": y, "lengths": lengths}
+checks.check_loss_fn(masked_token_loss, _reference, _inputs, sizes=(1, 2, 7))
+logits, y, _ = checks.token_batch(5, 8, 3, seed=5)      # (5, 8, 3), (5, 8)
+lengths = torch.tensor([8, 1, 3, 8, 2])                 # (5,) one token only in row 1
+y = y.masked_fill(~checks.padding_mask(lengths, 8), 0)
+args = {"logits": logits, "y": y, "lengths": lengths}
+checks.check_loss(masked_token_loss, _reference, args)
+checks.check_padding_invariance(masked_token_loss, args, pad_value=0, extra=5)
 
 # %% [markdown]
 # ## Exercise 3 · A token accuracy that counts the padding
@@ -133,7 +116,7 @@ with tp.strict():
 # return the fraction of **real** tokens whose highest score is their tag, as a Python float.
 # Right now it reports far less than 1.0 for predictions that are right on every real token.
 
-# %% nbgrader={"grade": false, "grade_id": "token_accuracy", "locked": false, "schema_version": 3, "solution": true}
+# %% answer token_accuracy
 def token_accuracy(logits, y):
     """logits (N, T, V) float, y (N, T) int64 padded with -100 -> fraction of real tokens right, a float."""
     pred = logits.argmax(dim=-1)                            # (N, T)
@@ -150,7 +133,7 @@ _, y, _ = checks.token_batch(4, 6, 5, pad=-100)              # (N, T) padded wit
 perfect = 10 * F.one_hot(y.clamp(min=0), 5).float()          # (N, T, V) right on every real token
 token_accuracy(perfect, y)
 
-# %% nbgrader={"grade": true, "grade_id": "token_accuracy_test", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+# %% quick token_accuracy 1
 # Quick check (1 point): predictions right on every real token score exactly 1.0.
 with tp.strict():
     _, y, _ = checks.token_batch(4, 6, 5, seed=3, pad=-100)  # (4, 6)
@@ -158,27 +141,19 @@ with tp.strict():
     assert got == 1.0, f"token_accuracy of predictions right on every real token is {got}, not 1.0: skip the pads"
     checks.passed("quick check: perfect predictions give 1.0. " + checks.HIDDEN_NOTE)
 
-# %% nbgrader={"grade": true, "grade_id": "token_accuracy_hidden", "locked": true, "points": 2, "schema_version": 3, "solution": false}
-# Full check (2 points): the quick check again; hidden checks run here at grading.
-with tp.strict():
-    _, y, _ = checks.token_batch(4, 6, 5, seed=3, pad=-100)  # (4, 6)
-    got = checks.call(token_accuracy, {"logits": 10 * F.one_hot(y.clamp(min=0), 5).float(), "y": y})
-    assert got == 1.0, f"token_accuracy of predictions right on every real token is {got}, not 1.0: skip the pads"
-    ### BEGIN HIDDEN TESTS
-    for N, T, V in ((1, 5, 3), (2, 6, 4), (7, 8, 3), (5, 4, 6)):
-        logits, y, _ = checks.token_batch(N, T, V, seed=30 + N, pad=-100)
-        logits[..., 0] += 1.0                               # predicts tag 0 often: pads must not count as hits
-        got = checks.call(token_accuracy, {"logits": logits, "y": y}, what=f"token_accuracy with N = {N}")
-        want = checks.reference_token_accuracy(logits, y)
-        assert isinstance(got, float), f"token_accuracy should return a Python float (.item()), got {type(got).__name__}"
-        assert abs(got - want) < 1e-6, (f"token_accuracy with N = {N}, T = {T} gave {got:.4f}, but {want:.4f} of "
-                                        "the real tokens are right")
-        checks.check_padding_invariance(token_accuracy, {"logits": logits, "y": y}, pad_value=-100)
-        wrong = -10 * F.one_hot(y.clamp(min=0), V).float()  # every real token wrong
-        got = checks.call(token_accuracy, {"logits": wrong, "y": y}, what=f"token_accuracy with N = {N}")
-        assert got == 0.0, f"token_accuracy of all-wrong predictions with N = {N} is {got}, not 0.0"
-    ### END HIDDEN TESTS
-    checks.passed("full check passed")
+# %% hidden token_accuracy 2
+for N, T, V in ((1, 5, 3), (2, 6, 4), (7, 8, 3), (5, 4, 6)):
+    logits, y, _ = checks.token_batch(N, T, V, seed=30 + N, pad=-100)
+    logits[..., 0] += 1.0                               # predicts tag 0 often: pads must not count as hits
+    got = checks.call(token_accuracy, {"logits": logits, "y": y}, what=f"token_accuracy with N = {N}")
+    want = checks.reference_token_accuracy(logits, y)
+    assert isinstance(got, float), f"token_accuracy should return a Python float (.item()), got {type(got).__name__}"
+    assert abs(got - want) < 1e-6, (f"token_accuracy with N = {N}, T = {T} gave {got:.4f}, but {want:.4f} of "
+                                    "the real tokens are right")
+    checks.check_padding_invariance(token_accuracy, {"logits": logits, "y": y}, pad_value=-100)
+    wrong = -10 * F.one_hot(y.clamp(min=0), V).float()  # every real token wrong
+    got = checks.call(token_accuracy, {"logits": wrong, "y": y}, what=f"token_accuracy with N = {N}")
+    assert got == 0.0, f"token_accuracy of all-wrong predictions with N = {N} is {got}, not 0.0"
 
 # %% [markdown]
 # ## Exercise 4 · A sequence classifier that mixes its samples
@@ -188,7 +163,7 @@ with tp.strict():
 # sample depends on the other samples of the batch (the cell below shows it). Fix the model.
 # Keep the input layout (N, T, F) and the output (N, 2).
 
-# %% nbgrader={"grade": false, "grade_id": "batch_first", "locked": false, "schema_version": 3, "solution": true}
+# %% answer batch_first
 class SumSignClassifier(nn.Module):
     """X (N, T, F) float -> 2 class scores (N, 2)."""
 
@@ -213,7 +188,7 @@ before = model(X)                                           # (N, 2)
 X[0] += 1.0                                                 # change sample 0 only
 print("largest change in the scores of samples 1..5:", (model(X) - before)[1:].abs().max().item())
 
-# %% nbgrader={"grade": true, "grade_id": "batch_first_test", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+# %% quick batch_first 1
 # Quick check (1 point): (8, 6, 3) -> (8, 2), and the samples do not affect each other.
 with tp.strict():
     torch.manual_seed(1)
@@ -223,26 +198,16 @@ with tp.strict():
     checks.check_batch_independence(model, torch.randn(8, 6, 3))
     checks.passed("quick check: the shape is right and the samples are independent. " + checks.HIDDEN_NOTE)
 
-# %% nbgrader={"grade": true, "grade_id": "batch_first_hidden", "locked": true, "points": 3, "schema_version": 3, "solution": false}
-# Full check (3 points): the quick check again; hidden checks run here at grading.
-with tp.strict():
-    torch.manual_seed(1)
-    model = SumSignClassifier(3)
-    out = checks.call(model, {"X": torch.randn(8, 6, 3)}, what="SumSignClassifier(3)(X)")
-    assert tuple(out.shape) == (8, 2), f"SumSignClassifier(3) maps (8, 6, 3) to {tuple(out.shape)}, not (8, 2)"
-    checks.check_batch_independence(model, torch.randn(8, 6, 3))
-    ### BEGIN HIDDEN TESTS
-    torch.manual_seed(2)
-    model = SumSignClassifier(4, hidden=8)
-    for N, T in ((1, 5), (2, 9), (7, 3), (9, 9)):
-        out = checks.call(model, {"X": torch.randn(N, T, 4)}, what=f"SumSignClassifier(4)(X) with N = {N}, T = {T}")
-        assert tuple(out.shape) == (N, 2), f"SumSignClassifier(4) maps ({N}, {T}, 4) to {tuple(out.shape)}, not ({N}, 2)"
-    checks.check_batch_independence(model, torch.randn(7, 5, 4))
-    X, y = checks.sign_of_sum_data(32, 8, seed=5)           # (32, 8, 3), (32,)
-    torch.manual_seed(0)
-    checks.check_trains_tokens(SumSignClassifier(3), X, y, nn.CrossEntropyLoss(), steps=40, min_accuracy=0.95)
-    ### END HIDDEN TESTS
-    checks.passed("full check passed")
+# %% hidden batch_first 3
+torch.manual_seed(2)
+model = SumSignClassifier(4, hidden=8)
+for N, T in ((1, 5), (2, 9), (7, 3), (9, 9)):
+    out = checks.call(model, {"X": torch.randn(N, T, 4)}, what=f"SumSignClassifier(4)(X) with N = {N}, T = {T}")
+    assert tuple(out.shape) == (N, 2), f"SumSignClassifier(4) maps ({N}, {T}, 4) to {tuple(out.shape)}, not ({N}, 2)"
+checks.check_batch_independence(model, torch.randn(7, 5, 4))
+X, y = checks.sign_of_sum_data(32, 8, seed=5)           # (32, 8, 3), (32,)
+torch.manual_seed(0)
+checks.check_trains_tokens(SumSignClassifier(3), X, y, nn.CrossEntropyLoss(), steps=40, min_accuracy=0.95)
 
 # %% [markdown]
 # ## Exercise 5 · A hidden state made for one batch size
@@ -251,7 +216,7 @@ with tp.strict():
 # size. The last batch of an epoch is smaller, and the loop below crashes on it. Make the model
 # work for **any** number of sequences N, smaller or larger than 16, with a zero initial state.
 
-# %% nbgrader={"grade": false, "grade_id": "hidden_state", "locked": false, "schema_version": 3, "solution": true}
+# %% answer hidden_state
 class TokenTagger(nn.Module):
     """Token ids X (N, T) int64 -> tag scores (N, T, n_tags)."""
 
@@ -280,7 +245,7 @@ for start in range(0, 40, 16):                              # batches of 16, 16 
     logits = model(X[start:start + 16])                     # (n, T, V)
     print(f"batch of {logits.shape[0]}: logits {tuple(logits.shape)}")
 
-# %% nbgrader={"grade": true, "grade_id": "hidden_state_test", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+# %% quick hidden_state 1
 # Quick check (1 point): batches of 16 and of 5.
 with tp.strict():
     model = TokenTagger(10, 4)
@@ -290,34 +255,24 @@ with tp.strict():
         assert tuple(out.shape) == (N, 7, 4), f"TokenTagger(10, 4) maps ({N}, 7) to {tuple(out.shape)}, not ({N}, 7, 4)"
     checks.passed("quick check: batches of 16 and 5 work. " + checks.HIDDEN_NOTE)
 
-# %% nbgrader={"grade": true, "grade_id": "hidden_state_hidden", "locked": true, "points": 2, "schema_version": 3, "solution": false}
-# Full check (2 points): the quick check again; hidden checks run here at grading.
-with tp.strict():
-    model = TokenTagger(10, 4)
-    for N in (16, 5):
-        X, _ = checks.tagging_data(N, 7, 10, seed=N)        # (N, 7)
-        out = checks.call(model, {"X": X}, what=f"TokenTagger(10, 4)(X) with N = {N}")
-        assert tuple(out.shape) == (N, 7, 4), f"TokenTagger(10, 4) maps ({N}, 7) to {tuple(out.shape)}, not ({N}, 7, 4)"
-    ### BEGIN HIDDEN TESTS
-    model = TokenTagger(8, 3, batch_size=4, hidden=12)
-    for N, T in ((1, 4), (7, 3), (40, 6)):
-        X, _ = checks.tagging_data(N, T, 8, seed=40 + N)    # (N, T)
-        out = checks.call(model, {"X": X}, what=f"TokenTagger(8, 3, batch_size=4)(X) with N = {N}, T = {T}")
-        assert tuple(out.shape) == (N, T, 3), (f"TokenTagger(8, 3, batch_size=4) maps ({N}, {T}) to "
-                                               f"{tuple(out.shape)}, not ({N}, {T}, 3)")
-    X, _ = checks.tagging_data(7, 5, 8, seed=7)             # (7, 5)
-    with torch.no_grad():
-        a = checks.call(model, {"X": X}, what="TokenTagger(...)(X)")
-        X[0] = (X[0] % 7) + 1                               # change sample 0 only
-        b = checks.call(model, {"X": X}, what="TokenTagger(...)(X)")
-    assert (a[1:] - b[1:]).abs().max() < 1e-6, "changing sample 0 changed the other samples' scores"
-    X, y = checks.tagging_data(48, 6, 6, seed=8)            # (48, 6), (48, 6): more than 16 at once
-    X_test, y_test = checks.tagging_data(64, 6, 6, seed=9)
-    torch.manual_seed(0)
-    checks.check_trains_tokens(TokenTagger(6, 6), X, y, lambda out, y: F.cross_entropy(out.permute(0, 2, 1), y),
-                               test=(X_test, y_test), steps=40, min_accuracy=0.9)
-    ### END HIDDEN TESTS
-    checks.passed("full check passed")
+# %% hidden hidden_state 2
+model = TokenTagger(8, 3, batch_size=4, hidden=12)
+for N, T in ((1, 4), (7, 3), (40, 6)):
+    X, _ = checks.tagging_data(N, T, 8, seed=40 + N)    # (N, T)
+    out = checks.call(model, {"X": X}, what=f"TokenTagger(8, 3, batch_size=4)(X) with N = {N}, T = {T}")
+    assert tuple(out.shape) == (N, T, 3), (f"TokenTagger(8, 3, batch_size=4) maps ({N}, {T}) to "
+                                           f"{tuple(out.shape)}, not ({N}, {T}, 3)")
+X, _ = checks.tagging_data(7, 5, 8, seed=7)             # (7, 5)
+with torch.no_grad():
+    a = checks.call(model, {"X": X}, what="TokenTagger(...)(X)")
+    X[0] = (X[0] % 7) + 1                               # change sample 0 only
+    b = checks.call(model, {"X": X}, what="TokenTagger(...)(X)")
+assert (a[1:] - b[1:]).abs().max() < 1e-6, "changing sample 0 changed the other samples' scores"
+X, y = checks.tagging_data(48, 6, 6, seed=8)            # (48, 6), (48, 6): more than 16 at once
+X_test, y_test = checks.tagging_data(64, 6, 6, seed=9)
+torch.manual_seed(0)
+checks.check_trains_tokens(TokenTagger(6, 6), X, y, lambda out, y: F.cross_entropy(out.permute(0, 2, 1), y),
+                           test=(X_test, y_test), steps=40, min_accuracy=0.9)
 
 # %% [markdown]
 # ## Exercise 6 · Token ids fed straight into the RNN
@@ -326,7 +281,7 @@ with tp.strict():
 # in, scores (N, T, 3) out. The cell below fails, and the error message suggests a cast. Fix the
 # model so that it **learns** the tags (the hidden check trains it).
 
-# %% nbgrader={"grade": false, "grade_id": "embedding", "locked": false, "schema_version": 3, "solution": true}
+# %% answer embedding
 class IdTagger(nn.Module):
     """Token ids X (N, T) int64 in 0..n_tokens-1 -> tag scores (N, T, n_tags)."""
 
@@ -356,7 +311,7 @@ class IdTagger(nn.Module):
 X, y = checks.tagging_data(4, 6, 10, rule="mod3")           # (N, T), (N, T)
 IdTagger(10, 3)(X)
 
-# %% nbgrader={"grade": true, "grade_id": "embedding_test", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+# %% quick embedding 1
 # Quick check (1 point): ids (4, 6) -> float scores (4, 6, 3).
 with tp.strict():
     X, _ = checks.tagging_data(4, 6, 10, seed=1, rule="mod3")    # (4, 6)
@@ -364,24 +319,16 @@ with tp.strict():
     assert out.is_floating_point() and tuple(out.shape) == (4, 6, 3), f"IdTagger(10, 3)(X) gave {tp.describe(out)}"
     checks.passed("quick check: the shape is right. " + checks.HIDDEN_NOTE)
 
-# %% nbgrader={"grade": true, "grade_id": "embedding_hidden", "locked": true, "points": 2, "schema_version": 3, "solution": false}
-# Full check (2 points): the quick check again; hidden checks run here at grading.
-with tp.strict():
-    X, _ = checks.tagging_data(4, 6, 10, seed=1, rule="mod3")    # (4, 6)
-    out = checks.call(IdTagger(10, 3), {"X": X}, what="IdTagger(10, 3)(X)")
-    assert out.is_floating_point() and tuple(out.shape) == (4, 6, 3), f"IdTagger(10, 3)(X) gave {tp.describe(out)}"
-    ### BEGIN HIDDEN TESTS
-    for N, T in ((1, 4), (7, 5)):
-        X, _ = checks.tagging_data(N, T, 12, seed=50 + N, rule="mod3")
-        out = checks.call(IdTagger(12, 3), {"X": X}, what=f"IdTagger(12, 3)(X) with N = {N}")
-        assert tuple(out.shape) == (N, T, 3), f"IdTagger(12, 3) maps ({N}, {T}) to {tuple(out.shape)}, not ({N}, {T}, 3)"
-    X, y = checks.tagging_data(64, 6, 10, seed=10, rule="mod3")  # (64, 6), (64, 6)
-    X_test, y_test = checks.tagging_data(128, 6, 10, seed=11, rule="mod3")
-    torch.manual_seed(0)
-    checks.check_trains_tokens(IdTagger(10, 3), X, y, lambda out, y: F.cross_entropy(out.permute(0, 2, 1), y),
-                               test=(X_test, y_test), steps=40, min_accuracy=0.95)
-    ### END HIDDEN TESTS
-    checks.passed("full check passed")
+# %% hidden embedding 2
+for N, T in ((1, 4), (7, 5)):
+    X, _ = checks.tagging_data(N, T, 12, seed=50 + N, rule="mod3")
+    out = checks.call(IdTagger(12, 3), {"X": X}, what=f"IdTagger(12, 3)(X) with N = {N}")
+    assert tuple(out.shape) == (N, T, 3), f"IdTagger(12, 3) maps ({N}, {T}) to {tuple(out.shape)}, not ({N}, {T}, 3)"
+X, y = checks.tagging_data(64, 6, 10, seed=10, rule="mod3")  # (64, 6), (64, 6)
+X_test, y_test = checks.tagging_data(128, 6, 10, seed=11, rule="mod3")
+torch.manual_seed(0)
+checks.check_trains_tokens(IdTagger(10, 3), X, y, lambda out, y: F.cross_entropy(out.permute(0, 2, 1), y),
+                           test=(X_test, y_test), steps=40, min_accuracy=0.95)
 
 # %% [markdown]
 # ## Exercise 7 · An input and a target of different lengths
@@ -390,7 +337,7 @@ with tp.strict():
 # whole input; `decode(tgt_in, state)` reads decoder input ids `tgt_in` (N, T_in) and gives one row of V
 # scores per decoder step, (N, T_in, V).
 
-# %% nbgrader={"grade": false, "grade_id": "seq2seq_model", "locked": true, "schema_version": 3, "solution": false}
+# %% locked seq2seq_model
 BOS = 1                                                     # every target starts with this token
 
 
@@ -417,7 +364,7 @@ class Seq2Seq(nn.Module):
 # below fails). Make it return the mean cross-entropy of the **decoder's** predictions with teacher forcing:
 # the decoder reads `tgt` without its last token and at each step predicts the next token of `tgt`.
 
-# %% nbgrader={"grade": false, "grade_id": "seq2seq", "locked": false, "schema_version": 3, "solution": true}
+# %% answer seq2seq
 def seq2seq_loss(model, src, tgt):
     """model: Seq2Seq, src (N, S) ids, tgt (N, T) ids starting with BOS -> mean next-token loss, a scalar."""
     ### BEGIN SOLUTION
@@ -437,7 +384,7 @@ src = torch.randint(2, 12, (4, 10))                         # (N, S) a 10-token 
 tgt = torch.cat([torch.full((4, 1), BOS), torch.randint(2, 12, (4, 7))], dim=1)  # (N, T) BOS + 7 tokens
 seq2seq_loss(Seq2Seq(12), src, tgt)
 
-# %% nbgrader={"grade": true, "grade_id": "seq2seq_test", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+# %% quick seq2seq 1
 # Quick check (1 point): N = 4, S = 6, T = 5, against the loss computed one decoder step at a time.
 with tp.strict():
     torch.manual_seed(3)
@@ -445,34 +392,26 @@ with tp.strict():
     checks.check_model_loss(seq2seq_loss, checks.reference_teacher_forcing_loss, Seq2Seq(9), {"src": src, "tgt": tgt})
     checks.passed("quick check: N = 4 gives the teacher-forced loss. " + checks.HIDDEN_NOTE)
 
-# %% nbgrader={"grade": true, "grade_id": "seq2seq_hidden", "locked": true, "points": 3, "schema_version": 3, "solution": false}
-# Full check (3 points): the quick check again; hidden checks run here at grading.
-with tp.strict():
-    torch.manual_seed(3)
-    src, tgt = checks.reversal_data(4, 6, 4, 9, seed=3)     # (4, 6), (4, 5)
-    checks.check_model_loss(seq2seq_loss, checks.reference_teacher_forcing_loss, Seq2Seq(9), {"src": src, "tgt": tgt})
-    ### BEGIN HIDDEN TESTS
-    torch.manual_seed(4)
-    model = Seq2Seq(7, emb=8, hidden=12)
-    for N, S, K in ((1, 4, 2), (2, 3, 5), (7, 8, 3), (5, 2, 6)):   # targets shorter and longer than the input
-        src = torch.randint(2, 7, (N, S))
-        tgt = torch.cat([torch.full((N, 1), BOS), torch.randint(2, 7, (N, K))], dim=1)
-        checks.check_model_loss(seq2seq_loss, checks.reference_teacher_forcing_loss, model, {"src": src, "tgt": tgt},
-                                label=f" with N = {N}, S = {S}, T = {K + 1}")
-    src, tgt = checks.reversal_data(64, 5, 3, 8, seed=12)   # (64, 5), (64, 4): the last 3 tokens, reversed
-    torch.manual_seed(0)
-    model = Seq2Seq(8)
-    opt = torch.optim.Adam(model.parameters(), lr=0.03)
-    for _ in range(80):
-        opt.zero_grad()
-        loss = checks.call(seq2seq_loss, {"model": model, "src": src, "tgt": tgt})
-        loss.backward()
-        opt.step()
-    acc = (checks.greedy_decode(model, src, 3, bos=BOS) == tgt[:, 1:]).float().mean().item()
-    assert acc >= 0.9, (f"after 80 training steps with seq2seq_loss, greedy decoding gets {acc:.3f} of the target "
-                        "tokens right; it should reach 0.9. Does the decoder predict the NEXT token?")
-    ### END HIDDEN TESTS
-    checks.passed("full check passed")
+# %% hidden seq2seq 3
+torch.manual_seed(4)
+model = Seq2Seq(7, emb=8, hidden=12)
+for N, S, K in ((1, 4, 2), (2, 3, 5), (7, 8, 3), (5, 2, 6)):   # targets shorter and longer than the input
+    src = torch.randint(2, 7, (N, S))
+    tgt = torch.cat([torch.full((N, 1), BOS), torch.randint(2, 7, (N, K))], dim=1)
+    checks.check_model_loss(seq2seq_loss, checks.reference_teacher_forcing_loss, model, {"src": src, "tgt": tgt},
+                            label=f" with N = {N}, S = {S}, T = {K + 1}")
+src, tgt = checks.reversal_data(64, 5, 3, 8, seed=12)   # (64, 5), (64, 4): the last 3 tokens, reversed
+torch.manual_seed(0)
+model = Seq2Seq(8)
+opt = torch.optim.Adam(model.parameters(), lr=0.03)
+for _ in range(80):
+    opt.zero_grad()
+    loss = checks.call(seq2seq_loss, {"model": model, "src": src, "tgt": tgt})
+    loss.backward()
+    opt.step()
+acc = (checks.greedy_decode(model, src, 3, bos=BOS) == tgt[:, 1:]).float().mean().item()
+assert acc >= 0.9, (f"after 80 training steps with seq2seq_loss, greedy decoding gets {acc:.3f} of the target "
+                    "tokens right; it should reach 0.9. Does the decoder predict the NEXT token?")
 
 # %% [markdown]
 # ## Exercise 8 · Predict the shape
@@ -498,7 +437,7 @@ with tp.strict():
 # | `shape_loss_none` | `F.cross_entropy(logits.permute(0, 2, 1), y, reduction="none")` |
 # | `shape_flat_logits` | `logits.reshape(-1, V)` |
 
-# %% nbgrader={"grade": false, "grade_id": "predict_shape", "locked": false, "schema_version": 3, "solution": true}
+# %% answer predict_shape
 ### BEGIN SOLUTION
 shape_out = (4, 7, 16)
 shape_h_n = (2, 4, 16)
@@ -516,7 +455,7 @@ shape_flat_logits = (28, 5)
 # shape_flat_logits = (4, 35)
 ### END BROKEN CODE
 
-# %% nbgrader={"grade": true, "grade_id": "predict_shape_test", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+# %% quick predict_shape 2
 # Quick check (2 points): the first two predictions.
 with tp.strict():
     N, T, F_in, H, V = 4, 7, 8, 16, 5
@@ -527,22 +466,12 @@ with tp.strict():
     checks.check_shape("shape_h_n", shape_h_n, h_n.shape)
     checks.passed("quick check: the first two shapes are right. " + checks.HIDDEN_NOTE)
 
-# %% nbgrader={"grade": true, "grade_id": "predict_shape_hidden", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+# %% hidden predict_shape 2
 # Full check (2 points): the quick check again; the other four predictions are checked at grading.
-with tp.strict():
-    N, T, F_in, H, V = 4, 7, 8, 16, 5
-    X = torch.randn(N, T, F_in)                             # (N, T, F)
-    gru = nn.GRU(F_in, H, num_layers=2, batch_first=True)
-    out, h_n = gru(X)                                       # (N, T, H), (layers, N, H)
-    checks.check_shape("shape_out", shape_out, out.shape)
-    checks.check_shape("shape_h_n", shape_h_n, h_n.shape)
-    ### BEGIN HIDDEN TESTS
-    logits = nn.Linear(H, V)(out)                           # (N, T, V)
-    y = torch.randint(0, V, (N, T))                         # (N, T)
-    checks.check_shape("shape_out_minus_1", shape_out_minus_1, out[-1].shape)
-    checks.check_shape("shape_out_last_step", shape_out_last_step, out[:, -1].shape)
-    checks.check_shape("shape_loss_none", shape_loss_none,
-                       F.cross_entropy(logits.permute(0, 2, 1), y, reduction="none").shape)
-    checks.check_shape("shape_flat_logits", shape_flat_logits, logits.reshape(-1, V).shape)
-    ### END HIDDEN TESTS
-    checks.passed("full check passed")
+logits = nn.Linear(H, V)(out)                           # (N, T, V)
+y = torch.randint(0, V, (N, T))                         # (N, T)
+checks.check_shape("shape_out_minus_1", shape_out_minus_1, out[-1].shape)
+checks.check_shape("shape_out_last_step", shape_out_last_step, out[:, -1].shape)
+checks.check_shape("shape_loss_none", shape_loss_none,
+                   F.cross_entropy(logits.permute(0, 2, 1), y, reduction="none").shape)
+checks.check_shape("shape_flat_logits", shape_flat_logits, logits.reshape(-1, V).shape)

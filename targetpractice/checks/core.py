@@ -1,0 +1,287 @@
+"""The shared core of the checks: data, references, and checks that tests reuse.  Each takes the student's function or model as an argument
+(ARENA style), so one broken cell never cascades into the next exercise.
+
+A failing check raises :class:`CheckFailed` (an AssertionError) whose message names the
+shapes seen, what was expected and the fix to consider.  Anything the student's code
+raises is caught and explained; a checker never crashes on a tensor of the wrong rank.
+"""
+from __future__ import annotations
+
+import contextlib
+import itertools
+import warnings
+
+import torch
+
+from ..diagnosis import describe, diagnose, explain_error, shape_str
+
+# Captured at import, before any student cell runs: a student who reassigns
+# torch.allclose or torch.equal cannot change what the checks compute.
+_max = torch.max
+_abs = torch.abs
+_logsumexp = torch.logsumexp
+_no_grad = torch.no_grad
+
+HIDDEN_NOTE = "Hidden checks also try N = 1, an odd N, gradients and a few training steps."
+
+
+class CheckFailed(AssertionError):
+    """A check failed; the message is for the student."""
+
+    def __init__(self, message: str, tag: str = "unknown"):
+        super().__init__(message)
+        self.tag = tag
+
+    def _render_traceback_(self):  # IPython shows this instead of a traceback into the checker
+        return [f"\x1b[31mCheck failed [{self.tag}]\x1b[0m", *str(self).splitlines()]
+
+
+def passed(message: str) -> None:
+    print(f"\u2713 {message}")
+
+
+@contextlib.contextmanager
+def strict():
+    """Warnings become errors (a broadcast warning is a bug here), and nothing reaches stderr."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        yield
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def separable_data(N: int = 96, n_features: int = 4, C: int = 3, seed: int = 0):
+    """A tiny classification set a small MLP fits in a few dozen steps: X (N, F), y (N,)."""
+    g = torch.Generator().manual_seed(seed)
+    centers = torch.randn(C, n_features, generator=g) * 3.0      # (C, F)
+    y = torch.arange(N) % C                                      # (N,)
+    X = centers[y] + 0.5 * torch.randn(N, n_features, generator=g)  # (N, F)
+    return X, y
+
+
+# ------------------------------------------------------------------------ references
+
+
+def reference_accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
+    """Fraction of samples whose highest logit is their label, counted one by one."""
+    hits = sum(int(int(logits[n].argmax()) == int(y[n])) for n in range(logits.shape[0]))
+    return hits / logits.shape[0]
+
+
+# --------------------------------------------------------------------------- helpers
+def _args_text(args: dict) -> str:
+    return ", ".join(f"{k} {describe(v)}" for k, v in args.items())
+
+
+def call(fn, args: dict, *, loss=None, what: str | None = None):
+    """Call the student's fn(*args); turn any exception or warning into a CheckFailed that explains it."""
+    what = what or f"{getattr(fn, '__name__', 'your function')}({', '.join(args)})"
+    try:
+        with strict():
+            return fn(*args.values())
+    except CheckFailed:
+        raise
+    except Exception as exc:  # the student's bug, not ours: explain it
+        diag = explain_error(exc)
+        tensors = [v for v in args.values() if isinstance(v, torch.Tensor)]
+        if loss is not None and len(tensors) >= 2 and diag.tag == "unknown":
+            diag = diagnose(loss, tensors[0], tensors[1])
+        raise CheckFailed(f"{what} raised an error when called with {_args_text(args)}:\n{diag.message}",
+                          diag.tag) from None
+
+
+def _require_tensor(value, what: str, shape=None, floating: bool = True):
+    if not isinstance(value, torch.Tensor):
+        raise CheckFailed(f"{what} should return a tensor, but returned {describe(value)}.", "not-a-tensor")
+    if floating and not value.is_floating_point():
+        raise CheckFailed(f"{what} should return a float tensor, got {describe(value)}.", "dtype")
+    if shape is not None and tuple(value.shape) != tuple(shape):
+        raise CheckFailed(f"{what} should return shape {shape_str(shape)}, got {describe(value)}.",
+                          "output-shape")
+    if floating and not bool(torch.isfinite(value.detach()).all()):
+        raise CheckFailed(f"{what} returned a non-finite value: {value.detach()}.", "non-finite")
+    return value
+
+
+def _gap(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float(_max(_abs(a.detach().double() - b.detach().double()))) if a.numel() else 0.0
+
+
+# ---------------------------------------------------------------------------- checks
+def check_loss(fn, reference, args: dict, *, loss=None, grad_of: str | None = "logits",
+               atol: float = 1e-5, label: str = "") -> None:
+    """fn(*args) must be a scalar loss equal to reference(...) in value and, for args[grad_of], in gradient.
+
+    ``reference`` takes the same args; it is the loss computed another way.
+    """
+    what = f"{getattr(fn, '__name__', 'your function')}({', '.join(args)}){label}"
+    mine = {k: (v.detach().clone().requires_grad_(True) if k == grad_of else v.clone())
+            for k, v in args.items()}
+    theirs = {k: (v.detach().clone().requires_grad_(True) if k == grad_of else v.clone())
+              for k, v in args.items()}
+    out = _require_tensor(call(fn, mine, loss=loss, what=what), what, shape=())
+    with strict():
+        expected = reference(*theirs.values())
+    gap = _gap(out, expected)
+    if gap > atol:
+        diag = diagnose(loss, *list(args.values())[:2]) if loss is not None else None
+        hint = f"\n{diag.message}" if diag is not None and diag.tag != "ok" else ""
+        raise CheckFailed(
+            f"{what} returned {float(out.detach()):.6f}, but the loss computed sample by sample is "
+            f"{float(expected.detach()):.6f} (inputs: {_args_text(args)}).{hint}",
+            diag.tag if diag is not None and diag.tag != "ok" else "wrong-value")
+    if grad_of is not None:
+        if not out.requires_grad:
+            raise CheckFailed(f"{what} returned a loss that does not depend on {grad_of} "
+                              "(detached? computed from .item() or argmax?), so nothing would learn.",
+                              "no-gradient")
+        out.backward()
+        expected.backward()
+        g_mine, g_ref = mine[grad_of].grad, theirs[grad_of].grad
+        if g_mine is None or _gap(g_mine, g_ref) > 10 * atol:
+            raise CheckFailed(f"{what}: the gradient reaching {grad_of} differs from the reference "
+                              f"(largest difference {(_gap(g_mine, g_ref) if g_mine is not None else float('inf')):.3g}), "
+                              "so training would follow the wrong signal.", "wrong-gradient")
+
+
+def check_loss_fn(fn, reference, make_args, *, sizes=(1, 2, 7), loss=None, grad_of="logits",
+                  atol: float = 1e-5) -> None:
+    """check_loss for several batch sizes; make_args(N) returns the dict of named inputs."""
+    for N in sizes:
+        check_loss(fn, reference, make_args(N), loss=loss, grad_of=grad_of, atol=atol, label=f" with N = {N}")
+
+
+def check_gradient_locality(per_element_fn, args: dict, *, of: str = "logits", class_dim: int = 1,
+                            max_positions: int = 12) -> None:
+    """The loss at each position must send gradient only into that position's scores (D2).
+
+    per_element_fn returns unreduced losses, one per target position: args[of] without its class
+    dim.  A view where a permute was needed, or a broadcast, sends gradient elsewhere.
+    """
+    x = args[of]
+    what = getattr(per_element_fn, "__name__", "your function")
+    want = tuple(x.shape[:class_dim % x.dim()]) + tuple(x.shape[class_dim % x.dim() + 1:])
+    first = _require_tensor(call(per_element_fn, args, what=what), what)
+    if tuple(first.shape) != want:
+        raise CheckFailed(f"{what} should give one loss per position, shape {shape_str(want)}; "
+                          f"got {describe(first)}.", "unreduced-shape")
+    positions = list(itertools.product(*(range(n) for n in want)))
+    step = max(1, len(positions) // max_positions)
+    for idx in positions[::step]:
+        named = {k: (v.detach().clone().requires_grad_(True) if k == of else v) for k, v in args.items()}
+        out = call(per_element_fn, named, what=what)
+        out[idx].backward()
+        g = named[of].grad
+        if g is None:
+            raise CheckFailed(f"{what}: no gradient reaches {of}.", "no-gradient")
+        g = g.movedim(class_dim, -1)                       # (..., C): the scores of each position last
+        leak = float(_abs(g).sum() - _abs(g[idx]).sum())
+        if leak > 0:
+            raise CheckFailed(f"{what}: the loss at position {idx} sends gradient into the scores of other "
+                              "positions or samples; they are being mixed (a view or reshape where a permute "
+                              "was needed, or broadcasting).", "gradient-leak")
+
+
+def check_unreduced_shape(per_sample_fn, args: dict, expected_shape) -> None:
+    """The unreduced loss must have the target's shape (D3): a broadcast gives (N, N)."""
+    what = getattr(per_sample_fn, "__name__", "your function")
+    out = _require_tensor(call(per_sample_fn, args, what=what), what)
+    if tuple(out.shape) != tuple(expected_shape):
+        raise CheckFailed(f"{what} gives per-sample losses of shape {shape_str(out.shape)}, expected "
+                          f"{shape_str(expected_shape)} (one per target). A larger shape means the target "
+                          "was broadcast against the output.", "broadcast")
+
+
+def check_batch_independence(model, X: torch.Tensor) -> None:
+    """Changing sample 0 must not change the outputs of the other samples (D5)."""
+    if hasattr(model, "eval"):
+        model.eval()
+    with _no_grad():
+        X2 = X.clone()
+        X2[0] = X2[0] + 1.0
+        a = call(model, {"X": X}, what="model(X)")
+        b = call(model, {"X": X2}, what="model(X)")
+    gap = _gap(a[1:], b[1:])
+    if gap > 1e-6:
+        raise CheckFailed(f"Changing sample 0 changed the outputs of the other samples by up to {gap:.3g}: "
+                          "the model mixes samples (batch and time swapped? batch_first?).", "batch-mixing")
+
+
+def check_permutation_equivariance(per_sample_fn, args: dict, seed: int = 0) -> None:
+    """Shuffling all inputs along dim 0 must shuffle the per-sample losses the same way (D6)."""
+    n = next(v for v in args.values() if isinstance(v, torch.Tensor)).shape[0]
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    what = getattr(per_sample_fn, "__name__", "your function")
+    a = _require_tensor(call(per_sample_fn, args, what=what), what)
+    b = _require_tensor(call(per_sample_fn, {k: v[perm] for k, v in args.items()}, what=what), what)
+    if a.shape != b.shape or a.dim() == 0 or _gap(a[perm], b) > 1e-5:
+        raise CheckFailed(f"{what}: shuffling the batch did not shuffle the per-sample losses the same way "
+                          "(targets misaligned or broadcast against the outputs).", "misaligned")
+
+
+def check_batch_sizes(fn, make_args, sizes=(1, 2, 7)) -> None:
+    """fn must run for every batch size, N = 1 and an odd N included."""
+    for N in sizes:
+        call(fn, make_args(N), what=f"{getattr(fn, '__name__', 'your function')} with N = {N}")
+
+
+def train_steps(model, X: torch.Tensor, y: torch.Tensor, loss_fn, *, steps: int, lr: float, seed: int = 0) -> float:
+    """Train model with Adam on loss_fn(model(X), y) for a few steps; return the final loss.
+
+    Student code runs through call(), so its errors come back explained; a loss that does not
+    depend on the output (detached, .item(), argmax) fails at once instead of silently not learning.
+    """
+    params = list(model.parameters()) if isinstance(model, torch.nn.Module) else []
+    if not params:
+        raise CheckFailed(f"expected a model (an nn.Module with parameters), got {describe(model)}.", "not-a-model")
+    torch.manual_seed(seed)
+    opt = torch.optim.Adam(params, lr=lr)
+    model.train()
+    value = float("nan")
+    for _ in range(steps):
+        opt.zero_grad()
+        out = call(model, {"X": X}, what="model(X)")
+        loss = _require_tensor(call(loss_fn, {"output": out, "y": y}, what="the loss"), "the loss", shape=())
+        if not loss.requires_grad:
+            raise CheckFailed("The loss does not depend on the model's output (detached? computed from "
+                              ".item(), argmax or a threshold?), so nothing would learn.", "no-gradient")
+        loss.backward()
+        opt.step()
+        value = float(loss.detach())
+    model.eval()
+    return value
+
+
+def check_trains(model, X: torch.Tensor, y: torch.Tensor, loss_fn, *, steps: int = 150, lr: float = 0.05,
+                 min_accuracy: float = 0.95, max_loss: float | None = None, seed: int = 0,
+                 labels: torch.Tensor | None = None) -> dict:
+    """Train model with Adam on (X, y) for a few steps; require a stated accuracy (and final loss).
+
+    ``labels`` are the 0-based class ids (N,) the accuracy is measured against (default: y).
+    """
+    value = train_steps(model, X, y, loss_fn, steps=steps, lr=lr, seed=seed)
+    with _no_grad():
+        model.eval()
+        acc = reference_accuracy(model(X), (y if labels is None else labels).reshape(-1))
+    if acc < min_accuracy:
+        raise CheckFailed(f"After {steps} training steps the accuracy is {acc:.3f}; it should reach "
+                          f"{min_accuracy:.2f} on this easy data (loss {value:.4f}).", "does-not-learn")
+    if max_loss is not None and value > max_loss:
+        raise CheckFailed(f"After {steps} training steps the loss is still {value:.4f} (accuracy {acc:.3f}); "
+                          f"it should fall below {max_loss}. A loss stuck at a floor usually means softmax "
+                          "or sigmoid was applied before a loss that applies it itself.", "loss-floor")
+    return {"accuracy": acc, "loss": value}
+
+
+def check_shape(name: str, predicted, actual) -> None:
+    """A 'predict the shape' answer: a tuple of ints equal to the real shape."""
+    actual = tuple(actual)
+    try:
+        guess = tuple(int(s) for s in predicted)
+    except (TypeError, ValueError):
+        raise CheckFailed(f"{name}: write the shape as a tuple of ints such as (4, 5); got {predicted!r}.",
+                          "predict-shape") from None
+    if guess != actual:
+        raise CheckFailed(f"{name}: you predicted {shape_str(guess)}; the real shape has "
+                          f"{len(actual)} dim(s). Think about which dims the operation keeps.", "predict-shape")

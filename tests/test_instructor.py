@@ -1,0 +1,102 @@
+"""Instructor tooling without grading anything: answer cells, cell markers, the tampering detector."""
+from __future__ import annotations
+
+import pytest
+
+from targetpractice.instructor.nbgrader_ext import solution_source, split_answer_cell, student_source
+
+
+CELL = '''def f(logits, y):
+    """doc"""
+    ### BEGIN SOLUTION
+    return F.cross_entropy(logits, y.squeeze(1))
+    ### END SOLUTION
+    ### BEGIN BROKEN CODE
+    # return F.cross_entropy(logits, y)
+    #
+    # # a comment the student sees
+    ### END BROKEN CODE
+
+
+f(1, 2)'''
+
+
+def test_answer_cell_split_gives_student_and_solution_versions():
+    student = student_source(CELL)
+    assert "    return F.cross_entropy(logits, y)\n\n    # a comment the student sees" in student
+    assert "squeeze" not in student and "BEGIN" not in student and student.endswith("f(1, 2)")
+    solution = solution_source(CELL)
+    assert "y.squeeze(1)" in solution and "BROKEN" not in solution and "F.cross_entropy(logits, y)\n" not in solution
+
+
+@pytest.mark.parametrize("bad, why", [
+    ("x = 1\n### BEGIN SOLUTION\nx = 2\n### END SOLUTION", "BROKEN CODE block"),
+    ("### BEGIN BROKEN CODE\n# x\n### END BROKEN CODE\n### BEGIN SOLUTION\nx\n### END SOLUTION", "expected BEGIN"),
+    ("### BEGIN SOLUTION\nx\n### END SOLUTION\n### BEGIN BROKEN CODE\nx = 1\n### END BROKEN CODE", "commented out"),
+])
+def test_answer_cell_authoring_errors_are_clear(bad, why):
+    with pytest.raises(ValueError, match=why):
+        split_answer_cell(bad)
+
+
+def test_tampering_is_found_in_every_usual_form():
+    from targetpractice.instructor.nbgrader_ext import tampering
+
+    src = "\n".join([
+        "import torch, builtins",                         # 1: importing builtins is itself suspicious
+        "torch.allclose = lambda *a, **k: True",          # 2
+        "def f(logits, y):",                              # 3
+        "    checks.check_loss = print",                  # 4: inside a function too
+        "    return F.cross_entropy(logits, y)",          # 5: fine
+        "builtins.len = lambda x: 3",                     # 6
+        "setattr(torch, 'equal', lambda *a: True)",       # 7
+        "vars(torch)['equal'] = None",                    # 8
+        "checks = None",                                  # 9
+        "%reset -f",                                      # 10
+        "x = torch.zeros(3)",                             # 11: fine
+        "x[0] = 1",                                       # 12: fine
+        "torch.testing.assert_close = print",             # 13
+    ])
+    assert {first for first, _, _ in tampering(src)} == {1, 2, 4, 6, 7, 8, 9, 10, 13}
+    assert tampering("def f(logits, y):\n    return F.cross_entropy(logits, y.squeeze(1))\n") == []
+
+
+# ------------------------------------------------------------------------------- cell markers
+QUICK = '''# Quick check (1 point): N = 4.
+with tp.strict():
+    x = 1
+    checks.passed("quick check: " +
+                  checks.HIDDEN_NOTE)'''
+
+
+def test_hidden_cell_is_composed_from_its_quick_check():
+    from targetpractice.instructor.build import compose_hidden
+
+    full = compose_hidden(QUICK, "def _inputs(N):\n    return N\n\ncheck(_inputs)", 2, "here")
+    assert full.split("\n") == [
+        "# Full check (2 points): the quick check again; hidden checks run here at grading.",
+        "with tp.strict():", "    x = 1", "    ### BEGIN HIDDEN TESTS", "    def _inputs(N):",
+        "        return N", "", "    check(_inputs)", "    ### END HIDDEN TESTS",
+        '    checks.passed("full check passed")']
+    custom = compose_hidden(QUICK, "# Full check (2 points): four more predictions.\ncheck()", 2, "here")
+    assert custom.startswith("# Full check (2 points): four more predictions.\nwith tp.strict():")
+
+
+def test_markers_become_nbgrader_metadata_and_mistakes_are_named(tmp_path):
+    from targetpractice.instructor.build import notebook_from_text
+
+    src = tmp_path / "exercises.py"
+    src.write_text("# %% locked setup\nimport x\n\n# %% answer ex\n### BEGIN SOLUTION\nx = 1\n### END SOLUTION\n"
+                   "### BEGIN BROKEN CODE\n# x = 2\n### END BROKEN CODE\n\n# %% quick ex 1\n" + QUICK +
+                   "\n\n# %% hidden ex 3\ncheck()\n")
+    cells = {c.id: c.metadata["nbgrader"] for c in notebook_from_text(src).cells}
+    assert cells["setup"] == {"grade": False, "grade_id": "setup", "locked": True, "schema_version": 3,
+                              "solution": False}
+    assert cells["ex"]["solution"] and not cells["ex"]["locked"]
+    assert cells["ex_test"]["points"] == 1 and cells["ex_hidden"]["points"] == 3 and cells["ex_hidden"]["grade"]
+    src.write_text("# %% quik ex 1\nx\n")
+    with pytest.raises(ValueError, match="unknown cell marker `# %% quik ex 1`"):
+        notebook_from_text(src)
+    src.write_text("# %% hidden ex 1\nx\n")
+    with pytest.raises(ValueError, match="needs its `quick ex` cell above it"):
+        notebook_from_text(src)
