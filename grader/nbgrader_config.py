@@ -3,13 +3,15 @@
 # JUPYTER_CONFIG_DIR=<repo>/grader nbgrader <command>.
 import os
 
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import (CheckCellMetadata, ClearHiddenTests, ClearMarkScheme, ClearOutput,
-                                    ComputeChecksums, DeduplicateIds, GetGrades, IncludeHeaderFooter,
-                                    InstantiateTests, LockCells, OverwriteCells, OverwriteKernelspec, SaveCells)
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, ClearMarkScheme,
+                                    ClearOutput, ComputeChecksums, DeduplicateIds, GetGrades, IgnorePattern,
+                                    IncludeHeaderFooter, InstantiateTests, LimitOutput, LockCells, OverwriteCells,
+                                    OverwriteKernelspec, SaveAutoGrades, SaveCells)
 
-from targetpractice.instructor.nbgrader_ext import (BrokenStarterCode, FeedbackWithoutHiddenTests, NeutraliseTampering,
-                                         RepairCellMetadata)
+from targetpractice.instructor.kernel import GradingExecute
+from targetpractice.instructor.nbgrader_ext import (BrokenStarterCode, FeedbackWithoutHiddenTests,
+                                                    NeutraliseTampering, RepairCellMetadata)
 
 c = get_config()  # noqa: F821 (defined by traitlets when it loads this file)
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -34,9 +36,10 @@ c.GenerateAssignment.preprocessors = [
 c.OverwriteCells.add_missing_cells = True
 # Every cell of these exercises runs in well under a second; a loop that does not end is cut here.
 c.Execute.timeout = 30
-# Grade in a kernel with memory and CPU limits (targetpractice/kernel.py), found through JUPYTER_PATH.
-os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [HERE, os.environ.get("JUPYTER_PATH")]))
-c.Execute.kernel_name = "targetpractice-grading"
+# Grade in a kernel with memory and CPU limits (targetpractice/instructor/kernel.py). Its kernel
+# manager builds the spec itself: no kernelspec is installed, so JupyterLab never offers it.
+c.Autograde.autograde_preprocessors = [GradingExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+                                       SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
 
 # Feedback shows each failed check's message, never the hidden tests' source (nbgrader#917).
 c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, FeedbackWithoutHiddenTests]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import tomllib
 from pathlib import Path
@@ -43,6 +44,10 @@ def execute(path: Path, **kw):
                    **kw).execute()
     probe = nb.cells.pop()
     assert text_of(probe).strip() == "grader modules: []", f"{path.name} loaded {text_of(probe)}"
+    for cell in nb.cells:  # a stray repr such as <torch._C.Generator at 0x...> is noise to a student
+        for o in cell.get("outputs", []):
+            shown = o.get("data", {}).get("text/plain", "") if o.output_type == "execute_result" else ""
+            assert not re.search(r"<[\w.]+ (object )?at 0x", shown), f"{path.name} {cell.id} shows {shown!r}"
     return nb
 
 
@@ -136,7 +141,7 @@ def test_broken_code_reproduces_the_real_error_or_runs_silently(assignment):
 def test_lesson_runs_top_to_bottom_and_shows_the_real_errors(path):
     nb = execute(path)  # raises CellExecutionError on any uncaught error
     demos = [c for c in nb.cells if "error-demo" in c.metadata.get("tags", [])]
-    expected = expected_errors(path.stem)["lesson"]
+    expected = expected_errors(path.stem.removesuffix("-lesson"))["lesson"]
     assert len(demos) == len(expected), f"{len(demos)} error-demo cells, {len(expected)} expected errors"
     for cell, want in zip(demos, expected):
         shown = text_of(cell)

@@ -2,7 +2,7 @@
 
 Everything about a topic lives in one folder, topics/NN-topic/:
 
-    lesson.py            -> course/NN-topic.ipynb
+    lesson.py            -> course/NN-topic-lesson.ipynb
     exercises.py         -> solutions/NN-topic/NN-topic.ipynb, then (nbgrader) exercises/NN-topic/
     samples.toml         -> grader/samples/NN-topic/<student>/NN-topic.ipynb (the bundled sample class)
     expected_errors.toml    every error the lesson and the broken starter code raise (tests)
@@ -24,7 +24,6 @@ import argparse
 import ast
 import copy
 import hashlib
-import os
 import shutil
 import sys
 import tempfile
@@ -146,7 +145,7 @@ def text_sources(root: Path = ROOT):
     pairs = []
     for t in topics(root):
         if (t / "lesson.py").exists():
-            pairs.append((t / "lesson.py", root / "course" / f"{t.name}.ipynb"))
+            pairs.append((t / "lesson.py", root / "course" / f"{t.name}-lesson.ipynb"))
         if (t / "exercises.py").exists():
             pairs.append((t / "exercises.py", root / "solutions" / t.name / f"{t.name}.ipynb"))
     return pairs

@@ -17,7 +17,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 def failure_of(output) -> tuple:
     """(tag, one-line message) for an error output of a test cell."""
-    from .diagnosis import explain_message
+    from ..diagnosis import explain_message
 
     ename, evalue = output.get("ename", "Error"), output.get("evalue", "")
     first = _ANSI.sub("", (output.get("traceback") or [""])[0])

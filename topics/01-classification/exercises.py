@@ -2,7 +2,7 @@
 # # 01 · Classification — exercises
 #
 # Each exercise below holds **broken code that runs**: run its cell and you meet the real error
-# (or the silent wrong result) that the lesson `course/01-classification.ipynb` explains.
+# (or the silent wrong result) that the lesson `course/01-classification-lesson.ipynb` explains.
 # Fix the code **in place**, in the same cell, then run the check below it.
 #
 # * Shapes use the lesson's names: `N` samples, `C` classes, `logits` (N, C), `y` (N,).
@@ -19,8 +19,8 @@ import torch.nn.functional as F
 import targetpractice as tp
 from targetpractice import checks
 
-torch.set_num_threads(1)   # tiny tensors: one thread is faster than two fighting over a laptop's cores
 torch.manual_seed(0)
+torch.set_num_threads(1)   # tiny tensors: one thread is faster than two fighting over a laptop's cores
 
 # %% [markdown]
 # ## Exercise 1 · Labels that arrive as a column (N, 1)

@@ -2,7 +2,7 @@
 # # 02 · Binary and multi-label — exercises
 #
 # Each exercise below holds **broken code that runs**: run its cell and you meet the real error
-# (or the silent wrong result) that the lesson `course/02-binary-and-multilabel.ipynb` explains.
+# (or the silent wrong result) that the lesson `course/02-binary-and-multilabel-lesson.ipynb` explains.
 # Fix the code **in place**, in the same cell, then run the check below it.
 #
 # * Shapes use the lesson's names: `N` samples, `C` classes or tags, `logits` (N, 1) or (N, C),
@@ -20,8 +20,8 @@ import torch.nn.functional as F
 import targetpractice as tp
 from targetpractice import checks
 
-torch.set_num_threads(1)   # tiny tensors: one thread is faster than two fighting over a laptop's cores
 torch.manual_seed(0)
+torch.set_num_threads(1)   # tiny tensors: one thread is faster than two fighting over a laptop's cores
 
 # %% [markdown]
 # ## Exercise 1 · One logit per sample, one label per sample

@@ -2,7 +2,7 @@
 # # 03 · Regression and broadcasting — exercises
 #
 # Each exercise below holds **broken code that runs**: run its cell and you meet the real error, the
-# broadcast warning, or the silent wrong result that the lesson `course/03-regression-and-broadcasting.ipynb`
+# broadcast warning, or the silent wrong result that the lesson `course/03-regression-and-broadcasting-lesson.ipynb`
 # explains. Fix the code **in place**, in the same cell, then run the check below it.
 #
 # * Shapes use the lesson's names: `N` samples, `K` outputs per sample, `out` a model's output, `y` the targets.
@@ -23,8 +23,8 @@ import torch.nn.functional as F
 import targetpractice as tp
 from targetpractice import checks
 
-torch.set_num_threads(1)   # tiny tensors: one thread is faster than two fighting over a laptop's cores
 torch.manual_seed(0)
+torch.set_num_threads(1)   # tiny tensors: one thread is faster than two fighting over a laptop's cores
 
 # %% [markdown]
 # ## Exercise 1 · A column of outputs, a vector of targets

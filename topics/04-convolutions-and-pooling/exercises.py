@@ -2,7 +2,7 @@
 # # 04 · Convolutions and pooling — exercises
 #
 # Each exercise below holds **broken code that runs**: run its cell and you meet the real error
-# (or the silent wrong result) that the lesson `course/04-convolutions-and-pooling.ipynb` explains.
+# (or the silent wrong result) that the lesson `course/04-convolutions-and-pooling-lesson.ipynb` explains.
 # Fix the code **in place**, in the same cell, then run the check below it.
 #
 # * Shapes use the lesson's names: images `X` (N, C, H, W) with C = 3 colour channels, logits
@@ -23,8 +23,8 @@ import targetpractice as tp
 from targetpractice import checks
 from targetpractice.diagnosis import shape_table
 
-torch.set_num_threads(1)   # tiny tensors: one thread is faster than two fighting over a laptop's cores
 torch.manual_seed(0)
+torch.set_num_threads(1)   # tiny tensors: one thread is faster than two fighting over a laptop's cores
 
 # %% [markdown]
 # ## Exercise 1 · The output-size formula

@@ -2,7 +2,7 @@
 # # 05 · Sequences and padding — exercises
 #
 # Each exercise below holds **broken code that runs**: run its cell and you meet the real error
-# (or the silent wrong result) that the lesson `course/05-sequences-and-padding.ipynb` explains.
+# (or the silent wrong result) that the lesson `course/05-sequences-and-padding-lesson.ipynb` explains.
 # Fix the code **in place**, in the same cell, then run the check below it.
 #
 # * Shapes use the lesson's names: `N` sequences, `T` time steps, `V` classes (tags or words),
@@ -20,8 +20,8 @@ import torch.nn.functional as F
 import targetpractice as tp
 from targetpractice import checks
 
-torch.set_num_threads(1)   # tiny tensors: one thread is faster than two fighting over a laptop's cores
 torch.manual_seed(0)
+torch.set_num_threads(1)   # tiny tensors: one thread is faster than two fighting over a laptop's cores
 
 # %% [markdown]
 # ## Exercise 1 · Tag scores (N, T, V) into CrossEntropyLoss
