@@ -14,7 +14,7 @@ help:
 	@echo "make grade [ASSIGNMENT=01-classification] [SUBMISSIONS=dir] [JOBS=n]  grade a class"
 	@echo "make test                                                 run every check"
 	@echo "make test-fast                                            library, build check, notebook structure (< 2 min)"
-	@echo "make lab                                                  JupyterLab with nbgrader"
+	@echo "make lab [LAB_ARGS='--no-browser --port=8890']                JupyterLab with nbgrader; prints the URL"
 	@echo "make notebooks                                            rebuild notebooks from authoring/"
 
 # torch first, pinned: pip then takes the local CPU build of 2.13.0 instead of a CUDA download.
@@ -34,8 +34,9 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
+# LAB_ARGS go to jupyter lab as they are, e.g. LAB_ARGS="--no-browser --ip=0.0.0.0 --port=8890".
 lab: $(STAMP)
-	cd grader && ../$(VENV)/bin/jupyter lab --ServerApp.root_dir=..
+	$(PY) -m targetpractice.instructor.lab $(LAB_ARGS)
 
 # topics/NN-topic/*.py (jupytext percent) -> course/, solutions/; then exercises/ and grader/samples/.
 notebooks: $(STAMP)

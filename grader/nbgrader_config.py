@@ -3,6 +3,7 @@
 # JUPYTER_CONFIG_DIR=<repo>/grader nbgrader <command>.
 import os
 
+import nbgrader
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, ClearMarkScheme,
                                     ClearOutput, ComputeChecksums, DeduplicateIds, GetGrades, IgnorePattern,
@@ -10,7 +11,7 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Clea
                                     OverwriteKernelspec, SaveAutoGrades, SaveCells)
 
 from targetpractice.instructor.kernel import GradingExecute
-from targetpractice.instructor.nbgrader_ext import (BrokenStarterCode, FeedbackWithoutHiddenTests,
+from targetpractice.instructor.nbgrader_ext import (BrokenStarterCode, FeedbackWithoutHiddenTests, MathAsMathML,
                                                     NeutraliseTampering, RepairCellMetadata)
 
 c = get_config()  # noqa: F821 (defined by traitlets when it loads this file)
@@ -41,8 +42,14 @@ c.Execute.timeout = 30
 c.Autograde.autograde_preprocessors = [GradingExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
                                        SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
 
-# Feedback shows each failed check's message, never the hidden tests' source (nbgrader#917).
-c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, FeedbackWithoutHiddenTests]
+# Feedback shows each failed check's message, never the hidden tests' source (nbgrader#917), and
+# loads nothing from the network: math becomes MathML, and the course's template (grader/templates/
+# tp-feedback, nbgrader's own feedback template otherwise) has no MathJax <script> from a CDN.
+c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, FeedbackWithoutHiddenTests, MathAsMathML]
+c.HTMLExporter.template_name = "tp-feedback"
+c.HTMLExporter.extra_template_basedirs = [
+    os.path.join(HERE, "templates"),
+    os.path.join(os.path.dirname(nbgrader.__file__), "server_extensions", "formgrader", "templates")]
 
 # Before anything runs: duplicated or broken cell metadata is mended (RepairCellMetadata), and
 # statements in students' cells that patch torch, the course library, builtins or the kernel

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -95,6 +96,16 @@ def test_sample_class_grades_to_its_expected_scores(graded_class):
         for name in spec["notebooks"]:
             page = (course / "grader" / "feedback" / student / assignment / name.replace(".ipynb", ".html")).read_text()
             assert "BEGIN HIDDEN TESTS" not in page and "hidden checks ran here" in page
+            # offline: nothing loaded from the network (nbgrader's own template pulls MathJax from a CDN)
+            assert not re.search(r"""(src|href)=["']?(https?:)?//""", page), "feedback loads from the network"
+            assert "mathjax" not in page.lower()
+    # names from the sample class's roster.csv reach the gradebook (Formgrader's Manage Students)
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'grader' / 'gradebook.db'}", "target-practice") as gb:
+        names = {s.id: (s.first_name, s.last_name) for s in gb.students}
+    for student, s in spec["students"].items():
+        assert names[student] == tuple(s["name"].split(" ", 1)), names[student]
 
 
 def test_every_tempting_wrong_fix_scores_below_full_marks(graded_class):

@@ -100,3 +100,37 @@ def test_markers_become_nbgrader_metadata_and_mistakes_are_named(tmp_path):
     src.write_text("# %% hidden ex 1\nx\n")
     with pytest.raises(ValueError, match="needs its `quick ex` cell above it"):
         notebook_from_text(src)
+
+
+# ------------------------------------------------------------------------------------ report
+def test_score_histogram_counts_whole_students():
+    import matplotlib.pyplot as plt
+
+    from targetpractice.instructor.report import score_histogram
+
+    fig = score_histogram([20, 0, 14, 20], 20)
+    fig.canvas.draw()
+    ticks = fig.axes[0].get_yticks()
+    plt.close(fig)
+    assert len(ticks) >= 2 and all(float(t).is_integer() for t in ticks), ticks
+
+
+def test_roster_names_students_and_reports_who_handed_nothing_in(tmp_path):
+    import nbformat
+
+    from targetpractice.instructor.grading import collect
+
+    course, subs = tmp_path / "course", tmp_path / "class"
+    (subs / "ada").mkdir(parents=True)
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]), subs / "ada" / "a.ipynb")
+    (subs / "roster.csv").write_text("id,first_name,last_name,email\nada,Ada,Lovelace,\nzed,Zed,Ng,z@x\n")
+    rows = {s.id: s for s in collect("a1", subs, course, ["a.ipynb"])}
+    assert (rows["ada"].first_name, rows["ada"].last_name) == ("Ada", "Lovelace") and not rows["ada"].notes, rows["ada"].notes
+    assert rows["zed"].notes == ["no submission: 0"] and rows["zed"].last_name == "Ng"
+
+
+def test_math_in_feedback_becomes_mathml_and_prices_stay_text():
+    from targetpractice.instructor.nbgrader_ext import math_as_mathml
+
+    out = math_as_mathml("floor $\\log(1 + (C-1)/e)$ and $$x^2$$, but $5 and $6 stay")
+    assert out.count("<math") == 2 and 'display="block"' in out and "$5 and $6 stay" in out

@@ -224,6 +224,12 @@ def build_samples(assignment: str, root: Path = ROOT, out: Path | None = None) -
     wrong = {(w["exercise"], w["name"]): w["code"] for w in load_wrong_fixes(assignment, root)}
     if out.exists():
         shutil.rmtree(out)
+    roster = ["id,first_name,last_name,email"]  # nbgrader's roster columns (`nbgrader db student import`)
+    for student, s in spec["students"].items():
+        first, _, last = s.get("name", "").partition(" ")
+        roster.append(f"{student},{first},{last},")
+    out.mkdir(parents=True)
+    (out / "roster.csv").write_text("\n".join(roster) + "\n")
     for name in spec["notebooks"]:
         release = nbformat.read(root / "exercises" / assignment / name, as_version=4)
         solution = nbformat.read(root / "solutions" / assignment / name, as_version=4)

@@ -46,6 +46,8 @@ def exercise_of(grade_id: str) -> str:
 @dataclass
 class Student:
     id: str
+    first_name: str | None = None                  # from roster.csv, for Formgrader and the report
+    last_name: str | None = None
     notes: list = field(default_factory=list)      # problems with the submission, for the table
     graded: bool = False
     scores: dict = field(default_factory=dict)     # exercise -> (score, max)
@@ -80,11 +82,12 @@ def collect(assignment: str, submissions: Path, root: Path, expected: list) -> l
     for step in ("autograded", "feedback"):
         for old in (root / "grader" / step).glob(f"*/{assignment}"):
             shutil.rmtree(old)
+    roster = read_roster(submissions / "roster.csv")
     students = []
     for entry in sorted(submissions.iterdir()):
         if not entry.is_dir() or entry.name.startswith("."):
             continue
-        s = Student(entry.name)
+        s = Student(entry.name, *roster.pop(entry.name, (None, None)))
         students.append(s)
         dest = submitted / s.id / assignment
         present = {p.name for p in entry.glob("*.ipynb")}
@@ -106,7 +109,24 @@ def collect(assignment: str, submissions: Path, root: Path, expected: list) -> l
         extra = sorted(present - set(expected))
         if extra and all(name in {p.name for p in entry.glob('*.ipynb')} for name in expected):
             s.notes.append(f"ignored extra notebook(s): {', '.join(extra)}")
+    for sid, (first, last) in sorted(roster.items()):  # on the roster, but handed nothing in
+        students.append(Student(sid, first, last, notes=["no submission: 0"]))
+    students.sort(key=lambda s: s.id)
     return students
+
+
+def read_roster(path: Path) -> dict:
+    """{id: (first_name, last_name)} from an nbgrader roster CSV (id,first_name,last_name,email), if any."""
+    import csv
+
+    if not path.is_file():
+        return {}
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    if rows and "id" not in rows[0]:
+        raise SystemExit(f"{path}: a roster needs the columns id,first_name,last_name (nbgrader's format).")
+    return {r["id"].strip(): ((r.get("first_name") or "").strip() or None, (r.get("last_name") or "").strip() or None)
+            for r in rows if (r.get("id") or "").strip()}
 
 
 # The file-name pattern of an LMS download, in nbgrader's zip_collect convention
@@ -333,7 +353,9 @@ def read_scores(assignment: str, root: Path, students: list) -> list:
             for cell in nb.grade_cells:
                 maxima[exercise_of(cell.name)] = maxima.get(exercise_of(cell.name), 0) + cell.max_score
         for s in students:
-            gb.update_or_create_student(s.id)  # so nbgrader's export lists a student with nothing gradable
+            # every student of the class, so nbgrader's export lists one with nothing gradable; without a
+            # roster Formgrader would show "None, None": the id stands in for the last name
+            gb.update_or_create_student(s.id, first_name=s.first_name or "", last_name=s.last_name or s.id)
             s.scores = {ex: (0.0, maxima[ex]) for ex in exercises}
             try:
                 sub = gb.find_submission(assignment, s.id)

@@ -123,6 +123,35 @@ class FeedbackWithoutHiddenTests(NbGraderPreprocessor):
         return cell, resources
 
 
+MATH = re.compile(r"\$\$(.+?)\$\$|(?<![\\$])\$(?!\s)([^$\n]+?)(?<!\s)\$", re.S)
+
+
+def math_as_mathml(text: str) -> str:
+    """$...$ and $$...$$ in markdown as MathML, which browsers render with no script and no network."""
+    from latex2mathml.converter import convert
+
+    def one(match):
+        display, inline = match.groups()
+        try:
+            return convert(display if display is not None else inline,
+                           display="block" if display is not None else "inline")
+        except Exception:  # noqa: BLE001 - LaTeX the converter cannot read stays as written
+            return match.group(0)
+
+    return MATH.sub(one, text)
+
+
+class MathAsMathML(NbGraderPreprocessor):
+    """generate_feedback: math in markdown cells becomes MathML, so feedback pages need no MathJax
+    from a CDN (the course's feedback template loads none): they render offline, in a classroom
+    without internet, and hold no script."""
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        if cell.cell_type == "markdown" and "$" in cell.source:
+            cell.source = math_as_mathml(cell.source)
+        return cell, resources
+
+
 # ------------------------------------------------------------------------- tampering
 # Names the tests rely on. Rebinding them, or assigning to their attributes, in a student's cell
 # (torch.allclose = lambda *a: True; checks.check_loss = print; builtins.len = ...) would let

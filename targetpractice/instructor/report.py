@@ -65,20 +65,29 @@ def _figure_png(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def _figures(exercises: list, students: list) -> tuple:
+def score_histogram(totals: list, most: float):
+    """The class's totals as a histogram figure: whole students on the y axis."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
-    totals = [sum(v[0] for v in s.scores.values()) for s in students]
-    most = sum(v[1] for v in students[0].scores.values()) if students else 0
     fig, ax = plt.subplots(figsize=(6, 2.8))
     ax.hist(totals, bins=min(20, max(5, int(most) + 1)), range=(0, most or 1), color="#4a86c5", edgecolor="white")
     ax.set_xlabel(f"total score (out of {most:g})")
     ax.set_ylabel("students")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))   # whole students, never 0.5 of one
     ax.set_title("Score distribution")
-    dist = _figure_png(fig)
+    return fig
+
+
+def _figures(exercises: list, students: list) -> tuple:
+    import matplotlib.pyplot as plt
+
+    totals = [sum(v[0] for v in s.scores.values()) for s in students]
+    most = sum(v[1] for v in students[0].scores.values()) if students else 0
+    dist = _figure_png(score_histogram(totals, most))
 
     rates = [sum(1 for s in students if s.scores[ex][0] >= s.scores[ex][1] > 0) / max(1, len(students))
              for ex in exercises]
