@@ -11,8 +11,8 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Clea
                                     OverwriteKernelspec, SaveAutoGrades, SaveCells)
 
 from targetpractice.instructor.kernel import GradingExecute
-from targetpractice.instructor.nbgrader_ext import (BrokenStarterCode, FeedbackWithoutHiddenTests, MathAsMathML,
-                                                    NeutraliseTampering, RepairCellMetadata)
+from targetpractice.instructor.nbgrader_ext import (BrokenStarterCode, FeedbackWithoutHiddenTests, InertContent,
+                                                    MathAsMathML, NeutraliseTampering, RepairCellMetadata)
 
 c = get_config()  # noqa: F821 (defined by traitlets when it loads this file)
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -39,14 +39,18 @@ c.OverwriteCells.add_missing_cells = True
 c.Execute.timeout = 30
 # Grade in a kernel with memory and CPU limits (targetpractice/instructor/kernel.py). Its kernel
 # manager builds the spec itself: no kernelspec is installed, so JupyterLab never offers it.
-c.Autograde.autograde_preprocessors = [GradingExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
-                                       SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+# Right after execution, outputs are made inert and capped (InertContent): whatever the student's
+# kernel sent, the autograded notebook, Formgrader and feedback pages hold no script and no flood.
+c.Autograde.autograde_preprocessors = [GradingExecute, InertContent, IgnorePattern, ClearMetadataPreprocessor,
+                                       LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
 
-# Feedback shows each failed check's message, never the hidden tests' source (nbgrader#917), and
-# loads nothing from the network: math becomes MathML, and the course's template (grader/templates/
-# tp-feedback, nbgrader's own feedback template otherwise) has no MathJax <script> from a CDN.
+# Feedback shows each failed check's message, never the hidden tests' source (nbgrader#917), holds
+# nothing active and loads nothing from the network: outputs were made inert at autograde, markdown
+# and HTML go through nbconvert's sanitiser, math becomes MathML, and grader/templates/feedback/
+# (searched before nbgrader's own feedback template) replaces its CDN MathJax with a
+# Content-Security-Policy that forbids every script.
 c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, FeedbackWithoutHiddenTests, MathAsMathML]
-c.HTMLExporter.template_name = "tp-feedback"
+c.HTMLExporter.sanitize_html = True
 c.HTMLExporter.extra_template_basedirs = [
     os.path.join(HERE, "templates"),
     os.path.join(os.path.dirname(nbgrader.__file__), "server_extensions", "formgrader", "templates")]

@@ -38,3 +38,37 @@ def raised(fn):
     except Exception as exc:  # noqa: BLE001 - we want the real torch error
         return exc
     raise AssertionError("expected an error")
+
+
+def active_elements(page: str) -> list:
+    """Everything in an HTML page that could run or fetch something: script, event handlers,
+    javascript: URLs, external resources, frames, forms, meta refresh. Parsed, not grepped."""
+    from html.parser import HTMLParser
+
+    found = []
+
+    class Finder(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            if tag in ("script", "iframe", "frame", "object", "embed", "applet", "base", "form", "link", "svg",
+                       "math-script"):
+                if not (tag == "link" and dict(attrs).get("rel") == "stylesheet" and
+                        (dict(attrs).get("href") or "").startswith("data:")):
+                    found.append(f"<{tag}>")
+            for name, value in attrs:
+                value = (value or "").strip().lower()
+                if name.startswith("on"):
+                    found.append(f"<{tag} {name}=...>")
+                if "javascript:" in value.replace(" ", "") or "vbscript:" in value:
+                    found.append(f"<{tag} {name}={value[:40]}>")
+                if tag == "a" and name == "href" and value.startswith(("http://", "https://", "mailto:")):
+                    continue  # a link loads nothing until clicked, and then leaves the page
+                if name in ("src", "href", "action", "poster", "srcset", "data", "formaction", "xlink:href") \
+                        and value and not value.startswith(("data:image/png", "data:image/jpeg", "#")):
+                    found.append(f"<{tag} {name}={value[:40]}>")
+                if tag == "meta" and name == "http-equiv" and value == "refresh":
+                    found.append("<meta refresh>")
+                if name == "style" and "url(" in value:
+                    found.append(f"<{tag} style=url(...)>")
+
+    Finder().feed(page)
+    return found

@@ -15,7 +15,7 @@ import pytest
 from targetpractice.instructor import build, grading
 from targetpractice.instructor.nbgrader_ext import nbgrader
 
-from conftest import ROOT, make_course, scores_by_student
+from conftest import ROOT, active_elements, make_course, scores_by_student
 
 pytestmark = pytest.mark.slow  # every test here grades notebooks through nbgrader
 
@@ -89,6 +89,7 @@ def test_sample_class_grades_to_its_expected_scores(graded_class):
     for section in ("distribution", "exercises", "mistakes", "flagged", "missing", "scores"):
         assert f'id="{section}"' in report, section
     assert report.count("data:image/png;base64,") == 2 and "http" not in report.replace("http-equiv", "")
+    assert active_elements(report) == [] and "Content-Security-Policy" in report
     for student in spec["students"]:
         assert f"<td>{student}</td>" in report
     # feedback shows the checks' messages but none of the hidden tests' source
@@ -99,6 +100,7 @@ def test_sample_class_grades_to_its_expected_scores(graded_class):
             # offline: nothing loaded from the network (nbgrader's own template pulls MathJax from a CDN)
             assert not re.search(r"""(src|href)=["']?(https?:)?//""", page), "feedback loads from the network"
             assert "mathjax" not in page.lower()
+            assert active_elements(page) == [] and "Content-Security-Policy" in page
     # names from the sample class's roster.csv reach the gradebook (Formgrader's Manage Students)
     from nbgrader.api import Gradebook
 

@@ -17,7 +17,6 @@ timestamp.txt beside it gives the submission time).  The steps, all nbgrader:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import queue
 import re
@@ -27,11 +26,11 @@ import sys
 import threading
 import time
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
+from .intake import Student, collect, shown, unpack_zip  # noqa: F401 (Student: the rows grade() returns)
 from .nbgrader_ext import CONFIG_ERROR, nbgrader, nbgrader_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,131 +40,6 @@ COURSE_ID = "target-practice"
 def exercise_of(grade_id: str) -> str:
     """Test cells are named <exercise>_test (quick) and <exercise>_hidden (full)."""
     return re.sub(r"_(test|hidden)$", "", grade_id)
-
-
-@dataclass
-class Student:
-    id: str
-    first_name: str | None = None                  # from roster.csv, for Formgrader and the report
-    last_name: str | None = None
-    notes: list = field(default_factory=list)      # problems with the submission, for the table
-    graded: bool = False
-    scores: dict = field(default_factory=dict)     # exercise -> (score, max)
-    seconds: float = 0.0
-
-
-# --------------------------------------------------------------------------- collecting
-def check_notebook(path: Path) -> str | None:
-    """None if path is a readable notebook, else why not (in words)."""
-    raw = path.read_bytes()
-    if not raw.strip():
-        return "is empty"
-    try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        where = f" (line {exc.lineno})" if isinstance(exc, json.JSONDecodeError) else ""
-        return f"is not valid notebook JSON{where}"
-    try:
-        nbformat.reads(raw.decode(), as_version=4)
-    except Exception as exc:  # nbformat's own reasons (missing keys, unknown version, ...)
-        return f"is not a readable notebook ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})"
-    if not isinstance(data, dict) or not data.get("cells"):
-        return "has no cells"
-    return None
-
-
-def collect(assignment: str, submissions: Path, root: Path, expected: list) -> list:
-    """Check each student's folder and copy the usable notebooks into grader/submitted/."""
-    submitted = root / "grader" / "submitted"
-    for old in submitted.glob(f"*/{assignment}"):  # a fresh class each run: no stale students
-        shutil.rmtree(old)
-    for step in ("autograded", "feedback"):
-        for old in (root / "grader" / step).glob(f"*/{assignment}"):
-            shutil.rmtree(old)
-    roster = read_roster(submissions / "roster.csv")
-    students = []
-    for entry in sorted(submissions.iterdir()):
-        if not entry.is_dir() or entry.name.startswith("."):
-            continue
-        s = Student(entry.name, *roster.pop(entry.name, (None, None)))
-        students.append(s)
-        dest = submitted / s.id / assignment
-        present = {p.name for p in entry.glob("*.ipynb")}
-        for name in expected:
-            src = entry / name
-            if not src.exists():
-                others = sorted(present - set(expected))
-                s.notes.append(f"{name} missing" + (f" (found {', '.join(others)}: rename it to {name} to have "
-                                                    "it graded)" if others else "") + ": 0 for that notebook")
-                continue
-            why = check_notebook(src)
-            if why:
-                s.notes.append(f"{name} {why}: 0 for that notebook")
-                continue
-            dest.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src, dest / name)  # a copy: the student's file is never modified
-        if (entry / "timestamp.txt").exists() and dest.exists():
-            shutil.copyfile(entry / "timestamp.txt", dest / "timestamp.txt")
-        extra = sorted(present - set(expected))
-        if extra and all(name in {p.name for p in entry.glob('*.ipynb')} for name in expected):
-            s.notes.append(f"ignored extra notebook(s): {', '.join(extra)}")
-    for sid, (first, last) in sorted(roster.items()):  # on the roster, but handed nothing in
-        students.append(Student(sid, first, last, notes=["no submission: 0"]))
-    students.sort(key=lambda s: s.id)
-    return students
-
-
-def read_roster(path: Path) -> dict:
-    """{id: (first_name, last_name)} from an nbgrader roster CSV (id,first_name,last_name,email), if any."""
-    import csv
-
-    if not path.is_file():
-        return {}
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    if rows and "id" not in rows[0]:
-        raise SystemExit(f"{path}: a roster needs the columns id,first_name,last_name (nbgrader's format).")
-    return {r["id"].strip(): ((r.get("first_name") or "").strip() or None, (r.get("last_name") or "").strip() or None)
-            for r in rows if (r.get("id") or "").strip()}
-
-
-# The file-name pattern of an LMS download, in nbgrader's zip_collect convention
-# (FileNameCollectorPlugin.named_regexp): Blackboard-style "<assignment>_<student_id>_attempt_<time>_<file>".
-LMS_FILENAME = r".*_(?P<student_id>[A-Za-z0-9.@-]+)_attempt_(?P<timestamp>[0-9-]+)_(?P<file_id>.+)"
-
-
-def unpack_zip(archive: Path, dest: Path, named_regexp: str = LMS_FILENAME) -> Path:
-    """Lay out a zip of submissions as <student_id>/<file>: either it already holds one folder per
-    student, or its flat file names follow named_regexp (nbgrader's zip_collect convention)."""
-    import zipfile
-
-    from nbgrader.plugins import FileNameCollectorPlugin
-
-    collector = FileNameCollectorPlugin(named_regexp=named_regexp)
-    if dest.exists():
-        shutil.rmtree(dest)
-    dest.mkdir(parents=True)
-    unmatched = []
-    with zipfile.ZipFile(archive) as z:
-        for info in z.infolist():
-            parts = [p for p in Path(info.filename).parts if p not in ("", ".", "..")]
-            if info.is_dir() or not parts or parts[-1].startswith(".") or "__MACOSX" in parts:
-                continue
-            if len(parts) >= 2:  # <student_id>/<file>, maybe under one top folder
-                student, name = parts[-2], parts[-1]
-            else:
-                found = collector.collect(parts[-1])
-                if not found:
-                    unmatched.append(parts[-1])
-                    continue
-                student, name = found["student_id"], Path(found["file_id"]).name
-            (dest / student).mkdir(exist_ok=True)
-            (dest / student / name).write_bytes(z.read(info))
-    if unmatched:
-        print(f"  ! {len(unmatched)} file(s) in {archive.name} match no student: {', '.join(unmatched[:5])}"
-              f"{' ...' if len(unmatched) > 5 else ''} (expected names like <assignment>_<student_id>_attempt_"
-              "<timestamp>_<notebook>.ipynb)")
-    return dest
 
 
 # ----------------------------------------------------------------------------- grading
@@ -426,8 +300,9 @@ def grade(assignment: str, submissions: Path, root: Path = ROOT, quiet: bool = F
         raise SystemExit(f"No assignment {assignment!r} in solutions/ (known: {known}).")
     work = root / "grader" / ".grading"
     work.mkdir(parents=True, exist_ok=True)
+    refused = []  # inputs that break a rule: named with the rule, never graded, never silently dropped
     if submissions.is_file() and submissions.suffix == ".zip":
-        submissions = unpack_zip(submissions, work / "unzipped")
+        submissions = unpack_zip(submissions, work / "unzipped", refused)
     if not submissions.is_dir():
         raise SystemExit(f"SUBMISSIONS={submissions} is neither a folder of <student_id>/<notebook>.ipynb "
                          "nor a .zip of them.")
@@ -448,7 +323,9 @@ def grade(assignment: str, submissions: Path, root: Path = ROOT, quiet: bool = F
     say(f"  exercises/{assignment} regenerated from solutions/ ({timings['generate']:.1f} s)")
 
     expected = sorted(p.name for p in (root / "exercises" / assignment).glob("*.ipynb"))
-    students = collect(assignment, submissions, root, expected)
+    students = collect(assignment, submissions, root, expected, refused)
+    for line in refused:
+        say(f"  ! {line}")
     if not students:
         raise SystemExit(f"No student folders in {submissions}.")
     for s in students:
@@ -464,20 +341,25 @@ def grade(assignment: str, submissions: Path, root: Path = ROOT, quiet: bool = F
     review_flags(assignment, root, students)
     exercises = read_scores(assignment, root, students)  # also adds students with nothing gradable
     nbgrader(["generate_feedback", assignment, "--force"], root, check=False)
-    nbgrader(["export", "--to", str(root / "grader" / "grades.csv")], root, check=False)
+    csv_tmp = root / "grader" / ".grades.csv.tmp"
+    nbgrader(["export", "--to", str(csv_tmp)], root, check=False)
+    if csv_tmp.exists():
+        csv_tmp.replace(root / "grader" / "grades.csv")  # whole or not at all: a killed run keeps the last one
 
     timings["feedback, export, report"] = time.time() - t2
     from .report import write_report
 
-    report = write_report(root / "grader" / "report.html", assignment, root, exercises, students)
+    report = write_report(root / "grader" / "report.html", assignment, root, exercises, students, refused)
     say("")
     say(format_table(exercises, students))
     flagged = [s for s in students if s.notes]
-    if flagged:
+    if flagged or refused:
         say("\nNotes:")
         for s in flagged:
             for note in s.notes:
-                say(f"  {s.id}: {note}")
+                say(f"  {shown(s.id)}: {note}")
+        for line in refused:
+            say(f"  {line}")
     timings["total"] = time.time() - t0
     say(f"\nFeedback: grader/feedback/<student>/{assignment}/   Grades: grader/grades.csv   "
         f"Report: {report.relative_to(root)}   ({time.time() - t0:.0f} s in all)")

@@ -27,7 +27,8 @@ from pathlib import Path
 
 from nbgrader import utils
 from nbgrader.preprocessors import ClearSolutions, NbGraderPreprocessor
-from traitlets import Unicode
+import nbformat
+from traitlets import Integer, Unicode
 
 BEGIN_BROKEN = "BEGIN BROKEN CODE"
 END_BROKEN = "END BROKEN CODE"
@@ -149,6 +150,91 @@ class MathAsMathML(NbGraderPreprocessor):
     def preprocess_cell(self, cell, resources, cell_index):
         if cell.cell_type == "markdown" and "$" in cell.source:
             cell.source = math_as_mathml(cell.source)
+        return cell, resources
+
+
+# ----------------------------------------------------------------------- inert outputs
+# Outputs of a graded notebook come from the student's kernel, which can send any mimetype with
+# any content: a <script>, an <img onerror>, an "image/png" whose data breaks out of the src
+# attribute, megabytes of text. They reach the autograded notebook, Formgrader and the feedback
+# pages an instructor opens. So, straight after execution, outputs are made inert and capped.
+KEPT_MIMETYPES = ("text/plain", "text/html", "image/png", "image/jpeg")
+BASE64 = re.compile(r"^[A-Za-z0-9+/=\s]*$")
+TRUNCATED = "\n[output truncated by the grader: {} more characters]\n"
+
+
+def inert_output(out: dict, budget: int, image_budget: int) -> tuple:
+    """(out made inert, characters used): known mimetypes only, HTML sanitised, images checked, text capped."""
+    from nbconvert.filters import clean_html
+
+    def cap(text) -> str:
+        text = text if isinstance(text, str) else "".join(map(str, text)) if isinstance(text, list) else str(text)
+        return text if len(text) <= budget else text[:max(0, budget)] + TRUNCATED.format(len(text) - max(0, budget))
+
+    kind = out.get("output_type")
+    if kind == "stream":
+        out["name"] = "stderr" if out.get("name") == "stderr" else "stdout"
+        out["text"] = cap(out.get("text", ""))
+        return out, len(out["text"])
+    if kind == "error":
+        out["ename"], out["evalue"] = cap(str(out.get("ename", "Error")))[:200], cap(str(out.get("evalue", "")))
+        out["traceback"] = [cap("\n".join(map(str, out.get("traceback") or [])))]
+        return out, len(out["evalue"]) + len(out["traceback"][0])
+    data = {}
+    for mime in KEPT_MIMETYPES:
+        value = out.get("data", {}).get(mime)
+        if value is None:
+            continue
+        value = value if isinstance(value, str) else "".join(map(str, value)) if isinstance(value, list) else str(value)
+        if mime.startswith("image/"):
+            if BASE64.match(value) and len(value) <= image_budget:
+                data[mime] = value
+        elif mime == "text/html":
+            data[mime] = clean_html(cap(value))
+        else:
+            data[mime] = cap(value)
+    if not data:
+        data["text/plain"] = "[an output of a kind the grader does not show]"
+    out["data"], out["metadata"] = data, {}   # metadata (image width, ...) would be copied into attributes
+    return out, sum(len(v) for v in data.values())
+
+
+class InertContent(NbGraderPreprocessor):
+    """autograde, after Execute: outputs made inert (see inert_output) and capped per cell and per notebook;
+    markdown cells (a student can edit any of them, the task texts included) rendered to sanitised HTML,
+    which renders the same wherever the autograded notebook is shown (Formgrader, feedback pages).
+    The submitted notebook is never changed: this works on nbgrader's autograded copy."""
+
+    max_cell_chars = Integer(20_000, help="characters of output kept per cell").tag(config=True)
+    max_image_chars = Integer(1_000_000, help="base64 characters of one image kept").tag(config=True)
+    max_notebook_chars = Integer(4_000_000, help="characters of output kept per notebook (images included)"
+                                 ).tag(config=True)
+
+    def preprocess(self, nb, resources):
+        self._left = self.max_notebook_chars
+        return super().preprocess(nb, resources)
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        cell.pop("attachments", None)
+        if cell.cell_type == "markdown":
+            from nbconvert.filters import clean_html
+            from nbconvert.filters.markdown import markdown2html
+
+            cell.source = clean_html(markdown2html(cell.source))
+        if cell.cell_type != "code":
+            return cell, resources
+        outputs, used_cell = [], 0
+        for out in cell.get("outputs", []):
+            budget = min(self.max_cell_chars - used_cell, self._left)
+            if budget <= 0 or self._left <= 0:
+                outputs.append({"output_type": "stream", "name": "stdout",
+                                "text": TRUNCATED.format("the rest of the cell's output: some").strip()})
+                break
+            out, used = inert_output(dict(out), budget, min(self.max_image_chars, self._left))
+            outputs.append(nbformat.from_dict(out))
+            used_cell += used
+            self._left -= used
+        cell.outputs = outputs
         return cell, resources
 
 

@@ -13,6 +13,9 @@ from pathlib import Path
 import nbformat
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# Every page the grader writes forbids script of any kind and fetches nothing: a student's text that
+# slipped through escaping still could not run in the instructor's browser session.
+CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 
 
 def failure_of(output) -> tuple:
@@ -99,7 +102,8 @@ def _figures(exercises: list, students: list) -> tuple:
     return dist, _figure_png(fig), rates
 
 
-def write_report(path: Path, assignment: str, root: Path, exercises: list, students: list) -> Path:
+def write_report(path: Path, assignment: str, root: Path, exercises: list, students: list,
+                 refused: list = ()) -> Path:
     esc = html.escape
     dist, passing, rates = _figures(exercises, students)
     failures = collect_failures(assignment, root, students)
@@ -133,8 +137,12 @@ def write_report(path: Path, assignment: str, root: Path, exercises: list, stude
         return ("<ul>" + "".join(f"<li><b>{esc(a)}</b>: {esc(b)}</li>" for a, b in items) + "</ul>") if items \
             else f"<p>{empty}</p>"
 
+    refused_list = ("<ul>" + "".join(f"<li>{esc(r)}</li>" for r in refused) + "</ul>") if refused else \
+        "<p>Nothing refused: every name and archive entry followed the rules (README, Grading).</p>"
     page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Class report: {esc(assignment)}</title>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{CSP}">
+<title>Class report: {esc(assignment)}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#222}}
 table{{border-collapse:collapse;margin:.5em 0 1.5em}}td,th{{border:1px solid #ccc;padding:.25em .6em;text-align:left}}
 th{{background:#f3f3f3}}code{{font-size:90%}}h2{{margin-top:1.6em}}</style></head><body>
@@ -148,9 +156,12 @@ th{{background:#f3f3f3}}code{{font-size:90%}}h2{{margin-top:1.6em}}</style></hea
 {''.join(mistakes) or '<tr><td colspan="5">no failed checks</td></tr>'}</table>
 <h2 id="flagged">Flagged for review</h2>{listing(flagged, "Nothing flagged: no tampering, crashes or timeouts.")}
 <h2 id="missing">Missing or unreadable notebooks</h2>{listing(missing, "Every student handed in a readable notebook.")}
+<h2 id="refused">Refused input</h2>{refused_list}
 <h2 id="scores">Scores</h2><table><tr><th>student</th>{''.join(f'<th>{esc(ex)}</th>' for ex in exercises)}<th>total</th></tr>
 {table}</table>
 </body></html>
 """
-    path.write_text(page)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(page)
+    tmp.replace(path)  # whole or not at all: a killed run leaves the previous report
     return path
