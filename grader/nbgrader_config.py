@@ -3,7 +3,6 @@
 # JUPYTER_CONFIG_DIR=<repo>/grader nbgrader <command>.
 import os
 
-import nbgrader
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, ClearMarkScheme,
                                     ClearOutput, ComputeChecksums, DeduplicateIds, GetGrades, IgnorePattern,
@@ -46,14 +45,18 @@ c.Autograde.autograde_preprocessors = [GradingExecute, InertContent, IgnorePatte
 
 # Feedback shows each failed check's message, never the hidden tests' source (nbgrader#917), holds
 # nothing active and loads nothing from the network: outputs were made inert at autograde, markdown
-# and HTML go through nbconvert's sanitiser, math becomes MathML, and grader/templates/feedback/
-# (searched before nbgrader's own feedback template) replaces its CDN MathJax with a
-# Content-Security-Policy that forbids every script.
+# and HTML go through nbconvert's sanitiser, math becomes MathML, and grader/nbconvert/templates/
+# (on JUPYTER_PATH, searched before nbconvert's own) replaces the CDN MathJax of nbgrader's feedback
+# page with a Content-Security-Policy that forbids every script, and drops it from Formgrader's.
+os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [HERE, os.environ.get("JUPYTER_PATH")]))
 c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, FeedbackWithoutHiddenTests, MathAsMathML]
 c.HTMLExporter.sanitize_html = True
-c.HTMLExporter.extra_template_basedirs = [
-    os.path.join(HERE, "templates"),
-    os.path.join(os.path.dirname(nbgrader.__file__), "server_extensions", "formgrader", "templates")]
+
+# No exchange yet (students hand in through the LMS): a local, git-ignored one keeps Formgrader free
+# of "exchange directory missing" warnings. Formgrader hides its debug configuration panel.
+c.Exchange.root = os.path.join(HERE, "exchange")
+os.makedirs(c.Exchange.root, exist_ok=True)
+c.FormgradeExtension.debug = False
 
 # Before anything runs: duplicated or broken cell metadata is mended (RepairCellMetadata), and
 # statements in students' cells that patch torch, the course library, builtins or the kernel

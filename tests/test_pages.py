@@ -2,9 +2,10 @@
 through the grader's preprocessors and the feedback template, and the page is parsed for anything active."""
 from __future__ import annotations
 
-import os
+from pathlib import Path
 
 import nbformat
+import nbgrader
 from nbconvert import HTMLExporter
 from traitlets.config.loader import PyFileConfigLoader
 
@@ -51,9 +52,10 @@ def feedback_page(nb) -> str:
     resources = {"nbgrader": {"notebook": "hostile", "score": 0, "max_score": 1, "late_penalty": 0}}
     for pre in (InertContent(), FeedbackWithoutHiddenTests(), MathAsMathML()):  # autograde, then feedback
         nb, resources = pre.preprocess(nb, resources)
-    exporter = HTMLExporter(config=config, template_name="feedback", extra_template_paths=[os.path.join(
-        os.path.dirname(nbformat.__file__), "..", "nbgrader", "server_extensions", "formgrader", "static",
-        "node_modules", "bootstrap", "dist", "css")])
+    formgrader = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader"
+    exporter = HTMLExporter(config=config, template_name="feedback",  # as GenerateFeedback sets it up
+                            extra_template_basedirs=[str(formgrader / "templates")],
+                            extra_template_paths=[str(formgrader / "static/node_modules/bootstrap/dist/css")])
     page, _ = exporter.from_notebook_node(nb, resources=resources)
     return page
 

@@ -6,7 +6,7 @@ in a container, as root, or on a remote machine.
 - extra arguments go to `jupyter lab` as they are (`--no-browser --ip=0.0.0.0 --port=8890`);
 - run as root (a container, CI), it adds `--allow-root` instead of exiting;
 - it prints the URL to open, with its token, once the server answers;
-- it hides nbgrader's "Assignment List", which needs an exchange directory this course does not use:
+- it hides nbgrader's "Assignment List" and "Course List", which need an exchange this course does not use:
   students get the notebooks from `exercises/` (a clone, a zip or the workshop USB stick) and hand
   in their .ipynb through the LMS, which `make grade` reads.
 """
@@ -20,23 +20,27 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-LAB_CONFIG = ROOT / "grader" / "jupyter"          # page_config.json: extensions students do not need
 HOW_DISTRIBUTED = ("Lessons: course/. Exercises: exercises/<topic>/. Students hand in their .ipynb through "
                    "the LMS (or a shared folder); the instructor grades with `make grade`.")
 
 
-def lab_command(args: list, is_root: bool) -> list:
-    cmd = [str(Path(sys.executable).parent / "jupyter"), "lab", f"--ServerApp.root_dir={ROOT}", *args]
+def lab_command(args: list, is_root: bool, root: Path = ROOT) -> list:
+    """`jupyter lab` on the course at root; run it with cwd root/grader (nbgrader reads its config there)."""
+    cmd = [str(Path(sys.executable).parent / "jupyter"), "lab", f"--ServerApp.root_dir={root}", *args]
     if is_root and "--allow-root" not in args:
         cmd.append("--allow-root")
     return cmd
 
 
-def lab_env() -> dict:
-    # JUPYTER_CONFIG_PATH adds a config folder (read after the user's): its labconfig/page_config.json
-    # disables the Assignment List; everything else of the user's setup stays as it is.
-    path = os.pathsep.join(filter(None, [str(LAB_CONFIG), os.environ.get("JUPYTER_CONFIG_PATH")]))
-    return dict(os.environ, JUPYTER_CONFIG_PATH=path, OMP_NUM_THREADS="1")
+def lab_env(root: Path = ROOT, env: dict | None = None) -> dict:
+    """The environment for lab_command: JUPYTER_CONFIG_PATH adds root/grader/jupyter (read after the
+    user's own config), whose labconfig/page_config.json hides the Assignment and Course Lists and
+    Lab's news pop-up, and whose jupyter_server_config.json turns off their server side and keeps the
+    extension manager from querying PyPI. Everything else of the user's setup stays as it is."""
+    env = dict(os.environ if env is None else env)
+    config = root / "grader" / "jupyter"
+    path = os.pathsep.join(filter(None, [str(config), env.get("JUPYTER_CONFIG_PATH")]))
+    return dict(env, JUPYTER_CONFIG_PATH=path, OMP_NUM_THREADS="1")
 
 
 URL = re.compile(r"(https?://(?:127\.0\.0\.1|localhost|[\w.-]+):\d+/lab\?token=\w+)")
