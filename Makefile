@@ -8,10 +8,11 @@ STAMP := $(VENV)/.installed
 ASSIGNMENT ?= 01-classification
 SUBMISSIONS ?= grader/samples/$(ASSIGNMENT)
 JOBS ?= 0
+SANDBOX ?= on
 
 .PHONY: grade test test-fast lab notebooks check-notebooks clean-grader help
 help:
-	@echo "make grade [ASSIGNMENT=01-classification] [SUBMISSIONS=dir] [JOBS=n]  grade a class"
+	@echo "make grade [ASSIGNMENT=01-classification] [SUBMISSIONS=dir|zip] [JOBS=n] [SANDBOX=off]  grade a class"
 	@echo "make test                                                 run every check"
 	@echo "make test-fast                                            library, build check, notebook structure (< 2 min)"
 	@echo "make lab [LAB_ARGS='--no-browser --port=8890']                JupyterLab with nbgrader; prints the URL"
@@ -25,7 +26,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 grade: $(STAMP)
-	$(PY) -m targetpractice.instructor.grading --assignment $(ASSIGNMENT) --submissions $(SUBMISSIONS) --jobs $(JOBS)
+	$(PY) -m targetpractice.instructor.grading --assignment $(ASSIGNMENT) --submissions $(SUBMISSIONS) --jobs $(JOBS) --sandbox $(SANDBOX)
 
 test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)

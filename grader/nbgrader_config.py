@@ -9,7 +9,7 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Clea
                                     IncludeHeaderFooter, InstantiateTests, LimitOutput, LockCells, OverwriteCells,
                                     OverwriteKernelspec, SaveAutoGrades, SaveCells)
 
-from targetpractice.instructor.kernel import GradingExecute
+from targetpractice.instructor.kernel import GradingExecute, sandbox_settings
 from targetpractice.instructor.nbgrader_ext import (BrokenStarterCode, FeedbackWithoutHiddenTests, InertContent,
                                                     MathAsMathML, NeutraliseTampering, RepairCellMetadata)
 
@@ -36,8 +36,11 @@ c.GenerateAssignment.preprocessors = [
 c.OverwriteCells.add_missing_cells = True
 # Every cell of these exercises runs in well under a second; a loop that does not end is cut here.
 c.Execute.timeout = 30
-# Grade in a kernel with memory and CPU limits (targetpractice/instructor/kernel.py). Its kernel
-# manager builds the spec itself: no kernelspec is installed, so JupyterLab never offers it.
+# Each submission runs in a sandbox of its own (targetpractice/instructor/sandbox.py), forked from a
+# warm parent that has imported torch: an unprivileged uid, its own PID, IPC and network namespaces,
+# the Python environment and course library read-only, a capped scratch tmpfs, cgroup limits over
+# all its processes. SANDBOX=off: a plain kernel with rlimits. No kernelspec is installed either way.
+c.SandboxedKernelManager.sandbox = sandbox_settings(os.path.dirname(HERE))
 # Right after execution, outputs are made inert and capped (InertContent): whatever the student's
 # kernel sent, the autograded notebook, Formgrader and feedback pages hold no script and no flood.
 c.Autograde.autograde_preprocessors = [GradingExecute, InertContent, IgnorePattern, ClearMetadataPreprocessor,

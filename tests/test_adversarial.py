@@ -9,6 +9,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import subprocess
+import time
 from pathlib import Path
 
 import nbformat
@@ -80,6 +82,99 @@ targetpractice.checks.call = lambda fn, args, **k: 1.0
 setattr(builtins, "AssertionError", type("Never", (Exception,), {}))
 """
 
+# Attacks on the grader itself, each as one try-block a student prepends to an answer cell (so the
+# rest of the notebook runs on). Each earned marks or hurt other students before the sandbox
+# (issue 9); now each must find nothing to act on. "{marker}" tags processes for the leftover check.
+SANDBOX_ATTACKS = {
+    "rewrite_gradebooks": """
+import os, sqlite3
+for top, dirs, files in os.walk('/'):
+    dirs[:] = [d for d in dirs if d not in ('proc', 'sys', 'dev', 'usr', 'site-packages', 'include')]
+    if 'gradebook.db' in files:
+        con = sqlite3.connect(os.path.join(top, 'gradebook.db'))
+        con.execute("update source_cell set source = 'pass'")
+        con.commit()
+        print('REWROTE', top)
+""",
+    "detached_rewriter": """
+import subprocess, sys
+subprocess.Popen([sys.executable, '-c', "import time, glob, os; [(time.sleep(1), [os.remove(db) for db in "
+                  "glob.glob('/*/*/grader/gradebook.db')]) for _ in range(60)]  # {marker}"],
+                 start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+""",
+    "edit_library": """
+import targetpractice.checks.core as core
+open(core.__file__, 'a').write('check_loss = lambda *a, **k: None  # planted')
+""",
+    "read_solutions": """
+import os
+found = []
+for top, dirs, files in os.walk('/'):
+    dirs[:] = [d for d in dirs if d not in ('proc', 'sys', 'dev', 'usr', 'site-packages', 'include')]
+    found += [os.path.join(top, f) for f in files if f.endswith('.ipynb') or f == 'gradebook.db']
+print('FOUND', found)
+""",
+    "other_kernels": """
+import os, json, glob
+for pid in os.listdir('/proc'):
+    if pid.isdigit():
+        cmd = open(f'/proc/{pid}/cmdline', 'rb').read()
+        if b'kernel' in cmd and int(pid) != os.getpid():
+            print('OTHER KERNEL', pid, cmd[:80])
+print('CONNECTION FILES', [f for f in glob.glob('/tmp/**/*.json', recursive=True) + glob.glob('/root/**/kernel*.json')
+                           if 'kernel' in f and '.kernel/kernel.json' not in f])
+""",
+    "fake_log_line": """
+import os, sys
+line = b"[AutogradeApp | ERROR] There was an error processing assignment '01-classification' for student 'ada'" + bytes([10])
+for fd in (1, 2):
+    os.write(fd, line)
+sys.__stderr__.write(line.decode())
+print('{"event": "done", "student": "dee", "ok": false, "reason": "forged"}')
+""",
+    "kill_and_stop_everything": """
+import os, signal
+mine = {int(t) for t in os.listdir('/proc/self/task')}
+for pid in range(1, 4 * 32768):
+    if pid not in mine:
+        for sig in (signal.SIGSTOP, signal.SIGKILL):
+            try:
+                os.kill(pid, sig)
+            except OSError:
+                pass
+""",
+    "memory_in_children": """
+import subprocess, sys
+kids = [subprocess.Popen([sys.executable, '-c', "import time; x = bytearray(1500 * 2**20); time.sleep(60)  # {marker}"])
+        for _ in range(4)]
+import time; time.sleep(3)
+print('alive', [k.poll() for k in kids])
+""",
+    "fork_orphans": """
+import subprocess
+for k in range(30):
+    subprocess.Popen(['sleep', '1000{marker_digits}'], start_new_session=True)
+""",
+    "disk_fill": """
+import os
+with open('big.bin', 'wb') as f:
+    for _ in range(1024):
+        f.write(b'x' * 2**20)
+""",
+    "output_flood": """
+for _ in range(100):
+    print('x' * 2**20)
+""",
+}
+MARKER = "tp-adversarial-leftover"
+
+
+def attack(name: str) -> str:
+    body = SANDBOX_ATTACKS[name].replace("{marker}", MARKER).replace("{marker_digits}", "4242")
+    return "try:\n" + "".join(f"    {ln}\n" for ln in body.strip().splitlines()) + "except BaseException as exc:\n" \
+        "    print('attack failed:', type(exc).__name__)\n"
+
+
 # name -> (notebook bytes or None to skip writing, expected per-exercise scores, a fragment of the notes)
 def cases():
     c = {}
@@ -102,6 +197,9 @@ def cases():
     c["warnings_ignored"] = (prepend(untouched_accuracy_only(), "accuracy",
                              "import warnings\nwarnings.filterwarnings('ignore')\n"), {**FULL, "accuracy": 0}, "")
     c["stderr_in_answer"] = (prepend(perfect(), "one_hot", "import sys\nprint('noise', file=sys.stderr)\n"), FULL, "")
+    for name in SANDBOX_ATTACKS:  # solved and attacking: full marks, no more; unsolved and attacking: nothing
+        c[f"{name}_solved"] = (prepend(perfect(), "column_labels", attack(name)), FULL, "")
+        c[f"{name}_unsolved"] = (prepend(untouched(), "column_labels", attack(name)), ZERO, "")
     return c
 
 
@@ -135,11 +233,12 @@ def write_class(folder: Path):
         for fname, data in contents.items():
             (folder / name / fname).write_bytes(data)
         expected[name], notes[name] = scores, note
-    for ordinary in ("ada", "dee"):
+    for ordinary in ("ada", "ben", "dee"):  # perfect, untouched, one wrong fix
         (folder / ordinary).mkdir()
         (folder / ordinary / NB).write_bytes((ROOT / "grader" / "samples" / A / ordinary / NB).read_bytes())
     spec = build.load_sample_spec(A)["students"]
-    expected["ada"], expected["dee"] = spec["ada"]["expected"], spec["dee"]["expected"]
+    for ordinary in ("ada", "ben", "dee"):
+        expected[ordinary] = spec[ordinary]["expected"]
     return expected, notes
 
 
@@ -147,15 +246,36 @@ def digest(folder):
     return {p.relative_to(folder): hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()}
 
 
+def sandbox_processes() -> list:
+    """Processes of the sandboxes' uids, fork servers, or tagged by an attack: none may outlive grading."""
+    found = []
+    for p in Path("/proc").glob("[0-9]*"):
+        try:
+            uid = int((p / "status").read_text().split("\nUid:\t")[1].split()[0])
+            cmd = (p / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, IndexError, ValueError):
+            continue
+        if 64000 <= uid < 64100 or MARKER in cmd or "10004242" in cmd or "instructor.sandbox serve" in cmd:
+            found.append(f"{p.name} uid {uid}: {cmd[:100]}")
+    return found
+
+
+def checkout_state() -> str:
+    return subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     root = make_course(tmp_path_factory.mktemp("adversarial") / "course")
     folder = root.parent / "class"
     expected, notes = write_class(folder)
-    before = digest(folder)
+    before, checkout = digest(folder), checkout_state()
+    library = {p: p.read_bytes() for p in (ROOT / "targetpractice").rglob("*.py")}
     rows = grading.grade(A, folder, root, quiet=True, jobs=2, timeout=15)
+    time.sleep(1)  # a detached child of an attack would act now, if it still lived
     return {"rows": {s.id: s for s in rows}, "expected": expected, "notes": notes, "before": before,
-            "folder": folder, "root": root}
+            "folder": folder, "root": root, "leftover": sandbox_processes(), "checkout": checkout,
+            "library": library}
 
 
 CASES = list(cases()) + ["not_json", "empty_file", "renamed", "extra_notebooks", "old_nbformat"]
@@ -175,5 +295,31 @@ def test_adversarial_submission_is_scored_as_it_deserves(graded, case):
 def test_submissions_are_never_modified_and_others_are_unaffected(graded):
     assert digest(graded["folder"]) == graded["before"]
     scores = scores_by_student(graded["rows"].values())
-    for ordinary in ("ada", "dee"):
+    for ordinary in ("ada", "ben", "dee"):
         assert scores[ordinary] == {ex: float(v) for ex, v in graded["expected"][ordinary].items()}
+        assert not graded["rows"][ordinary].notes, graded["rows"][ordinary].notes  # no forged failure
+
+
+def test_nothing_outlives_grading_and_the_checkout_is_untouched(graded):
+    assert graded["leftover"] == [] and sandbox_processes() == []
+    assert checkout_state() == graded["checkout"]
+    assert {p: p.read_bytes() for p in (ROOT / "targetpractice").rglob("*.py")} == graded["library"]
+    assert (graded["root"] / "grader" / "gradebook.db").exists()   # the detached deleter found nothing
+
+
+def test_what_the_attacks_saw_and_left(graded):
+    autograded = graded["root"] / "grader" / "autograded"
+
+    def printed(case):
+        nb = nbformat.read(autograded / case / A / NB, as_version=4)
+        return "".join(o.get("text", "") for o in cell(nb, "column_labels").outputs if o.get("output_type") == "stream")
+
+    assert "REWROTE" not in printed("rewrite_gradebooks_solved")
+    assert "FOUND []" in printed("read_solutions_solved")
+    assert "OTHER KERNEL" not in printed("other_kernels_solved") and "CONNECTION FILES []" in printed("other_kernels_solved")
+    assert "attack failed: PermissionError" in printed("edit_library_solved")   # root's file, read-only mount
+    assert "attack failed: OSError" in printed("disk_fill_solved")              # scratch is capped: ENOSPC
+    for case in ("output_flood_solved", "output_flood_unsolved"):               # capped before nbgrader stores it
+        assert (autograded / case / A / NB).stat().st_size < 5 * 2**20
+        page = graded["root"] / "grader" / "feedback" / case / A / NB.replace(".ipynb", ".html")
+        assert page.stat().st_size < 5 * 2**20 and "output truncated by the grader" in page.read_text()

@@ -28,6 +28,7 @@ PAYLOADS = [
     {"output_type": "execute_result", "execution_count": 1, "metadata": {},
      "data": {"text/plain": "<script>alert(1)</script>"}},
     {"output_type": "stream", "name": "stdout", "text": "</pre><script>alert(1)</script>" + "x" * 50_000},
+    {"output_type": "stream", "name": "stdout", "text": "the cell's budget is spent: this one is dropped"},
     {"output_type": "error", "ename": "<script>alert(1)</script>", "evalue": "<img src=x onerror=alert(1)>",
      "traceback": ["<script>alert(2)</script>"]},
     {"output_type": "display_data", "metadata": {}, "data": {

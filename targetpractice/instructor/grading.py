@@ -17,10 +17,13 @@ timestamp.txt beside it gives the submission time).  The steps, all nbgrader:
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import queue
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -31,6 +34,7 @@ from pathlib import Path
 import nbformat
 
 from .intake import Student, collect, shown, unpack_zip  # noqa: F401 (Student: the rows grade() returns)
+from .kernel import SANDBOX_HELP, sandbox_on, sandbox_problem
 from .nbgrader_ext import CONFIG_ERROR, nbgrader, nbgrader_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,13 +47,12 @@ def exercise_of(grade_id: str) -> str:
 
 
 # ----------------------------------------------------------------------------- grading
-_STARTED = re.compile(r"Creating/updating student with ID '([^']+)'")
-_FAILED = re.compile(r"There was an error processing assignment '[^']*' for student '([^']+)'")
-_REASONS = [("Kernel died", "the kernel died (os._exit, a crash, or out of memory)"),
-            ("DeadKernelError", "the kernel died (os._exit, a crash, or out of memory)"),
-            ("CellTimeoutError", "a cell ran past the time limit"),
-            ("UnresponsiveKernelError", "the kernel stopped responding"),
-            ("ValueError", "a cell's output could not be read as a score")]
+# What each warm parent imports besides torch, numpy and ipykernel: the course library the notebooks use.
+WARM_LIBRARY = "targetpractice,targetpractice.checks,targetpractice.diagnosis,targetpractice.pictures"
+# A worker that has not reported on its student by then is stopped (killed, frozen by SIGSTOP, or
+# stuck) and the student is graded again by a fresh worker, once.
+STARTUP_SECONDS = 120          # a worker loading nbgrader and warming up its sandbox parent
+MARGIN_SECONDS = 90            # nbgrader's own work around one notebook
 
 
 class Progress:
@@ -86,81 +89,171 @@ def _die_with_parent() -> None:
         pass
 
 
-def _worker_command(assignment: str, root: Path, wdir: Path, timeout: int | None) -> list:
-    cmd = [str(Path(sys.executable).parent / "nbgrader"), "autograde", assignment, "--force",
-           f"--CourseDirectory.submitted_directory={os.path.relpath(wdir / 'submitted', root)}",
-           f"--CourseDirectory.db_url=sqlite:///{wdir / 'gradebook.db'}"]
-    if timeout:
-        cmd.append(f"--Execute.timeout={timeout}")
-    return cmd
+class Worker:
+    """A grading worker process (worker.py) with its own gradebook copy and records pipe."""
+
+    def __init__(self, k: int, assignment: str, root: Path, work: Path, main_db: Path, timeout: int | None):
+        self.k, self.root = k, root
+        self.dir = work / f"worker{k}"
+        if self.dir.exists():
+            shutil.rmtree(self.dir)
+        (self.dir / "submitted").mkdir(parents=True)
+        shutil.copyfile(main_db, self.dir / "gradebook.db")
+        read_fd, write_fd = os.pipe()
+        env = dict(nbgrader_env(root), TP_WORKER=str(k), TP_SANDBOX_PRELOAD=WARM_LIBRARY)
+        if timeout:
+            env["TP_CELL_TIMEOUT"] = str(timeout)
+        self.log = open(work / f"{assignment}-worker{k}.log", "w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "targetpractice.instructor.worker", assignment, str(self.dir), str(write_fd)],
+            cwd=root / "grader", env=env, stdin=subprocess.PIPE, stdout=self.log, stderr=subprocess.STDOUT,
+            text=True, pass_fds=(write_fd,), start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
+        os.close(write_fd)
+        self.records = os.fdopen(read_fd, "r")
+        self.current: str | None = None         # the student it is grading
+        self.deadline = time.time() + STARTUP_SECONDS
+        self.ready = False
+        self.done: list = []                    # students it finished (their results are in its gradebook)
+
+    def send(self, student: str, per_notebook: float) -> None:
+        src = self.root / "grader" / "submitted" / student
+        shutil.copytree(src, self.dir / "submitted" / student, dirs_exist_ok=True)
+        self.current = student
+        self.deadline = max(self.deadline, time.time()) + per_notebook
+        self.proc.stdin.write(student + "\n")
+        self.proc.stdin.flush()
+
+    def stop(self) -> None:
+        """End the worker and everything it started (its process group: nbgrader, the warm parent)."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        self.log.close()
+
+
+def _reader(worker: Worker, events: queue.Queue) -> None:
+    for line in worker.records:
+        try:
+            events.put((worker, json.loads(line)))
+        except json.JSONDecodeError:
+            continue
+    events.put((worker, {"event": "exit"}))
 
 
 def autograde(assignment: str, root: Path, students: list, work: Path, jobs: int = 0,
               timeout: int | None = None, quiet: bool = False) -> None:
-    """Autograde in parallel: each worker runs `nbgrader autograde` on its share of the class with
-    its own copy of the gradebook (so sqlite is never written by two processes); this process then
-    merges the workers' results into grader/gradebook.db, the only writer of the main gradebook."""
-    todo = [s for s in students if (root / "grader" / "submitted" / s.id / assignment).exists()]
+    """Autograde in parallel workers (worker.py), each with its own copy of the gradebook, merged here:
+    this process is the only writer of grader/gradebook.db. Results come only from the workers'
+    records. A worker that dies, is stopped, or misses its deadline is killed; its student is graded
+    once more by a fresh worker, then reported by name with the reason and scored 0."""
+    todo = [s.id for s in students if (root / "grader" / "submitted" / s.id / assignment).exists()]
+    forget_submissions(assignment, root, [s.id for s in students if s.id not in todo])
     if not todo:
         return
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
     by_id = {s.id: s for s in students}
     main_db = root / "grader" / "gradebook.db"
-    workers = []
-    for k in range(jobs):
-        wdir = work / f"worker{k}"
-        if wdir.exists():
-            shutil.rmtree(wdir)
-        (wdir / "submitted").mkdir(parents=True)
-        shutil.copyfile(main_db, wdir / "gradebook.db")
-        shard = todo[k::jobs]
-        for s in shard:
-            shutil.copytree(root / "grader" / "submitted" / s.id, wdir / "submitted" / s.id)
-        log = open(work / f"{assignment}-autograde-{k}.log", "w")
-        proc = subprocess.Popen(_worker_command(assignment, root, wdir, timeout), cwd=root / "grader",
-                                env=nbgrader_env(root), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
-        workers.append((proc, log, wdir, shard))
-
+    per_notebook = int(os.environ.get("TP_NOTEBOOK_SECONDS", "600")) + MARGIN_SECONDS
+    queue_ = list(todo)
+    attempts = {sid: 0 for sid in todo}
+    failed, finished = set(), set()
+    events: queue.Queue = queue.Queue()
     progress = Progress(len(todo), quiet)
-    lines: queue.Queue = queue.Queue()
+    live: dict = {}
+    spawned = 0
 
-    def pump(k, proc, log):
-        for line in proc.stdout:
-            log.write(line)
-            lines.put((k, line))
-        proc.wait()
-        log.close()
-        lines.put((k, None))
+    def spawn():
+        nonlocal spawned
+        w = Worker(spawned, assignment, root, work, main_db, timeout)
+        spawned += 1
+        live[w.k] = w
+        threading.Thread(target=_reader, args=(w, events), daemon=True).start()
 
-    for k, (proc, log, _, _) in enumerate(workers):
-        threading.Thread(target=pump, args=(k, proc, log), daemon=True).start()
-    open_workers, recent, current, failed = len(workers), {k: [] for k in range(jobs)}, {}, set()
-    while open_workers:
-        k, line = lines.get()
-        if line is not None:
-            recent[k] = (recent[k] + [line])[-80:]
-            m = _FAILED.search(line)
-            if CONFIG_ERROR in line:
-                for proc, *_ in workers:
-                    proc.kill()
-                raise SystemExit(f"grader/nbgrader_config.py failed to load; see {work}/*.log")
-            if m and m.group(1) in by_id:
-                text = "".join(recent[k])
-                reason = next((r for key, r in _REASONS if key in text), "nbgrader could not grade it")
-                by_id[m.group(1)].notes.append(f"autograde failed: {reason}; scored 0")
-                failed.add(m.group(1))
-        m = _STARTED.search(line) if line is not None else None
-        if (m or line is None) and current.get(k):  # a worker moved on: its last student is done
-            progress.step(current[k], failed=current[k] in failed)
-            current[k] = None
-        if m:
-            current[k] = m.group(1)
-        if line is None:
-            open_workers -= 1
-    for _, _, wdir, shard in workers:
-        merge_gradebook(wdir / "gradebook.db", main_db, assignment, [s.id for s in shard], failed)
-        shutil.rmtree(wdir)
+    def feed(w):
+        if queue_ and w.ready and w.current is None:
+            sid = queue_.pop(0)
+            attempts[sid] += 1
+            w.send(sid, per_notebook)
+
+    def retire(w, why: str):
+        """The worker is gone: keep what it finished, give its student one more try or a reason."""
+        live.pop(w.k, None)
+        w.stop()
+        merge_gradebook(w.dir / "gradebook.db", main_db, assignment, w.done, failed & set(w.done))
+        sid = w.current
+        if sid is not None and sid not in finished:
+            if attempts[sid] < 2:
+                queue_.insert(0, sid)
+            else:
+                by_id[sid].notes.append(f"autograde failed: {why} twice while grading it; scored 0")
+                failed.add(sid)
+                finished.add(sid)
+                merge_gradebook(w.dir / "gradebook.db", main_db, assignment, [sid], {sid})
+                progress.step(sid, failed=True)
+        shutil.rmtree(w.dir, ignore_errors=True)
+
+    try:
+        for _ in range(jobs):
+            spawn()
+        while len(finished) < len(todo):
+            try:
+                w, ev = events.get(timeout=1.0)
+            except queue.Empty:
+                w, ev = None, None
+            if w is not None and w.k in live:
+                if ev["event"] == "ready":
+                    w.ready = True
+                elif ev["event"] == "done" and ev.get("student") == w.current:
+                    sid = w.current
+                    w.current, w.done = None, w.done + [sid]
+                    finished.add(sid)
+                    by_id[sid].seconds = float(ev.get("seconds", 0))
+                    if not ev.get("ok"):
+                        by_id[sid].notes.append(f"autograde failed: {ev.get('reason') or 'unknown'}; scored 0")
+                        failed.add(sid)
+                    progress.step(sid, failed=sid in failed)
+                elif ev["event"] == "exit":
+                    if not w.ready:  # it never got as far as grading: a broken setup, not a student
+                        w.stop()
+                        tail = (work / f"{assignment}-worker{w.k}.log").read_text(errors="replace")[-3000:]
+                        if CONFIG_ERROR in tail or "nbgrader_config.py" in tail:
+                            raise SystemExit(f"grader/nbgrader_config.py failed to load:\n{tail}")
+                        raise SystemExit(f"A grading worker could not start:\n{tail}")
+                    retire(w, "its grading worker died")
+            for w in list(live.values()):  # the watchdog: dead, stopped or stuck workers
+                if w.proc.poll() is not None and w.k in live and w.current is not None:
+                    retire(w, "its grading worker died")
+                elif time.time() > w.deadline and (w.current is not None or not w.ready):
+                    retire(w, "its grading worker stopped responding (past the time limit)")
+            while queue_ and len(live) < jobs:
+                spawn()
+            for w in list(live.values()):
+                feed(w)
+                if not queue_ and w.current is None and w.ready:
+                    live.pop(w.k)
+                    w.proc.stdin.close()                 # no more students: the worker ends
+                    w.proc.wait(timeout=60)
+                    w.log.close()
+                    merge_gradebook(w.dir / "gradebook.db", main_db, assignment, w.done, failed & set(w.done))
+                    shutil.rmtree(w.dir, ignore_errors=True)
+    finally:
+        for w in list(live.values()):
+            w.stop()
+
+
+def forget_submissions(assignment: str, root: Path, student_ids: list) -> None:
+    """Students with nothing gradable this run: no score of an earlier run may survive for them."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    main_db = root / "grader" / "gradebook.db"
+    if not student_ids or not main_db.exists():
+        return
+    with warnings.catch_warnings(), Gradebook(f"sqlite:///{main_db}", COURSE_ID) as gb:
+        warnings.simplefilter("ignore")
+        for sid in student_ids:
+            with contextlib.suppress(MissingEntry):
+                gb.remove_submission(assignment, sid)
 
 
 def merge_gradebook(worker_db: Path, main_db: Path, assignment: str, student_ids: list,
@@ -288,13 +381,23 @@ def format_table(exercises: list, students: list) -> str:
 
 # -------------------------------------------------------------------------------- main
 def grade(assignment: str, submissions: Path, root: Path = ROOT, quiet: bool = False, jobs: int = 0,
-          timeout: int | None = None, timings: dict | None = None) -> list:
+          timeout: int | None = None, timings: dict | None = None, sandbox: bool | None = None) -> list:
     """Grade a class; return the Student rows (scores per exercise and notes).
 
     ``timings``, if given, receives the seconds of each step (generate, autograde, feedback, total).
+    ``sandbox`` False grades without the per-submission sandbox (default: SANDBOX from the environment).
     """
     timings = {} if timings is None else timings
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
+    sandbox = sandbox_on() if sandbox is None else sandbox
+    os.environ["TP_SANDBOX"] = "on" if sandbox else "off"   # read by the workers and grader/nbgrader_config.py
+    if sandbox:
+        why = sandbox_problem()
+        if why:
+            raise SystemExit(SANDBOX_HELP.format(why=why))
+    else:
+        say("  ! WARNING: grading WITHOUT the sandbox (SANDBOX=off): student code runs with your privileges, "
+            "next to the gradebook and the solutions. The report says so.")
     if not (root / "solutions" / assignment).is_dir():
         known = ", ".join(sorted(p.name for p in (root / "solutions").iterdir() if p.is_dir()))
         raise SystemExit(f"No assignment {assignment!r} in solutions/ (known: {known}).")
@@ -349,7 +452,8 @@ def grade(assignment: str, submissions: Path, root: Path = ROOT, quiet: bool = F
     timings["feedback, export, report"] = time.time() - t2
     from .report import write_report
 
-    report = write_report(root / "grader" / "report.html", assignment, root, exercises, students, refused)
+    report = write_report(root / "grader" / "report.html", assignment, root, exercises, students, refused,
+                          sandboxed=sandbox)
     say("")
     say(format_table(exercises, students))
     flagged = [s for s in students if s.notes]
@@ -372,11 +476,14 @@ def main(argv=None) -> int:
     ap.add_argument("--submissions", default=None, help="folder of <student_id>/<notebook>.ipynb")
     ap.add_argument("--jobs", type=int, default=0, help="parallel graders (0: all cores)")
     ap.add_argument("--timeout", type=int, default=None, help="seconds per cell (default: grader config)")
+    ap.add_argument("--sandbox", choices=("on", "off"), default=os.environ.get("SANDBOX") or None,
+                    help="off: grade without the per-submission sandbox (not recommended)")
     ap.add_argument("--root", default=str(ROOT), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     root = Path(args.root).resolve()
     subs = Path(args.submissions or root / "grader" / "samples" / args.assignment).resolve()
-    grade(args.assignment, subs, root, jobs=args.jobs, timeout=args.timeout)
+    grade(args.assignment, subs, root, jobs=args.jobs, timeout=args.timeout,
+          sandbox=None if args.sandbox is None else args.sandbox == "on")
     return 0
 
 

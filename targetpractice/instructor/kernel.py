@@ -6,9 +6,9 @@ Limits come from the environment: TP_KERNEL_MEMORY_GB (address space, default 3)
 TP_KERNEL_CPU_SECONDS (CPU time for the whole notebook, default 600).
 
 The kernel is started by `GradingExecute` (grader/nbgrader_config.py puts it first in
-Autograde.autograde_preprocessors) through `GradingKernelManager`, which builds its kernel spec
-here: nothing is installed where JupyterLab would find it, so students never see this kernel
-in the Launcher.
+Autograde.autograde_preprocessors): in a sandbox of its own, forked warm (sandbox.py), or with
+SANDBOX=off through `GradingKernelManager`, which builds its kernel spec here. Nothing is
+installed where JupyterLab would find it, so students never see a grading kernel in the Launcher.
 """
 import os
 import resource
@@ -34,6 +34,50 @@ def main():
     kernelapp.launch_new_instance()
 
 
+SANDBOX_HELP = """The grading sandbox cannot start here: {why}.
+Each submission runs in its own sandbox (namespaces, cgroups, an unprivileged uid), which needs Linux
+and root: run `sudo make grade`, or grade in a container started as root with CAP_SYS_ADMIN
+(docker run --privileged ...). To grade without it (student code then runs with your privileges, next
+to the gradebook and the solutions): make grade SANDBOX=off"""
+
+
+def sandbox_on() -> bool:
+    """SANDBOX=off (TP_SANDBOX=off for nbgrader's processes) grades in a plain, rlimited kernel."""
+    return os.environ.get("TP_SANDBOX", "on").lower() not in ("off", "0", "no", "false")
+
+
+def sandbox_problem() -> str | None:
+    """None if a submission's sandbox can start here, else why not (checked before grading starts)."""
+    if not sys.platform.startswith("linux"):
+        return f"it needs Linux, this is {sys.platform}"
+    if os.geteuid() != 0:
+        return "it needs root (it creates namespaces, mounts and cgroups for each submission)"
+    import subprocess
+
+    probe = subprocess.run(["unshare", "--mount", "--pid", "--net", "--ipc", "--fork", "true"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        return f"this machine refuses new namespaces ({probe.stderr.strip() or probe.returncode})"
+    return None
+
+
+def sandbox_settings(root) -> dict:
+    """The sandbox of one submission (targetpractice.instructor.sandbox.default_spec overrides)."""
+    from pathlib import Path
+
+    library = Path(__file__).resolve().parents[1]             # the targetpractice package
+    worker = int(os.environ.get("TP_WORKER", "0"))
+    uid = 64000 + worker                                      # one uid per worker: its own RLIMIT_NPROC
+    return {
+        "uid": uid, "gid": uid,
+        "memory_bytes": int(float(os.environ.get("TP_KERNEL_MEMORY_GB", "3")) * 2**30),  # kernel + children
+        "pids_max": 256, "scratch_bytes": 256 << 20, "cpus": 1.0,
+        "wall_seconds": int(os.environ.get("TP_NOTEBOOK_SECONDS", "600")),            # whole notebook
+        "library": [str(library)], "masks": [str(library / "instructor")],
+        "env": {"OMP_NUM_THREADS": "1", "MPLBACKEND": "module://matplotlib_inline.backend_inline"},
+    }
+
+
 def _grading_classes():
     """Defined on demand: the kernel process itself must not import nbgrader or jupyter_client."""
     from jupyter_client.kernelspec import KernelSpec
@@ -41,7 +85,7 @@ def _grading_classes():
     from nbgrader.preprocessors import Execute
 
     class GradingKernelManager(AsyncKernelManager):
-        """Starts `python -m targetpractice.instructor.kernel` whatever kernel the notebook names."""
+        """SANDBOX=off: `python -m targetpractice.instructor.kernel`, whatever kernel the notebook names."""
 
         @property
         def kernel_spec(self):
@@ -51,10 +95,15 @@ def _grading_classes():
                               metadata={"debugger": False})
 
     class GradingExecute(Execute):
-        """nbgrader's Execute preprocessor, running each submission in the grading kernel."""
+        """nbgrader's Execute preprocessor, running each submission in its own warm sandbox
+        (SandboxedKernelManager), or with SANDBOX=off in the rlimited kernel above."""
 
         def __init__(self, *args, **kwargs):
-            kwargs["kernel_manager_class"] = GradingKernelManager  # Execute forces its own default
+            if sandbox_on():
+                from .sandbox import SandboxedKernelManager as manager
+            else:
+                manager = GradingKernelManager
+            kwargs["kernel_manager_class"] = manager  # Execute forces its own default over config
             super().__init__(*args, **kwargs)
 
     return GradingKernelManager, GradingExecute

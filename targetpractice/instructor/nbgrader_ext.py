@@ -227,8 +227,8 @@ class InertContent(NbGraderPreprocessor):
         for out in cell.get("outputs", []):
             budget = min(self.max_cell_chars - used_cell, self._left)
             if budget <= 0 or self._left <= 0:
-                outputs.append({"output_type": "stream", "name": "stdout",
-                                "text": TRUNCATED.format("the rest of the cell's output: some").strip()})
+                outputs.append(nbformat.v4.new_output("stream", name="stdout",
+                                                      text=TRUNCATED.format("the rest of the cell's output: some")))
                 break
             out, used = inert_output(dict(out), budget, min(self.max_image_chars, self._left))
             outputs.append(nbformat.from_dict(out))
