@@ -192,6 +192,73 @@ def test_interrupted_grading_completes_on_rerun_with_the_same_scores(course, tmp
     assert not list((course / "grader" / ".grading").glob("worker*")), "worker folders are cleaned up"
 
 
+def _workers() -> list:
+    """PIDs of running grading workers (worker.py processes)."""
+    found = []
+    for p in Path("/proc").glob("[0-9]*"):
+        try:
+            if b"targetpractice.instructor.worker" in (p / "cmdline").read_bytes():
+                found.append(int(p.name))
+        except OSError:
+            pass
+    return found
+
+
+def test_killed_or_frozen_workers_are_replaced_and_their_students_graded_again(course, monkeypatch):
+    """kill -9 one worker and SIGSTOP the other mid-class: the dead one is noticed at once, the frozen
+    one at its deadline; their students are graded again by fresh workers, with their real scores."""
+    import signal
+    import threading
+    import time
+
+    assignment = "01-classification"
+    spec = build.load_sample_spec(assignment)
+    monkeypatch.setenv("TP_NOTEBOOK_SECONDS", "30")   # the frozen worker's deadline: 30 + 10 s
+    monkeypatch.setenv("TP_WORKER_MARGIN", "10")
+    hit = []
+
+    def saboteur():
+        deadline = time.time() + 120
+        while time.time() < deadline and len(hit) < 2:
+            if list((course / "grader" / "autograded").glob(f"*/{assignment}")):  # grading is under way
+                for pid, sig in zip(sorted(_workers()), (signal.SIGKILL, signal.SIGSTOP)):
+                    os.kill(pid, sig)
+                    hit.append((pid, sig))
+            time.sleep(0.2)
+
+    thread = threading.Thread(target=saboteur, daemon=True)
+    thread.start()
+    rows = grading.grade(assignment, ROOT / "grader" / "samples" / assignment, course, quiet=True, jobs=2)
+    thread.join()
+    assert [sig for _, sig in hit] == [signal.SIGKILL, signal.SIGSTOP], hit
+    scores = scores_by_student(rows)
+    for student, s in spec["students"].items():
+        assert scores[student] == {ex: float(v) for ex, v in s["expected"].items()}, (student, rows)
+    assert not _workers(), "no worker outlives make grade"
+    for pid, _ in hit:
+        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+
+
+def test_without_the_sandbox_grading_warns_and_the_report_says_so(course, capsys):
+    assignment = "01-classification"
+    spec = build.load_sample_spec(assignment)
+    rows = grading.grade(assignment, ROOT / "grader" / "samples" / assignment, course, jobs=2, sandbox=False)
+    assert "WARNING: grading WITHOUT the sandbox" in capsys.readouterr().out
+    scores = scores_by_student(rows)
+    for student, s in spec["students"].items():  # the cold, unsandboxed kernel grades the same
+        assert scores[student] == {ex: float(v) for ex, v in s["expected"].items()}, student
+    assert 'id="unsandboxed"' in (course / "grader" / "report.html").read_text()
+
+
+def test_a_sandbox_that_cannot_start_stops_grading_with_how_to_get_it(course, monkeypatch):
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)       # as an ordinary user on a laptop
+    with pytest.raises(SystemExit) as stop:
+        grading.grade("01-classification", ROOT / "grader" / "samples" / "01-classification", course, quiet=True)
+    text = str(stop.value)
+    assert "it needs root" in text and "sudo make grade" in text and "SANDBOX=off" in text
+    assert not (course / "grader" / "autograded").exists()  # it stopped before grading anyone
+
+
 def test_zip_from_an_lms_is_graded_like_a_folder(course, tmp_path):
     import zipfile
 

@@ -1,5 +1,12 @@
-"""Grading benchmark: seconds per submission for autograde with JOBS=1 and JOBS=2, against the floor
-(executing the same notebooks with nbclient in the same kind of kernel, one after another).
+"""Grading benchmark, all in one run so the numbers are ratios on the same machine state:
+
+- the cold floor: nbclient executes each notebook in a fresh plain kernel, one after another;
+- `make grade` with JOBS=1 and JOBS=2 (each submission in its own warm sandbox), step by step;
+- `make grade` with SANDBOX=off and JOBS=1 (a cold, unsandboxed kernel per submission);
+- the sandbox's own cost: forking a warm parent into a fresh sandbox (namespaces, mounts, cgroups);
+- memory during the JOBS=2 run: peak PSS and USS of each worker's process tree (warm parent and
+  sandboxes included) and of all of them, beside the RSS sum, which counts shared pages again
+  for every process.
 
     python -m targetpractice.benchmark [--assignment 01-classification] [--copies 8]
 
@@ -15,6 +22,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 from .grading import ROOT, grade
@@ -61,6 +69,81 @@ def parts() -> dict:
             "first torch.optim (imports torch._dynamo)": statistics.median(float(t[1]) for t in times)}
 
 
+def _tree(pid: int) -> list:
+    out = [pid]
+    try:
+        kids = (Path(f"/proc/{pid}/task/{pid}/children").read_text()).split()
+    except OSError:
+        return out
+    for k in map(int, kids):
+        out += _tree(k)
+    return out
+
+
+def _memory(pid: int) -> dict:
+    """PSS, USS and RSS (MiB) of a process tree, from /proc/PID/smaps_rollup."""
+    total = {"pss": 0, "uss": 0, "rss": 0}
+    for p in _tree(pid):
+        try:
+            fields = dict(line.split(":", 1) for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines()[1:])
+        except (OSError, ValueError):
+            continue
+        kb = {k.strip(): int(v.split()[0]) for k, v in fields.items()}
+        total["pss"] += kb.get("Pss", 0) / 1024
+        total["uss"] += (kb.get("Private_Clean", 0) + kb.get("Private_Dirty", 0)) / 1024
+        total["rss"] += kb.get("Rss", 0) / 1024
+    return total
+
+
+class MemoryWatch:
+    """Samples the grading workers' process trees twice a second; keeps the peaks."""
+
+    def __init__(self):
+        self.peak = {"worker_pss": 0.0, "worker_uss": 0.0, "all_pss": 0.0, "all_uss": 0.0, "all_rss": 0.0}
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self):
+        while not self.stop.wait(0.5):
+            workers = [int(p.name) for p in Path("/proc").glob("[0-9]*")
+                       if b"targetpractice.instructor.worker" in _read(p / "cmdline")]
+            trees = [_memory(w) for w in workers]
+            if not trees:
+                continue
+            for key in ("pss", "uss"):
+                self.peak[f"worker_{key}"] = max(self.peak[f"worker_{key}"], max(t[key] for t in trees))
+            for key in ("pss", "uss", "rss"):
+                self.peak[f"all_{key}"] = max(self.peak[f"all_{key}"], sum(t[key] for t in trees))
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""
+
+
+def sandbox_cost(n: int = 20) -> dict:
+    """Milliseconds to fork the warm parent into a fresh sandbox and end it (no kernel work)."""
+    from .kernel import sandbox_settings
+    from .sandbox import ForkServer, default_spec
+
+    server = ForkServer(preload=[])
+    spec = default_spec(**sandbox_settings(ROOT))
+    spawn, setup = [], []
+    try:
+        for _ in range(n):
+            reply = server.call(op="spawn", spec=spec, kernel={"key": "x" * 32, "signature_scheme": "hmac-sha256",
+                                                               "kernel_name": "python3", "argv": []})
+            spawn.append(reply["spawn_ms"])
+            setup.append(reply["setup_ms"])
+            server.call(op="kill", id=reply["id"])
+            server.call(op="release", id=reply["id"])
+    finally:
+        server.close()
+    return {"spawn_ms": statistics.median(spawn), "setup_ms": statistics.median(setup)}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--assignment", default="01-classification")
@@ -73,29 +156,42 @@ def main(argv=None) -> int:
         print(f"class: {n} submissions ({args.copies} copies of the sample class), {os.cpu_count()} cores")
         per_floor = floor(paths)
         print(f"floor (nbclient, serial): {per_floor:.2f} s per notebook")
-        results = {}
-        for jobs in (1, 2):
-            root = scratch_course(tmp / f"jobs{jobs}")
-            results[jobs] = {}
-            grade(args.assignment, tmp / "class", root, quiet=True, jobs=jobs, timings=results[jobs])
-            r = results[jobs]
-            print(f"make grade JOBS={jobs}: {r['total']:.1f} s in all; autograde {r['autograde']:.1f} s = "
-                  f"{r['autograde'] / n:.2f} s per submission")
+        results, watch = {}, MemoryWatch()
+        for label, jobs, sandbox in (("1", 1, True), ("2", 2, True), ("off", 1, False)):
+            root = scratch_course(tmp / f"run-{label}")
+            results[label] = {}
+            if label == "2":
+                watch.thread.start()
+            grade(args.assignment, tmp / "class", root, quiet=True, jobs=jobs, timings=results[label],
+                  sandbox=sandbox)
+            if label == "2":
+                watch.stop.set()
+            r = results[label]
+            print(f"make grade JOBS={jobs}{'' if sandbox else ' SANDBOX=off'}: {r['total']:.1f} s in all; "
+                  f"autograde {r['autograde']:.1f} s = {r['autograde'] / n:.2f} s per submission", flush=True)
+        cost = sandbox_cost()
+        one, two, off = results["1"], results["2"], results["off"]
         print()
-        print(f"| {n} submissions, {os.cpu_count()} cores | JOBS=1 | JOBS=2 |")
-        print("|---|---|---|")
-        print(f"| floor: nbclient executes each notebook, one after another (s per submission) | {per_floor:.2f} | |")
-        print("| autograde step, s per submission | " + " | ".join(f"{results[j]['autograde'] / n:.2f}" for j in (1, 2))
-              + " |")
-        print("| autograde step / floor | " + " | ".join(f"{results[j]['autograde'] / n / per_floor:.2f}"
-                                                        for j in (1, 2)) + " |")
-        print("| whole `make grade` (s) | " + " | ".join(f"{results[j]['total']:.0f}" for j in (1, 2)) + " |")
+        print(f"| {n} submissions, {os.cpu_count()} cores | JOBS=1 | JOBS=2 | SANDBOX=off, JOBS=1 |")
+        print("|---|---|---|---|")
+        print(f"| floor: nbclient executes each notebook, one after another (s per submission) | {per_floor:.2f} | | |")
+        print("| autograde step, s per submission | "
+              + " | ".join(f"{r['autograde'] / n:.2f}" for r in (one, two, off)) + " |")
+        print("| autograde step / floor | "
+              + " | ".join(f"{r['autograde'] / n / per_floor:.2f}" for r in (one, two, off)) + " |")
+        print("| whole `make grade` (s) | " + " | ".join(f"{r['total']:.0f}" for r in (one, two, off)) + " |")
         for step in ("generate", "feedback, export, report"):
-            print(f"| of which {step} (s) | " + " | ".join(f"{results[j][step]:.1f}" for j in (1, 2)) + " |")
-        print(f"| speed-up of the autograde step, JOBS=2 vs 1 | | "
-              f"{results[1]['autograde'] / results[2]['autograde']:.2f} |")
+            print(f"| of which {step} (s) | " + " | ".join(f"{r[step]:.1f}" for r in (one, two, off)) + " |")
+        print(f"| speed-up JOBS=2 vs 1: autograde step | | {one['autograde'] / two['autograde']:.2f} | |")
+        print(f"| speed-up JOBS=2 vs 1: whole `make grade` | | {one['total'] / two['total']:.2f} | |")
+        print(f"| sandbox: fork a warm parent into a fresh sandbox, median (ms) | {cost['spawn_ms']:.0f} "
+              f"(namespaces and mounts {cost['setup_ms']:.0f}) | | |")
+        p = watch.peak
+        print(f"| peak memory per worker, PSS / USS (MiB) | | {p['worker_pss']:.0f} / {p['worker_uss']:.0f} | |")
+        print(f"| peak memory, all workers, PSS / USS / RSS sum (MiB) | | {p['all_pss']:.0f} / {p['all_uss']:.0f} / "
+              f"{p['all_rss']:.0f} | |")
         for what, secs in parts().items():
-            print(f"| {what} | {secs:.2f} |")
+            print(f"| cold kernel: {what} (s) | {secs:.2f} | | |")
     return 0
 
 

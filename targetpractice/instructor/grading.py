@@ -92,7 +92,8 @@ def _die_with_parent() -> None:
 class Worker:
     """A grading worker process (worker.py) with its own gradebook copy and records pipe."""
 
-    def __init__(self, k: int, assignment: str, root: Path, work: Path, main_db: Path, timeout: int | None):
+    def __init__(self, k: int, assignment: str, root: Path, work: Path, main_db: Path, timeout: int | None,
+                 sandbox: bool):
         self.k, self.root = k, root
         self.dir = work / f"worker{k}"
         if self.dir.exists():
@@ -100,7 +101,8 @@ class Worker:
         (self.dir / "submitted").mkdir(parents=True)
         shutil.copyfile(main_db, self.dir / "gradebook.db")
         read_fd, write_fd = os.pipe()
-        env = dict(nbgrader_env(root), TP_WORKER=str(k), TP_SANDBOX_PRELOAD=WARM_LIBRARY)
+        env = dict(nbgrader_env(root), TP_WORKER=str(k % 100), TP_SANDBOX_PRELOAD=WARM_LIBRARY,
+                   TP_SANDBOX="on" if sandbox else "off")  # read by worker.py and kernel.GradingExecute
         if timeout:
             env["TP_CELL_TIMEOUT"] = str(timeout)
         self.log = open(work / f"{assignment}-worker{k}.log", "w")
@@ -120,7 +122,7 @@ class Worker:
         src = self.root / "grader" / "submitted" / student
         shutil.copytree(src, self.dir / "submitted" / student, dirs_exist_ok=True)
         self.current = student
-        self.deadline = max(self.deadline, time.time()) + per_notebook
+        self.deadline = time.time() + per_notebook
         self.proc.stdin.write(student + "\n")
         self.proc.stdin.flush()
 
@@ -142,7 +144,7 @@ def _reader(worker: Worker, events: queue.Queue) -> None:
 
 
 def autograde(assignment: str, root: Path, students: list, work: Path, jobs: int = 0,
-              timeout: int | None = None, quiet: bool = False) -> None:
+              timeout: int | None = None, quiet: bool = False, sandbox: bool = True) -> None:
     """Autograde in parallel workers (worker.py), each with its own copy of the gradebook, merged here:
     this process is the only writer of grader/gradebook.db. Results come only from the workers'
     records. A worker that dies, is stopped, or misses its deadline is killed; its student is graded
@@ -154,7 +156,8 @@ def autograde(assignment: str, root: Path, students: list, work: Path, jobs: int
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
     by_id = {s.id: s for s in students}
     main_db = root / "grader" / "gradebook.db"
-    per_notebook = int(os.environ.get("TP_NOTEBOOK_SECONDS", "600")) + MARGIN_SECONDS
+    per_notebook = int(os.environ.get("TP_NOTEBOOK_SECONDS", "600")) + \
+        int(os.environ.get("TP_WORKER_MARGIN", MARGIN_SECONDS))
     queue_ = list(todo)
     attempts = {sid: 0 for sid in todo}
     failed, finished = set(), set()
@@ -165,7 +168,7 @@ def autograde(assignment: str, root: Path, students: list, work: Path, jobs: int
 
     def spawn():
         nonlocal spawned
-        w = Worker(spawned, assignment, root, work, main_db, timeout)
+        w = Worker(spawned, assignment, root, work, main_db, timeout, sandbox)
         spawned += 1
         live[w.k] = w
         threading.Thread(target=_reader, args=(w, events), daemon=True).start()
@@ -389,8 +392,7 @@ def grade(assignment: str, submissions: Path, root: Path = ROOT, quiet: bool = F
     """
     timings = {} if timings is None else timings
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
-    sandbox = sandbox_on() if sandbox is None else sandbox
-    os.environ["TP_SANDBOX"] = "on" if sandbox else "off"   # read by the workers and grader/nbgrader_config.py
+    sandbox = sandbox_on(os.environ.get("SANDBOX", "on")) if sandbox is None else sandbox
     if sandbox:
         why = sandbox_problem()
         if why:
@@ -436,7 +438,7 @@ def grade(assignment: str, submissions: Path, root: Path = ROOT, quiet: bool = F
             say(f"  ! {s.id}: {note}")
 
     t1 = time.time()
-    autograde(assignment, root, students, work, jobs=jobs, timeout=timeout, quiet=quiet)
+    autograde(assignment, root, students, work, jobs=jobs, timeout=timeout, quiet=quiet, sandbox=sandbox)
     timings["autograde"] = time.time() - t1
     say(f"  autograded in {timings['autograde']:.1f} s")
     t2 = time.time()

@@ -41,9 +41,10 @@ and root: run `sudo make grade`, or grade in a container started as root with CA
 to the gradebook and the solutions): make grade SANDBOX=off"""
 
 
-def sandbox_on() -> bool:
-    """SANDBOX=off (TP_SANDBOX=off for nbgrader's processes) grades in a plain, rlimited kernel."""
-    return os.environ.get("TP_SANDBOX", "on").lower() not in ("off", "0", "no", "false")
+def sandbox_on(value: str | None = None) -> bool:
+    """SANDBOX=off (TP_SANDBOX=off for the grading workers) grades in a plain, rlimited kernel."""
+    value = os.environ.get("TP_SANDBOX", "on") if value is None else value
+    return value.lower() not in ("off", "0", "no", "false")
 
 
 def sandbox_problem() -> str | None:
