@@ -18,7 +18,7 @@ import pytest
 
 from targetpractice.instructor import build, grading
 
-from conftest import ROOT, make_course, scores_by_student
+from conftest import ROOT, active_elements, make_course, scores_by_student
 
 pytestmark = pytest.mark.slow  # every test here grades notebooks through nbgrader
 
@@ -167,6 +167,16 @@ for _ in range(100):
 """,
 }
 MARKER = "tp-adversarial-leftover"
+# Content for the pages an instructor opens: the feedback page, Formgrader, the report.
+HTML_MARKDOWN = ('Grader, look: <script>fetch("/api/kernels", {method: "POST"})</script>'
+                 '<img src=x onerror="alert(document.cookie)"> [details](javascript:alert(1))')
+HTML_OUTPUTS = """from IPython.display import HTML, Javascript, SVG, display
+display(HTML('<script>alert(1)</script><img src=x onerror=alert(2)><iframe src="http://evil.example"></iframe>'))
+display(Javascript('alert(3)'))
+display(SVG('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(4)</script></svg>'))
+display({'image/png': 'iVBORw0KGgo=" onerror="alert(5)'}, raw=True)
+raise_later = '<script>alert(6)</script>'
+"""
 
 
 def attack(name: str) -> str:
@@ -197,6 +207,9 @@ def cases():
     c["warnings_ignored"] = (prepend(untouched_accuracy_only(), "accuracy",
                              "import warnings\nwarnings.filterwarnings('ignore')\n"), {**FULL, "accuracy": 0}, "")
     c["stderr_in_answer"] = (prepend(perfect(), "one_hot", "import sys\nprint('noise', file=sys.stderr)\n"), FULL, "")
+    html = perfect()
+    html.cells.insert(1, nbformat.v4.new_markdown_cell(HTML_MARKDOWN))
+    c["html_injection"] = (prepend(html, "column_labels", HTML_OUTPUTS), FULL, "")
     for name in SANDBOX_ATTACKS:  # solved and attacking: full marks, no more; unsolved and attacking: nothing
         c[f"{name}_solved"] = (prepend(perfect(), "column_labels", attack(name)), FULL, "")
         c[f"{name}_unsolved"] = (prepend(untouched(), "column_labels", attack(name)), ZERO, "")
@@ -305,6 +318,24 @@ def test_nothing_outlives_grading_and_the_checkout_is_untouched(graded):
     assert checkout_state() == graded["checkout"]
     assert {p: p.read_bytes() for p in (ROOT / "targetpractice").rglob("*.py")} == graded["library"]
     assert (graded["root"] / "grader" / "gradebook.db").exists()   # the detached deleter found nothing
+
+
+def test_pages_an_instructor_opens_hold_nothing_active(graded):
+    root = graded["root"]
+    for student in ("html_injection", "ada"):
+        page = (root / "grader" / "feedback" / student / A / NB.replace(".ipynb", ".html")).read_text()
+        assert active_elements(page) == [], (student, active_elements(page)[:5])
+        assert "Content-Security-Policy" in page
+    nb = nbformat.read(root / "grader" / "autograded" / "html_injection" / A / NB, as_version=4)
+    for c in nb.cells:  # inert at the source: Formgrader shows this notebook too
+        html = [c.source] if c.cell_type == "markdown" else \
+            [o.get("data", {}).get("text/html", "") for o in c.get("outputs", [])]
+        assert all(active_elements(h) == [] for h in html), html
+        for o in c.get("outputs", []):
+            assert set(o.get("data", {})) <= {"text/plain", "text/html", "image/png", "image/jpeg"}, o
+            assert '"' not in o.get("data", {}).get("image/png", "")
+    report = (root / "grader" / "report.html").read_text()
+    assert active_elements(report) == []
 
 
 def test_what_the_attacks_saw_and_left(graded):

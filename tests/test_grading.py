@@ -259,6 +259,64 @@ def test_a_sandbox_that_cannot_start_stops_grading_with_how_to_get_it(course, mo
     assert not (course / "grader" / "autograded").exists()  # it stopped before grading anyone
 
 
+def test_hostile_names_and_archive_entries_are_refused_and_the_class_still_graded(course, tmp_path, capsys):
+    """Through make grade, as an attacker would: a zip with entries that climb out, link, collide or
+    carry shell and terminal metacharacters, beside honest students whose scores must not move."""
+    import stat
+    import zipfile
+
+    assignment = "01-classification"
+    samples = ROOT / "grader" / "samples" / assignment
+    good, dee = (samples / "ada" / f"{assignment}.ipynb").read_bytes(), (samples / "dee" / f"{assignment}.ipynb").read_bytes()
+    archive = tmp_path / "class.zip"
+
+    def add(z, name, data, mode=stat.S_IFREG | 0o644):
+        info = zipfile.ZipInfo(name)
+        info.external_attr = mode << 16
+        z.writestr(info, data)
+
+    nb = f"{assignment}.ipynb"
+    with zipfile.ZipFile(archive, "w") as z:
+        add(z, f"ada/{nb}", good)
+        add(z, f"{assignment}_zoë_attempt_2026-11-20-10-00-00_{nb}", dee)          # Unicode id: valid
+        add(z, f"../../escape/{nb}", good)
+        add(z, f"/tmp/abs/{nb}", good)
+        add(z, f"eve/{nb}", b"../../../../etc/passwd", mode=stat.S_IFLNK | 0o777)
+        add(z, f"ADA/{nb.upper()}", good)                                           # collides with ada's
+        add(z, f"$(touch pwned)/{nb}", good)
+        add(z, f"m\x1b[2Jallory/{nb}", good)                                        # terminal escape
+        add(z, f"аda/{nb}", good)                                                   # Cyrillic а
+    rows = grading.grade(assignment, archive, course, jobs=2)
+    out = capsys.readouterr().out
+    scores = scores_by_student(rows)
+    spec = build.load_sample_spec(assignment)["students"]
+    assert set(scores) == {"ada", "zoë"}
+    assert scores["ada"] == {ex: float(v) for ex, v in spec["ada"]["expected"].items()}
+    assert scores["zoë"] == {ex: float(v) for ex, v in spec["dee"]["expected"].items()}
+    for fragment in ("'..'", "absolute", "symbolic link", "same file as", "does not start with a letter", "\\u001b",
+                     "mixes scripts", "The rule: 1 to 64 characters"):
+        assert fragment in out, fragment
+    assert "\x1b[2J" not in out and not list(tmp_path.rglob("pwned")) and not (tmp_path / "escape").exists()
+    report = (course / "grader" / "report.html").read_text()
+    assert 'id="refused"' in report and "symbolic link" in report and active_elements(report) == []
+
+
+def test_a_second_class_leaves_nothing_of_the_first_in_grades_table_or_report(course, tmp_path):
+    assignment = "01-classification"
+    samples = ROOT / "grader" / "samples" / assignment
+    first, second = tmp_path / "first", tmp_path / "second"
+    for sid in ("ada", "ben", "dee"):
+        shutil.copytree(samples / sid, first / sid)
+    shutil.copytree(samples / "dee", second / "dee")
+    grading.grade(assignment, first, course, quiet=True, jobs=2)
+    rows = grading.grade(assignment, second, course, quiet=True, jobs=2)
+    assert [s.id for s in rows] == ["dee"]
+    with open(course / "grader" / "grades.csv") as f:
+        assert [r["student_id"] for r in csv.DictReader(f)] == ["dee"]
+    report = (course / "grader" / "report.html").read_text()
+    assert "<td>dee</td>" in report and "<td>ada</td>" not in report and "<td>ben</td>" not in report
+
+
 def test_zip_from_an_lms_is_graded_like_a_folder(course, tmp_path):
     import zipfile
 

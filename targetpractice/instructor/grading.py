@@ -150,7 +150,10 @@ def autograde(assignment: str, root: Path, students: list, work: Path, jobs: int
     records. A worker that dies, is stopped, or misses its deadline is killed; its student is graded
     once more by a fresh worker, then reported by name with the reason and scored 0."""
     todo = [s.id for s in students if (root / "grader" / "submitted" / s.id / assignment).exists()]
-    forget_submissions(assignment, root, [s.id for s in students if s.id not in todo])
+    # no score of an earlier run survives: not for a student with nothing gradable now, nor for one
+    # of an earlier class who is not in this one
+    forget_submissions(assignment, root, [s.id for s in students if s.id not in todo] + sorted(
+        set(graded_before(assignment, root)) - {s.id for s in students}))
     if not todo:
         return
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
@@ -245,6 +248,19 @@ def autograde(assignment: str, root: Path, students: list, work: Path, jobs: int
             w.stop()
 
 
+def only_this_class(path: Path, assignment: str, ids: set) -> None:
+    """nbgrader's export lists every assignment and student the gradebook ever held: keep this class."""
+    import csv
+
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+        fields = rows[0].keys() if rows else []
+    with open(path, "w", newline="") as f:
+        out = csv.DictWriter(f, fieldnames=list(fields))
+        out.writeheader()
+        out.writerows(r for r in rows if r.get("assignment") == assignment and r.get("student_id") in ids)
+
+
 def forget_submissions(assignment: str, root: Path, student_ids: list) -> None:
     """Students with nothing gradable this run: no score of an earlier run may survive for them."""
     from nbgrader.api import Gradebook, MissingEntry
@@ -257,6 +273,20 @@ def forget_submissions(assignment: str, root: Path, student_ids: list) -> None:
         for sid in student_ids:
             with contextlib.suppress(MissingEntry):
                 gb.remove_submission(assignment, sid)
+
+
+def graded_before(assignment: str, root: Path) -> list:
+    from nbgrader.api import Gradebook, MissingEntry
+
+    main_db = root / "grader" / "gradebook.db"
+    if not main_db.exists():
+        return []
+    with warnings.catch_warnings(), Gradebook(f"sqlite:///{main_db}", COURSE_ID) as gb:
+        warnings.simplefilter("ignore")
+        try:
+            return [sub.student.id for sub in gb.find_assignment(assignment).submissions]
+        except MissingEntry:
+            return []
 
 
 def merge_gradebook(worker_db: Path, main_db: Path, assignment: str, student_ids: list,
@@ -449,6 +479,7 @@ def grade(assignment: str, submissions: Path, root: Path = ROOT, quiet: bool = F
     csv_tmp = root / "grader" / ".grades.csv.tmp"
     nbgrader(["export", "--to", str(csv_tmp)], root, check=False)
     if csv_tmp.exists():
+        only_this_class(csv_tmp, assignment, {s.id for s in students})
         csv_tmp.replace(root / "grader" / "grades.csv")  # whole or not at all: a killed run keeps the last one
 
     timings["feedback, export, report"] = time.time() - t2
