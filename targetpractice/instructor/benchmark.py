@@ -1,7 +1,8 @@
 """Grading benchmark, all in one run so the numbers are ratios on the same machine state:
 
 - the cold floor: nbclient executes each notebook in a fresh plain kernel, one after another;
-- `make grade` with JOBS=1 and JOBS=2 (each submission in its own warm sandbox), step by step;
+- `make grade` with JOBS=1 and JOBS=2 (each submission in its own warm sandbox), step by step (the
+  workers start while generate_assignment runs, and write feedback pages as they go);
 - `make grade` with SANDBOX=off and JOBS=1 (a cold, unsandboxed kernel per submission);
 - the sandbox's own cost: forking a warm parent into a fresh sandbox (namespaces, mounts, cgroups);
 - memory during the JOBS=2 run: peak PSS and USS of each worker's process tree (warm parent and
@@ -180,7 +181,7 @@ def main(argv=None) -> int:
         print("| autograde step / floor | "
               + " | ".join(f"{r['autograde'] / n / per_floor:.2f}" for r in (one, two, off)) + " |")
         print("| whole `make grade` (s) | " + " | ".join(f"{r['total']:.0f}" for r in (one, two, off)) + " |")
-        for step in ("generate", "feedback, export, report"):
+        for step in ("generate", "export, report"):
             print(f"| of which {step} (s) | " + " | ".join(f"{r[step]:.1f}" for r in (one, two, off)) + " |")
         print(f"| speed-up JOBS=2 vs 1: autograde step | | {one['autograde'] / two['autograde']:.2f} | |")
         print(f"| speed-up JOBS=2 vs 1: whole `make grade` | | {one['total'] / two['total']:.2f} | |")

@@ -92,14 +92,13 @@ def _die_with_parent() -> None:
 class Worker:
     """A grading worker process (worker.py) with its own gradebook copy and records pipe."""
 
-    def __init__(self, k: int, assignment: str, root: Path, work: Path, main_db: Path, timeout: int | None,
-                 sandbox: bool):
+    def __init__(self, k: int, assignment: str, root: Path, work: Path, timeout: int | None, sandbox: bool):
         self.k, self.root = k, root
         self.dir = work / f"worker{k}"
         if self.dir.exists():
             shutil.rmtree(self.dir)
         (self.dir / "submitted").mkdir(parents=True)
-        shutil.copyfile(main_db, self.dir / "gradebook.db")
+        self.has_gradebook = False              # copied in before its first student (after generate)
         read_fd, write_fd = os.pipe()
         env = dict(nbgrader_env(root), TP_WORKER=str(k % 100), TP_SANDBOX_PRELOAD=WARM_LIBRARY,
                    TP_SANDBOX="on" if sandbox else "off")  # read by worker.py and kernel.GradingExecute
@@ -119,6 +118,9 @@ class Worker:
         self.done: list = []                    # students it finished (their results are in its gradebook)
 
     def send(self, student: str, per_notebook: float) -> None:
+        if not self.has_gradebook:
+            shutil.copyfile(self.root / "grader" / "gradebook.db", self.dir / "gradebook.db")
+            self.has_gradebook = True
         src = self.root / "grader" / "submitted" / student
         shutil.copytree(src, self.dir / "submitted" / student, dirs_exist_ok=True)
         self.current = student
@@ -143,20 +145,33 @@ def _reader(worker: Worker, events: queue.Queue) -> None:
     events.put((worker, {"event": "exit"}))
 
 
+def start_workers(assignment: str, root: Path, work: Path, jobs: int, timeout: int | None, sandbox: bool) -> list:
+    """Start the workers early: they import nbgrader and warm their sandbox parent while
+    generate_assignment and the intake run, instead of after them."""
+    return [Worker(k, assignment, root, work, timeout, sandbox) for k in range(jobs)]
+
+
 def autograde(assignment: str, root: Path, students: list, work: Path, jobs: int = 0,
-              timeout: int | None = None, quiet: bool = False, sandbox: bool = True) -> None:
+              timeout: int | None = None, quiet: bool = False, sandbox: bool = True,
+              workers: list | None = None) -> None:
     """Autograde in parallel workers (worker.py), each with its own copy of the gradebook, merged here:
     this process is the only writer of grader/gradebook.db. Results come only from the workers'
     records. A worker that dies, is stopped, or misses its deadline is killed; its student is graded
     once more by a fresh worker, then reported by name with the reason and scored 0."""
+    workers = list(workers or [])
     todo = [s.id for s in students if (root / "grader" / "submitted" / s.id / assignment).exists()]
     # no score of an earlier run survives: not for a student with nothing gradable now, nor for one
     # of an earlier class who is not in this one
     forget_submissions(assignment, root, [s.id for s in students if s.id not in todo] + sorted(
         set(graded_before(assignment, root)) - {s.id for s in students}))
     if not todo:
+        for w in workers:
+            w.stop()
         return
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
+    for w in workers[jobs:]:  # more started than there are students
+        w.stop()
+    workers = workers[:jobs]
     by_id = {s.id: s for s in students}
     main_db = root / "grader" / "gradebook.db"
     per_notebook = int(os.environ.get("TP_NOTEBOOK_SECONDS", "600")) + \
@@ -167,14 +182,16 @@ def autograde(assignment: str, root: Path, students: list, work: Path, jobs: int
     events: queue.Queue = queue.Queue()
     progress = Progress(len(todo), quiet)
     live: dict = {}
-    spawned = 0
+    spawned = max([w.k + 1 for w in workers], default=0)
+
+    def adopt(w):
+        live[w.k] = w
+        threading.Thread(target=_reader, args=(w, events), daemon=True).start()
 
     def spawn():
         nonlocal spawned
-        w = Worker(spawned, assignment, root, work, main_db, timeout, sandbox)
+        adopt(Worker(spawned, assignment, root, work, timeout, sandbox))
         spawned += 1
-        live[w.k] = w
-        threading.Thread(target=_reader, args=(w, events), daemon=True).start()
 
     def feed(w):
         if queue_ and w.ready and w.current is None:
@@ -200,7 +217,9 @@ def autograde(assignment: str, root: Path, students: list, work: Path, jobs: int
         shutil.rmtree(w.dir, ignore_errors=True)
 
     try:
-        for _ in range(jobs):
+        for w in workers:
+            adopt(w)
+        while len(live) < jobs:
             spawn()
         while len(finished) < len(todo):
             try:
@@ -248,17 +267,18 @@ def autograde(assignment: str, root: Path, students: list, work: Path, jobs: int
             w.stop()
 
 
-def only_this_class(path: Path, assignment: str, ids: set) -> None:
-    """nbgrader's export lists every assignment and student the gradebook ever held: keep this class."""
-    import csv
+def export_csv(assignment: str, root: Path, ids: list) -> Path:
+    """grader/grades.csv through nbgrader's own CSV export plugin, for this assignment and class only
+    (the gradebook may hold other assignments and earlier classes); written whole or not at all."""
+    from nbgrader.api import Gradebook
+    from nbgrader.plugins.export import CsvExportPlugin
 
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-        fields = rows[0].keys() if rows else []
-    with open(path, "w", newline="") as f:
-        out = csv.DictWriter(f, fieldnames=list(fields))
-        out.writeheader()
-        out.writerows(r for r in rows if r.get("assignment") == assignment and r.get("student_id") in ids)
+    final, tmp = root / "grader" / "grades.csv", root / "grader" / ".grades.csv.tmp"
+    with warnings.catch_warnings(), Gradebook(db_url(root), COURSE_ID) as gb:
+        warnings.simplefilter("ignore")
+        CsvExportPlugin(to=str(tmp), assignment=[assignment], student=list(ids)).export(gb)
+    tmp.replace(final)  # a killed run keeps the last complete grades.csv
+    return final
 
 
 def forget_submissions(assignment: str, root: Path, student_ids: list) -> None:
@@ -444,6 +464,19 @@ def grade(assignment: str, submissions: Path, root: Path = ROOT, quiet: bool = F
     say(f"Grading {assignment}: submissions from {submissions}")
 
     t0 = time.time()
+    workers = start_workers(assignment, root, work, max(1, jobs or os.cpu_count() or 1), timeout, sandbox)
+    try:
+        return _grade(assignment, submissions, root, quiet, jobs, timeout, timings, sandbox, workers, refused, t0)
+    finally:
+        for w in workers:
+            if w.proc.poll() is None:
+                w.stop()
+
+
+def _grade(assignment, submissions, root, quiet, jobs, timeout, timings, sandbox, workers, refused, t0) -> list:
+    """grade(), once the workers are starting: generate, take in, autograde, feedback, export, report."""
+    say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
+    work = root / "grader" / ".grading"
     proc = nbgrader(["generate_assignment", assignment, "--force"], root, check=False)
     if proc.returncode != 0:
         text = proc.stdout + proc.stderr
@@ -468,25 +501,22 @@ def grade(assignment: str, submissions: Path, root: Path = ROOT, quiet: bool = F
             say(f"  ! {s.id}: {note}")
 
     t1 = time.time()
-    autograde(assignment, root, students, work, jobs=jobs, timeout=timeout, quiet=quiet, sandbox=sandbox)
+    autograde(assignment, root, students, work, jobs=jobs, timeout=timeout, quiet=quiet, sandbox=sandbox,
+              workers=workers)
     timings["autograde"] = time.time() - t1
     say(f"  autograded in {timings['autograde']:.1f} s")
     t2 = time.time()
 
     review_flags(assignment, root, students)
     exercises = read_scores(assignment, root, students)  # also adds students with nothing gradable
-    nbgrader(["generate_feedback", assignment, "--force"], root, check=False)
-    csv_tmp = root / "grader" / ".grades.csv.tmp"
-    nbgrader(["export", "--to", str(csv_tmp)], root, check=False)
-    if csv_tmp.exists():
-        only_this_class(csv_tmp, assignment, {s.id for s in students})
-        csv_tmp.replace(root / "grader" / "grades.csv")  # whole or not at all: a killed run keeps the last one
+    # (feedback pages were written by the workers, each right after its student's autograde)
+    export_csv(assignment, root, [s.id for s in students])
 
-    timings["feedback, export, report"] = time.time() - t2
     from .report import write_report
 
     report = write_report(root / "grader" / "report.html", assignment, root, exercises, students, refused,
                           sandboxed=sandbox)
+    timings["export, report"] = time.time() - t2
     say("")
     say(format_table(exercises, students))
     flagged = [s for s in students if s.notes]

@@ -108,7 +108,8 @@ SCRATCH = "/scratch"
 KERNEL_DIR = SCRATCH + "/.kernel"            # connection file + ZMQ ipc sockets
 KERNEL_IPC = KERNEL_DIR + "/k"               # ipc://{KERNEL_IPC}-{port}
 PORTS = {"shell_port": 1, "iopub_port": 2, "stdin_port": 3, "hb_port": 4, "control_port": 5}
-DEFAULT_STAGING = "/run/tp-sandbox-root"     # empty dir; a private tmpfs is mounted on it
+DEFAULT_STAGING = None                       # None: the fork server's own empty temp dir (a private tmpfs
+                                             # is mounted on it in each sandbox's mount namespace)
 
 
 class SandboxError(RuntimeError):
@@ -599,6 +600,8 @@ class _Server:
         self.sel.register(proto_in, selectors.EVENT_READ)
         self.sel.register(self.wake_r, selectors.EVENT_READ)
         self.buf = b""
+        import tempfile
+        self.staging = tempfile.mkdtemp(prefix="tp-sandbox-root-")   # removed when the server ends
 
     def close_in_child(self):
         """In a fresh fork: drop everything of the server's (fds, handlers)."""
@@ -673,6 +676,7 @@ class _Server:
         sid = uuid.uuid4().hex[:12]
         cg = Cgroups(f"tp-sandbox-{os.getpid()}-{sid}", spec["memory_bytes"], spec["pids_max"],
                      spec["cpus"], enabled=spec["cgroups"])
+        spec = dict(spec, staging=spec["staging"] or self.staging)
         os.makedirs(spec["staging"], mode=0o700, exist_ok=True)
         kernel = dict(kernel, server_pid=os.getpid())
         parent_sock, child_sock = socket.socketpair()
@@ -804,7 +808,14 @@ def serve(argv: list[str]) -> None:
     info = _warm_up(cfg.get("preload", []))
     info.update(pid=os.getpid(), threads=len(os.listdir("/proc/self/task")))
     os.write(proto_out, (json.dumps({"ready": info}) + "\n").encode())
-    _Server(proto_in, proto_out).loop()
+    server = _Server(proto_in, proto_out)
+    try:
+        server.loop()
+    finally:
+        try:
+            os.rmdir(server.staging)
+        except OSError:
+            pass
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """One grading worker: `python -m targetpractice.instructor.worker ASSIGNMENT WORKDIR RECORDS_FD`.
 
 The driver (grading.autograde) starts a few of these. Each reads student ids on stdin, one a line,
-autogrades that student with nbgrader's own API (NbGraderAPI.autograde, the course config, its own
-copy of the gradebook in WORKDIR) and writes one JSON record per event to RECORDS_FD, a pipe that
+autogrades that student with nbgrader's own API (NbGraderAPI.autograde, then generate_feedback, with
+the course config and its own copy of the gradebook in WORKDIR) and writes one JSON record per event to RECORDS_FD, a pipe that
 only the driver reads:
 
     {"event": "ready", "seconds": 2.9}                       # config loaded, warm parent started
@@ -72,6 +72,9 @@ def main(argv=None) -> int:
             result = api.autograde(assignment, student, force=True, create=True)
         except Exception as exc:  # noqa: BLE001 - nbgrader's API reports, it should not raise
             result = {"success": False, "log": f"{type(exc).__name__}: {exc}"}
+        if result.get("success"):  # the feedback page too, here in parallel, from this worker's gradebook
+            feedback = api.generate_feedback(assignment, student, force=True)
+            result["log"] = result.get("log", "") + feedback.get("log", "") + feedback.get("error", "")
         log = result.get("log", "") + result.get("error", "")
         sys.stdout.write(log)
         sys.stdout.flush()
