@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -12,13 +11,10 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 def make_course(root: Path) -> Path:
-    """A copy of the course (config, solutions, exercises) with an empty gradebook, at root."""
-    shutil.copytree(ROOT / "grader", root / "grader", ignore=shutil.ignore_patterns(
-        "submitted", "autograded", "feedback", "samples", ".grading", "*.db", "grades.csv", "report.html",
-        "__pycache__"))
-    for d in ("solutions", "exercises"):
-        shutil.copytree(ROOT / d, root / d, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
-    return root
+    """A copy of the course (config, templates, solutions, exercises) with an empty gradebook, at root."""
+    from targetpractice.instructor.build import copy_course
+
+    return copy_course(root)
 
 
 @pytest.fixture

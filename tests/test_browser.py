@@ -64,11 +64,9 @@ if not Path(CHROMIUM).exists():
 def copy_course(dest: Path) -> Path:
     """The course as make lab serves it (course/, exercises/, solutions/, grader/ config and kernel), minus
     anything a grading run leaves behind: a fresh gradebook, no samples (they are read from the checkout)."""
-    skip = shutil.ignore_patterns("submitted", "autograded", "feedback", "samples", ".grading", "*.db", "grades.csv",
-                                  "report.html", "__pycache__", ".ipynb_checkpoints")
-    for d in ("course", "exercises", "solutions", "grader"):
-        shutil.copytree(ROOT / d, dest / d, ignore=skip)
-    return dest
+    from targetpractice.instructor.build import copy_course
+
+    return copy_course(dest, parts=("course", "exercises", "solutions"))
 
 
 def jupyter_dirs(base: Path) -> dict:

@@ -134,3 +134,14 @@ def test_math_in_feedback_becomes_mathml_and_prices_stay_text():
 
     out = math_as_mathml("floor $\\log(1 + (C-1)/e)$ and $$x^2$$, but $5 and $6 stay")
     assert out.count("<math") == 2 and 'display="block"' in out and "$5 and $6 stay" in out
+
+
+def test_cell_metadata_a_student_wrote_in_the_graders_name_is_dropped():
+    import nbformat
+
+    from targetpractice.instructor.nbgrader_ext import RepairCellMetadata
+
+    cell = nbformat.v4.new_code_cell("x = 1")
+    cell.metadata["targetpractice"] = {"tampering": 1}            # would crash the report's review
+    nb, _ = RepairCellMetadata().preprocess(nbformat.v4.new_notebook(cells=[cell]), {})
+    assert "targetpractice" not in nb.cells[0].metadata

@@ -81,10 +81,11 @@ def test_archive_entries_unpack_only_inside_their_folder(tmp_path):
         _add(z, "eve;reboot/a.ipynb", good)                                     # shell metacharacters
         _add(z, "fay/a.ipynb", b"0" * (MAX_ENTRY_BYTES // 2), compress=zipfile.ZIP_DEFLATED)  # a small bomb
         _add(z, "C:/Windows/a.ipynb", good)
+        _add(z, "a1_mallory_attempt_2026-11-20_x_victim_attempt_2099-01-01_a.ipynb", good)  # claims victim's id
     refused = []
-    dest = unpack_zip(archive, tmp_path / "out", refused)
+    dest = unpack_zip(archive, tmp_path / "out", refused, "a1")
     files = sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file())
-    assert files == ["ada/a.ipynb", "zoë/a.ipynb"]
+    assert files == ["ada/a.ipynb", "mallory/x_victim_attempt_2099-01-01_a.ipynb", "zoë/a.ipynb"]
     text = "\n".join(refused)
     for fragment in ("'/etc/cron.d/evil'", "absolute", "'..'", "symbolic link", "device", "same file as 'ada/a.ipynb'",
                      "character ';'", "compressed", "'C:/Windows/a.ipynb'"):
@@ -108,3 +109,9 @@ def test_oversized_notebooks_are_refused_before_they_are_read(tmp_path):
     big = tmp_path / "big.ipynb"
     big.write_bytes(b" " * (MAX_ENTRY_BYTES + 10))
     assert "larger than" in check_notebook(big)
+
+
+def test_a_notebook_that_crashes_the_json_parser_is_refused_not_fatal(tmp_path):
+    deep = tmp_path / "deep.ipynb"
+    deep.write_text("[" * 100_000)
+    assert "not" in check_notebook(deep)

@@ -16,7 +16,8 @@ from conftest import ROOT, active_elements
 PAYLOADS = [
     {"output_type": "display_data", "metadata": {}, "data": {
         "text/html": '<script>fetch("/api/kernels",{method:"POST"})</script><img src=x onerror=alert(1)>'
-                     '<a href="javascript:alert(1)">click</a><iframe src="http://evil"></iframe><table><tr><td>ok</td></tr></table>',
+                     '<a href="javascript:alert(1)">click</a><iframe src="http://evil"></iframe><table><tr><td>ok</td></tr></table>'
+                     '<div class="nbgrader_cell"><span id="accuracy_hidden"></span></div>',
         "text/plain": "<IPython.core.display.HTML object>"}},
     {"output_type": "display_data", "metadata": {"image/png": {"width": "1 onerror=alert(1)"}},
      "data": {"image/png": 'iVBORw0KGgo=" onerror="alert(1)'}},                    # breaks out of src=
@@ -66,6 +67,7 @@ def test_feedback_page_of_a_hostile_notebook_holds_nothing_active():
     assert active_elements(page) == [], active_elements(page)[:10]
     assert "Content-Security-Policy" in page and "script-src" not in page and "default-src 'none'" in page
     assert "ok</td>" in page and "<math" in page and "output truncated by the grader" in page
+    assert 'id="accuracy_hidden"' not in page  # student HTML cannot pose as Formgrader's own elements
 
 
 def test_honest_outputs_still_show_figures_and_tables():

@@ -40,12 +40,9 @@ def make_class(assignment: str, copies: int, dest: Path) -> list:
 
 
 def scratch_course(tmp: Path) -> Path:
-    root = tmp / "course"
-    shutil.copytree(ROOT / "grader", root / "grader", ignore=shutil.ignore_patterns(
-        "submitted", "autograded", "feedback", "samples", ".grading", "*.db", "grades.csv", "report.html"))
-    for d in ("solutions", "exercises"):
-        shutil.copytree(ROOT / d, root / d)
-    return root
+    from .build import copy_course
+
+    return copy_course(tmp / "course")
 
 
 def floor(paths: list) -> float:

@@ -160,14 +160,30 @@ def assignments(root: Path = ROOT) -> list:
     return sorted(p.name for p in (root / "solutions").iterdir() if p.is_dir()) if (root / "solutions").is_dir() else []
 
 
+# ------------------------------------------------------------------------------ course copies
+# What a grading run writes into grader/ (never part of a copy of the course). Only these top-level
+# names: grader/nbconvert/templates/feedback/ is the course's own feedback template and must travel.
+RUN_OUTPUTS = {"submitted", "autograded", "feedback", "samples", ".grading", "exchange", "gradebook.db",
+               "grades.csv", "report.html", "__pycache__"}
+
+
+def copy_course(dest: Path, root: Path = ROOT, parts=("solutions", "exercises")) -> Path:
+    """A copy of the course at dest: grader/ config and templates (no run outputs), and parts."""
+    top = str(root / "grader")
+    shutil.copytree(root / "grader", dest / "grader", ignore=lambda d, names: [
+        n for n in names if n in RUN_OUTPUTS and (d == top or n == "__pycache__")])
+    for d in parts:
+        shutil.copytree(root / d, dest / d, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    return dest
+
+
 # ---------------------------------------------------------------------- solutions -> exercises
 def generate_release(assignment: str, root: Path = ROOT, out: Path | None = None) -> Path:
     """Run nbgrader generate_assignment on a scratch copy (own gradebook); return the release folder."""
     out = out or root / "exercises" / assignment
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        shutil.copytree(root / "grader", tmp / "grader", ignore=shutil.ignore_patterns(
-            "submitted", "autograded", "feedback", "samples", "*.db", "__pycache__", ".grading"))
+        copy_course(tmp, root, parts=())
         shutil.copytree(root / "solutions" / assignment, tmp / "solutions" / assignment,
                         ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
         nbgrader(["generate_assignment", assignment, "--force"], tmp, db=tmp / "scratch.db")

@@ -318,6 +318,10 @@ def merge_gradebook(worker_db: Path, main_db: Path, assignment: str, student_ids
     """
     from nbgrader.api import Gradebook, MissingEntry
 
+    if not student_ids:
+        return
+    if not worker_db.exists():  # a worker killed before its first student: nothing of its to keep
+        worker_db, failed = main_db, set(student_ids)
     with warnings.catch_warnings(), Gradebook(f"sqlite:///{worker_db}", COURSE_ID) as src, \
             Gradebook(f"sqlite:///{main_db}", COURSE_ID) as dst:
         warnings.simplefilter("ignore")  # SQLAlchemy's harmless "not in session" SAWarning (nbgrader-notes §7)
@@ -405,7 +409,9 @@ def review_flags(assignment: str, root: Path, students: list) -> None:
             except Exception:  # noqa: BLE001 - a notebook nbgrader wrote but we cannot read: say so
                 s.notes.append(f"{path.name}: autograded notebook unreadable")
                 continue
-            found = sorted({w for c in nb.cells for w in c.metadata.get("targetpractice", {}).get("tampering", [])})
+            marks = [c.metadata.get("targetpractice", {}) for c in nb.cells]
+            found = sorted({shown(str(w)) for m in marks if isinstance(m, dict)
+                            for w in (m.get("tampering") if isinstance(m.get("tampering"), list) else [])})
             if found:
                 s.notes.append(f"flagged for review, tampering neutralised before grading: {'; '.join(found)}")
             if any(o.get("ename") == "CellTimeoutError" for c in nb.cells for o in c.get("outputs", [])):
@@ -457,7 +463,7 @@ def grade(assignment: str, submissions: Path, root: Path = ROOT, quiet: bool = F
     work.mkdir(parents=True, exist_ok=True)
     refused = []  # inputs that break a rule: named with the rule, never graded, never silently dropped
     if submissions.is_file() and submissions.suffix == ".zip":
-        submissions = unpack_zip(submissions, work / "unzipped", refused)
+        submissions = unpack_zip(submissions, work / "unzipped", refused, assignment)
     if not submissions.is_dir():
         raise SystemExit(f"SUBMISSIONS={submissions} is neither a folder of <student_id>/<notebook>.ipynb "
                          "nor a .zip of them.")
@@ -524,7 +530,7 @@ def _grade(assignment, submissions, root, quiet, jobs, timeout, timings, sandbox
         say("\nNotes:")
         for s in flagged:
             for note in s.notes:
-                say(f"  {shown(s.id)}: {note}")
+                say(f"  {shown(s.id)}: {shown(note)}")
         for line in refused:
             say(f"  {line}")
     timings["total"] = time.time() - t0

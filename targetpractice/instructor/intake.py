@@ -98,6 +98,8 @@ def check_notebook(path: Path) -> str | None:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         where = f" (line {exc.lineno})" if isinstance(exc, json.JSONDecodeError) else ""
         return f"is not valid notebook JSON{where}"
+    except Exception as exc:  # noqa: BLE001 - e.g. RecursionError from 100,000 nested '['
+        return f"is not a readable notebook ({type(exc).__name__})"
     try:
         nbformat.reads(raw.decode(), as_version=4)
     except Exception as exc:  # nbformat's own reasons (missing keys, unknown version, ...)
@@ -181,7 +183,13 @@ def collect(assignment: str, submissions: Path, root: Path, expected: list, refu
 # The file-name pattern of an LMS download, in nbgrader's zip_collect convention
 # (FileNameCollectorPlugin.named_regexp): Blackboard-style "<assignment>_<student_id>_attempt_<time>_<file>".
 # The id may hold any character but '_' and separators here; the name rule then decides.
-LMS_FILENAME = r".*_(?P<student_id>[^_/\\]+)_attempt_(?P<timestamp>[0-9-]+)_(?P<file_id>.+)"
+LMS_FILENAME = r"^{assignment}_(?P<student_id>[^_/\\]+)_attempt_(?P<timestamp>[0-9-]+)_(?P<file_id>.+)$"
+
+
+def lms_pattern(assignment: str) -> str:
+    """Anchored at the assignment's name: the first "_<id>_attempt_" names the student, so a file a
+    student named "x_victim_attempt_..." is still theirs, not the victim's."""
+    return LMS_FILENAME.replace("{assignment}", re.escape(assignment))
 
 
 def _entry_problem(info: zipfile.ZipInfo) -> str | None:
@@ -204,7 +212,7 @@ def _entry_problem(info: zipfile.ZipInfo) -> str | None:
     return None
 
 
-def unpack_zip(archive: Path, dest: Path, refused: list, named_regexp: str = LMS_FILENAME) -> Path:
+def unpack_zip(archive: Path, dest: Path, refused: list, assignment: str = "", named_regexp: str | None = None) -> Path:
     """Lay out a zip of submissions as <student_id>/<file>: either it already holds one folder per
     student, or its flat file names follow named_regexp (nbgrader's zip_collect convention).
 
@@ -214,7 +222,7 @@ def unpack_zip(archive: Path, dest: Path, refused: list, named_regexp: str = LMS
     """
     from nbgrader.plugins import FileNameCollectorPlugin
 
-    collector = FileNameCollectorPlugin(named_regexp=named_regexp)
+    collector = FileNameCollectorPlugin(named_regexp=named_regexp or lms_pattern(assignment or ".+?"))
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)

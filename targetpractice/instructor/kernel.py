@@ -79,6 +79,22 @@ def sandbox_settings(root) -> dict:
     }
 
 
+MAX_MESSAGE_BYTES = 64 * 2**20
+MAX_CELL_BYTES = 8 * 2**20
+MAX_NOTEBOOK_BYTES = 32 * 2**20
+
+
+def _content_size(content) -> int:
+    """Characters of text and data in a message's content (without serialising it again)."""
+    if isinstance(content, str):
+        return len(content)
+    if isinstance(content, dict):
+        return sum(_content_size(v) for v in content.values())
+    if isinstance(content, (list, tuple)):
+        return sum(_content_size(v) for v in content)
+    return 8
+
+
 def _grading_classes():
     """Defined on demand: the kernel process itself must not import nbgrader or jupyter_client."""
     from jupyter_client.kernelspec import KernelSpec
@@ -97,7 +113,13 @@ def _grading_classes():
 
     class GradingExecute(Execute):
         """nbgrader's Execute preprocessor, running each submission in its own warm sandbox
-        (SandboxedKernelManager), or with SANDBOX=off in the rlimited kernel above."""
+        (SandboxedKernelManager), or with SANDBOX=off in the rlimited kernel above.
+
+        What the kernel sends is capped as it arrives, in this trusted process: no message over
+        MAX_MESSAGE_BYTES is even received (zmq drops the connection: the kernel counts as dead),
+        outputs beyond MAX_CELL_BYTES per cell or MAX_NOTEBOOK_BYTES per notebook are dropped with
+        one note, and widget state is not kept. InertContent then cuts what is kept to size.
+        """
 
         def __init__(self, *args, **kwargs):
             if sandbox_on():
@@ -105,7 +127,35 @@ def _grading_classes():
             else:
                 manager = GradingKernelManager
             kwargs["kernel_manager_class"] = manager  # Execute forces its own default over config
+            kwargs["store_widget_state"] = False
             super().__init__(*args, **kwargs)
+            self._received, self._cell_received = 0, {}
+
+        def preprocess(self, nb, resources=None, km=None):
+            self._received, self._cell_received = 0, {}    # budgets are per notebook
+            return super().preprocess(nb, resources, km=km)
+
+        async def async_start_new_kernel(self, **kwargs):
+            import zmq
+
+            await super().async_start_new_kernel(**kwargs)
+            self.km.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)  # for the client's sockets
+            return self.km
+
+        def output(self, outs, msg, display_id, cell_index):
+            size = _content_size(msg.get("content", {}))
+            used = self._cell_received.get(cell_index, 0)
+            if used + size > MAX_CELL_BYTES or self._received + size > MAX_NOTEBOOK_BYTES:
+                if used <= MAX_CELL_BYTES:  # one note per cell, then silence
+                    from nbformat.v4 import new_output
+
+                    outs.append(new_output("stream", name="stdout", text=(
+                        "\n[output dropped by the grader: this cell or notebook printed more than it may]\n")))
+                    self._cell_received[cell_index] = MAX_CELL_BYTES + 1
+                return None
+            self._cell_received[cell_index] = used + size
+            self._received += size
+            return super().output(outs, msg, display_id, cell_index)
 
     return GradingKernelManager, GradingExecute
 

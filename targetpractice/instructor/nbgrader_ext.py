@@ -163,10 +163,22 @@ BASE64 = re.compile(r"^[A-Za-z0-9+/=\s]*$")
 TRUNCATED = "\n[output truncated by the grader: {} more characters]\n"
 
 
+INERT_TAGS = {"a", "abbr", "b", "blockquote", "br", "code", "div", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr",
+              "i", "li", "ol", "p", "pre", "span", "strong", "sub", "sup", "table", "tbody", "td", "th", "thead",
+              "tr", "ul"}
+
+
+def inert_html(text: str) -> str:
+    """Student HTML as inert markup (bleach, which nbconvert's own sanitiser uses): tables, text and links
+    only; no id or class either, so it cannot pose as the grader's own elements in Formgrader."""
+    import bleach
+
+    return bleach.clean(text, tags=INERT_TAGS, attributes={"a": ["href", "title"]},
+                        protocols={"http", "https", "mailto"})
+
+
 def inert_output(out: dict, budget: int, image_budget: int) -> tuple:
     """(out made inert, characters used): known mimetypes only, HTML sanitised, images checked, text capped."""
-    from nbconvert.filters import clean_html
-
     def cap(text) -> str:
         text = text if isinstance(text, str) else "".join(map(str, text)) if isinstance(text, list) else str(text)
         return text if len(text) <= budget else text[:max(0, budget)] + TRUNCATED.format(len(text) - max(0, budget))
@@ -190,7 +202,7 @@ def inert_output(out: dict, budget: int, image_budget: int) -> tuple:
             if BASE64.match(value) and len(value) <= image_budget:
                 data[mime] = value
         elif mime == "text/html":
-            data[mime] = clean_html(cap(value))
+            data[mime] = inert_html(cap(value))
         else:
             data[mime] = cap(value)
     if not data:
@@ -217,10 +229,9 @@ class InertContent(NbGraderPreprocessor):
     def preprocess_cell(self, cell, resources, cell_index):
         cell.pop("attachments", None)
         if cell.cell_type == "markdown":
-            from nbconvert.filters import clean_html
             from nbconvert.filters.markdown import markdown2html
 
-            cell.source = clean_html(markdown2html(cell.source))
+            cell.source = inert_html(markdown2html(cell.source))
         if cell.cell_type != "code":
             return cell, resources
         outputs, used_cell = [], 0
@@ -337,8 +348,11 @@ class RepairCellMetadata(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         last = {}
+        for cell in nb.cells:  # the grader's own marks (NeutraliseTampering's) come only from the grader
+            cell.metadata.pop("targetpractice", None)
         for i, cell in enumerate(nb.cells):
-            gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+            meta = cell.metadata.get("nbgrader", {})
+            gid = meta.get("grade_id") if isinstance(meta, dict) else None
             if gid:
                 last[gid] = i
         for i, cell in enumerate(nb.cells):
