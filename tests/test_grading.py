@@ -90,6 +90,7 @@ def test_sample_class_grades_to_its_expected_scores(graded_class):
         assert f'id="{section}"' in report, section
     assert report.count("data:image/png;base64,") == 2 and "http" not in report.replace("http-equiv", "")
     assert active_elements(report) == [] and "Content-Security-Policy" in report
+    assert 'id="sandbox"' in report and "cgroup" in report and "over all of a submission" in report
     for student in spec["students"]:
         assert f"<td>{student}</td>" in report
     # feedback shows the checks' messages but none of the hidden tests' source

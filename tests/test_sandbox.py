@@ -486,3 +486,11 @@ def test_grader_death_ends_everything(server, tmp_path):
     assert host_cmdlines_containing(f'"parent": {grader.pid}') == []    # its fork server is gone
     removed = sb.sweep_stale_cgroups()
     assert not any(os.path.exists(g) for g in groups), (groups, removed)
+
+
+def test_the_limits_in_force_are_named_and_the_probe_leaves_no_group():
+    described = sb.limits_here()
+    assert "cgroup" in described and "memory" in described, described   # this machine offers cgroups
+    import glob
+
+    assert glob.glob(f"/sys/fs/cgroup/**/tp-sandbox-{os.getpid()}-probe", recursive=True) == []

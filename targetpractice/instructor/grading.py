@@ -449,10 +449,15 @@ def grade(assignment: str, submissions: Path, root: Path = ROOT, quiet: bool = F
     timings = {} if timings is None else timings
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
     sandbox = sandbox_on(os.environ.get("SANDBOX", "on")) if sandbox is None else sandbox
+    limits = None
     if sandbox:
         why = sandbox_problem()
         if why:
             raise SystemExit(SANDBOX_HELP.format(why=why))
+        from .sandbox import limits_here
+
+        limits = limits_here()
+        say(f"  each submission in its own sandbox; limits: {limits}")
     else:
         say("  ! WARNING: grading WITHOUT the sandbox (SANDBOX=off): student code runs with your privileges, "
             "next to the gradebook and the solutions. The report says so.")
@@ -472,14 +477,15 @@ def grade(assignment: str, submissions: Path, root: Path = ROOT, quiet: bool = F
     t0 = time.time()
     workers = start_workers(assignment, root, work, max(1, jobs or os.cpu_count() or 1), timeout, sandbox)
     try:
-        return _grade(assignment, submissions, root, quiet, jobs, timeout, timings, sandbox, workers, refused, t0)
+        return _grade(assignment, submissions, root, quiet, jobs, timeout, timings, limits if sandbox else None,
+                      workers, refused, t0)
     finally:
         for w in workers:
             if w.proc.poll() is None:
                 w.stop()
 
 
-def _grade(assignment, submissions, root, quiet, jobs, timeout, timings, sandbox, workers, refused, t0) -> list:
+def _grade(assignment, submissions, root, quiet, jobs, timeout, timings, limits, workers, refused, t0) -> list:
     """grade(), once the workers are starting: generate, take in, autograde, feedback, export, report."""
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
     work = root / "grader" / ".grading"
@@ -507,7 +513,7 @@ def _grade(assignment, submissions, root, quiet, jobs, timeout, timings, sandbox
             say(f"  ! {s.id}: {note}")
 
     t1 = time.time()
-    autograde(assignment, root, students, work, jobs=jobs, timeout=timeout, quiet=quiet, sandbox=sandbox,
+    autograde(assignment, root, students, work, jobs=jobs, timeout=timeout, quiet=quiet, sandbox=limits is not None,
               workers=workers)
     timings["autograde"] = time.time() - t1
     say(f"  autograded in {timings['autograde']:.1f} s")
@@ -521,7 +527,7 @@ def _grade(assignment, submissions, root, quiet, jobs, timeout, timings, sandbox
     from .report import write_report
 
     report = write_report(root / "grader" / "report.html", assignment, root, exercises, students, refused,
-                          sandboxed=sandbox)
+                          sandbox_limits=limits)
     timings["export, report"] = time.time() - t2
     say("")
     say(format_table(exercises, students))

@@ -253,6 +253,21 @@ class Cgroups:
         self.dirs = [d for d in self.dirs if os.path.exists(d)]
 
 
+def limits_here(memory_bytes: int = 2 << 30, pids_max: int = 256, cpus: float = 1.0) -> str:
+    """Which limits a sandbox gets on this machine, in words (for the terminal and the report):
+    cgroups over all of a submission's processes, or per-process rlimits only."""
+    probe = Cgroups(f"tp-sandbox-{os.getpid()}-probe", memory_bytes, pids_max, cpus)
+    try:
+        if not probe.dirs:
+            return "per-process rlimits only (no writable cgroup here): memory is limited per process, not per sandbox"
+        parts = [d[len("/sys/fs/cgroup/"):].split("/")[0] for d in probe.dirs]
+        if all(p in ("memory", "pids", "cpu") for p in parts):
+            return f"cgroup v1 ({', '.join(parts)}) over all of a submission's processes"
+        return "cgroup v2 (memory, pids, cpu) over all of a submission's processes"
+    finally:
+        probe.remove()
+
+
 # --------------------------------------------------------------------------------------------
 # Inside the fork children: build the sandbox (a small bubblewrap) and become a kernel
 # --------------------------------------------------------------------------------------------
