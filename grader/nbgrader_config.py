@@ -40,7 +40,7 @@ c.Execute.timeout = 30
 # warm parent that has imported torch: an unprivileged uid, its own PID, IPC and network namespaces,
 # the Python environment and course library read-only, a capped scratch tmpfs, cgroup limits over
 # all its processes. SANDBOX=off: a plain kernel with rlimits. No kernelspec is installed either way.
-c.SandboxedKernelManager.sandbox = sandbox_settings(os.path.dirname(HERE))
+c.SandboxedKernelManager.sandbox = sandbox_settings()
 # Right after execution, outputs are made inert and capped (InertContent): whatever the student's
 # kernel sent, the autograded notebook, Formgrader and feedback pages hold no script and no flood.
 c.Autograde.autograde_preprocessors = [GradingExecute, InertContent, IgnorePattern, ClearMetadataPreprocessor,

@@ -68,3 +68,39 @@ def active_elements(page: str) -> list:
 
     Finder().feed(page)
     return found
+
+
+# ------------------------------------------------------------------- host processes and archives
+def host_procs_of_uid(uid: int) -> list:
+    """PIDs on the host running as uid (a sandbox's: none may outlive its notebook)."""
+    pids = []
+    for p in Path("/proc").glob("[0-9]*"):
+        try:
+            if f"\nUid:\t{uid}\t" in (p / "status").read_text():
+                pids.append(int(p.name))
+        except OSError:
+            continue
+    return pids
+
+
+def host_cmdlines_containing(text: str) -> list:
+    """PIDs on the host whose command line holds text."""
+    found = []
+    for p in Path("/proc").glob("[0-9]*"):
+        try:
+            if text.encode() in (p / "cmdline").read_bytes():
+                found.append(int(p.name))
+        except OSError:
+            continue
+    return found
+
+
+def add_zip_entry(z, name: str, data: bytes, mode: int | None = None, compress: int | None = None) -> None:
+    """An archive entry as an attacker writes it: any name, any file type (links, devices) in its mode."""
+    import stat
+    import zipfile
+
+    info = zipfile.ZipInfo(name)
+    info.external_attr = (stat.S_IFREG | 0o644 if mode is None else mode) << 16
+    info.compress_type = zipfile.ZIP_STORED if compress is None else compress
+    z.writestr(info, data)

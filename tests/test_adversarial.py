@@ -18,7 +18,8 @@ import pytest
 
 from targetpractice.instructor import build, grading
 
-from conftest import ROOT, active_elements, make_course, scores_by_student
+from conftest import (ROOT, active_elements, host_cmdlines_containing, host_procs_of_uid, make_course,
+                      scores_by_student)
 
 pytestmark = pytest.mark.slow  # every test here grades notebooks through nbgrader
 
@@ -261,16 +262,12 @@ def digest(folder):
 
 def sandbox_processes() -> list:
     """Processes of the sandboxes' uids, fork servers, or tagged by an attack: none may outlive grading."""
-    found = []
-    for p in Path("/proc").glob("[0-9]*"):
-        try:
-            uid = int((p / "status").read_text().split("\nUid:\t")[1].split()[0])
-            cmd = (p / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except (OSError, IndexError, ValueError):
-            continue
-        if 64000 <= uid < 64100 or MARKER in cmd or "10004242" in cmd or "instructor.sandbox serve" in cmd:
-            found.append(f"{p.name} uid {uid}: {cmd[:100]}")
-    return found
+    found = set()
+    for uid in range(64000, 64100):
+        found.update(host_procs_of_uid(uid))
+    for text in (MARKER, "10004242", "instructor.sandbox serve"):
+        found.update(host_cmdlines_containing(text))
+    return sorted(found)
 
 
 def checkout_state() -> str:

@@ -15,7 +15,8 @@ import pytest
 from targetpractice.instructor import build, grading
 from targetpractice.instructor.nbgrader_ext import nbgrader
 
-from conftest import ROOT, active_elements, make_course, scores_by_student
+from conftest import (ROOT, active_elements, add_zip_entry, host_cmdlines_containing, make_course,
+                      scores_by_student)
 
 pytestmark = pytest.mark.slow  # every test here grades notebooks through nbgrader
 
@@ -193,18 +194,6 @@ def test_interrupted_grading_completes_on_rerun_with_the_same_scores(course, tmp
     assert not list((course / "grader" / ".grading").glob("worker*")), "worker folders are cleaned up"
 
 
-def _workers() -> list:
-    """PIDs of running grading workers (worker.py processes)."""
-    found = []
-    for p in Path("/proc").glob("[0-9]*"):
-        try:
-            if b"targetpractice.instructor.worker" in (p / "cmdline").read_bytes():
-                found.append(int(p.name))
-        except OSError:
-            pass
-    return found
-
-
 def test_killed_or_frozen_workers_are_replaced_and_their_students_graded_again(course, monkeypatch):
     """kill -9 one worker and SIGSTOP the other mid-class: the dead one is noticed at once, the frozen
     one at its deadline; their students are graded again by fresh workers, with their real scores."""
@@ -222,7 +211,7 @@ def test_killed_or_frozen_workers_are_replaced_and_their_students_graded_again(c
         deadline = time.time() + 120
         while time.time() < deadline and len(hit) < 2:
             if list((course / "grader" / "autograded").glob(f"*/{assignment}")):  # grading is under way
-                for pid, sig in zip(sorted(_workers()), (signal.SIGKILL, signal.SIGSTOP)):
+                for pid, sig in zip(sorted(host_cmdlines_containing("targetpractice.instructor.worker")), (signal.SIGKILL, signal.SIGSTOP)):
                     os.kill(pid, sig)
                     hit.append((pid, sig))
             time.sleep(0.2)
@@ -235,7 +224,7 @@ def test_killed_or_frozen_workers_are_replaced_and_their_students_graded_again(c
     scores = scores_by_student(rows)
     for student, s in spec["students"].items():
         assert scores[student] == {ex: float(v) for ex, v in s["expected"].items()}, (student, rows)
-    assert not _workers(), "no worker outlives make grade"
+    assert not host_cmdlines_containing("targetpractice.instructor.worker"), "no worker outlives make grade"
     for pid, _ in hit:
         assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
 
@@ -276,22 +265,17 @@ def test_hostile_names_and_archive_entries_are_refused_and_the_class_still_grade
     good, dee = (samples / "ada" / f"{assignment}.ipynb").read_bytes(), (samples / "dee" / f"{assignment}.ipynb").read_bytes()
     archive = tmp_path / "class.zip"
 
-    def add(z, name, data, mode=stat.S_IFREG | 0o644):
-        info = zipfile.ZipInfo(name)
-        info.external_attr = mode << 16
-        z.writestr(info, data)
-
     nb = f"{assignment}.ipynb"
     with zipfile.ZipFile(archive, "w") as z:
-        add(z, f"ada/{nb}", good)
-        add(z, f"{assignment}_zoë_attempt_2026-11-20-10-00-00_{nb}", dee)          # Unicode id: valid
-        add(z, f"../../escape/{nb}", good)
-        add(z, f"/tmp/abs/{nb}", good)
-        add(z, f"eve/{nb}", b"../../../../etc/passwd", mode=stat.S_IFLNK | 0o777)
-        add(z, f"ADA/{nb.upper()}", good)                                           # collides with ada's
-        add(z, f"$(touch pwned)/{nb}", good)
-        add(z, f"m\x1b[2Jallory/{nb}", good)                                        # terminal escape
-        add(z, f"аda/{nb}", good)                                                   # Cyrillic а
+        add_zip_entry(z, f"ada/{nb}", good)
+        add_zip_entry(z, f"{assignment}_zoë_attempt_2026-11-20-10-00-00_{nb}", dee)          # Unicode id: valid
+        add_zip_entry(z, f"../../escape/{nb}", good)
+        add_zip_entry(z, f"/tmp/abs/{nb}", good)
+        add_zip_entry(z, f"eve/{nb}", b"../../../../etc/passwd", mode=stat.S_IFLNK | 0o777)
+        add_zip_entry(z, f"ADA/{nb.upper()}", good)                                           # collides with ada's
+        add_zip_entry(z, f"$(touch pwned)/{nb}", good)
+        add_zip_entry(z, f"m\x1b[2Jallory/{nb}", good)                                        # terminal escape
+        add_zip_entry(z, f"аda/{nb}", good)                                                   # Cyrillic а
     rows = grading.grade(assignment, archive, course, jobs=2)
     out = capsys.readouterr().out
     scores = scores_by_student(rows)

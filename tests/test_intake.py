@@ -12,6 +12,8 @@ import pytest
 from targetpractice.instructor.intake import (MAX_ENTRY_BYTES, NAME_RULE, check_notebook, collect, name_problem,
                                               shown, unpack_zip)
 
+from conftest import add_zip_entry
+
 
 @pytest.mark.parametrize("name", ["ada", "ada.lovelace", "a-1_b@uni.edu", "zoë", "Łukasz", "王小明", "Ἀθηνᾶ",
                                   "Дмитрий", "s1234567", "x+tag"])
@@ -60,28 +62,21 @@ def test_folders_with_bad_names_or_links_are_refused_and_the_rest_collected(tmp_
     assert sorted(p.parent.parent.name for p in (course / "grader" / "submitted").glob("*/a1/a.ipynb")) == ["ada", "zoë"]
 
 
-def _add(z: zipfile.ZipFile, name: str, data: bytes, mode: int = stat.S_IFREG | 0o644, **kw) -> None:
-    info = zipfile.ZipInfo(name)
-    info.external_attr = mode << 16
-    info.compress_type = kw.get("compress", zipfile.ZIP_STORED)
-    z.writestr(info, data)
-
-
 def test_archive_entries_unpack_only_inside_their_folder(tmp_path):
     good = notebook_bytes()
     archive = tmp_path / "class.zip"
     with zipfile.ZipFile(archive, "w") as z:
-        _add(z, "ada/a.ipynb", good)
-        _add(z, "a1_zoë_attempt_2026-11-20_a.ipynb", good)                     # LMS flat name, Unicode id
-        _add(z, "/etc/cron.d/evil", b"* * * * * root id")                       # absolute
-        _add(z, "ben/../../../escape.ipynb", good)                              # climbs out
-        _add(z, "cy/a.ipynb", b"/etc/passwd", mode=stat.S_IFLNK | 0o777)         # a link
-        _add(z, "dee/a.ipynb", b"", mode=stat.S_IFCHR | 0o644)                  # a device
-        _add(z, "ADA/A.IPYNB", good)                                            # ada/a.ipynb again, other case
-        _add(z, "eve;reboot/a.ipynb", good)                                     # shell metacharacters
-        _add(z, "fay/a.ipynb", b"0" * (MAX_ENTRY_BYTES // 2), compress=zipfile.ZIP_DEFLATED)  # a small bomb
-        _add(z, "C:/Windows/a.ipynb", good)
-        _add(z, "a1_mallory_attempt_2026-11-20_x_victim_attempt_2099-01-01_a.ipynb", good)  # claims victim's id
+        add_zip_entry(z, "ada/a.ipynb", good)
+        add_zip_entry(z, "a1_zoë_attempt_2026-11-20_a.ipynb", good)                     # LMS flat name, Unicode id
+        add_zip_entry(z, "/etc/cron.d/evil", b"* * * * * root id")                       # absolute
+        add_zip_entry(z, "ben/../../../escape.ipynb", good)                              # climbs out
+        add_zip_entry(z, "cy/a.ipynb", b"/etc/passwd", mode=stat.S_IFLNK | 0o777)         # a link
+        add_zip_entry(z, "dee/a.ipynb", b"", mode=stat.S_IFCHR | 0o644)                  # a device
+        add_zip_entry(z, "ADA/A.IPYNB", good)                                            # ada/a.ipynb again, other case
+        add_zip_entry(z, "eve;reboot/a.ipynb", good)                                     # shell metacharacters
+        add_zip_entry(z, "fay/a.ipynb", b"0" * (MAX_ENTRY_BYTES // 2), compress=zipfile.ZIP_DEFLATED)  # a small bomb
+        add_zip_entry(z, "C:/Windows/a.ipynb", good)
+        add_zip_entry(z, "a1_mallory_attempt_2026-11-20_x_victim_attempt_2099-01-01_a.ipynb", good)  # claims victim's id
     refused = []
     dest = unpack_zip(archive, tmp_path / "out", refused, "a1")
     files = sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file())
@@ -97,7 +92,7 @@ def test_archive_bombs_stop_with_a_clear_message(tmp_path):
     many = tmp_path / "many.zip"
     with zipfile.ZipFile(many, "w") as z:
         for k in range(5001):
-            _add(z, f"s{k}/a.ipynb", b"{}")
+            add_zip_entry(z, f"s{k}/a.ipynb", b"{}")
     with pytest.raises(SystemExit, match="5001 entries"):
         unpack_zip(many, tmp_path / "out", [])
     (tmp_path / "bad.zip").write_bytes(b"PK\x03\x04 not really")

@@ -23,6 +23,8 @@ from traitlets.config import Config
 
 from targetpractice.instructor import sandbox as sb
 
+from conftest import host_cmdlines_containing, host_procs_of_uid
+
 UID = 64123                    # dedicated: host-side scans by uid are exact
 MARKER = "tp-sandbox-test-marker"
 os.environ["TP_TEST_SECRET_ENV"] = "hunter2"   # must never be visible inside
@@ -85,31 +87,6 @@ BOMB_CELL_PRELUDE = """
 BOMB = ('import os, time\\nwhile True:\\n    try:\\n        os.fork()\\n'
         '    except OSError:\\n        time.sleep(0.05)')
 """
-
-
-def host_procs_of_uid(uid):
-    pids = []
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            try:
-                status = open(f"/proc/{p}/status").read()
-            except OSError:
-                continue
-            if f"\nUid:\t{uid}\t" in status:
-                pids.append(int(p))
-    return pids
-
-
-def host_cmdlines_containing(text):
-    found = []
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            try:
-                if text.encode() in open(f"/proc/{p}/cmdline", "rb").read():
-                    found.append(int(p))
-            except OSError:
-                pass
-    return found
 
 
 # ----------------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from .build import copy_course
 from .grading import ROOT, grade
 
 
@@ -37,12 +38,6 @@ def make_class(assignment: str, copies: int, dest: Path) -> list:
             shutil.copytree(student, dest / f"{student.name}{k:02d}")
             paths += sorted((dest / f"{student.name}{k:02d}").glob("*.ipynb"))
     return paths
-
-
-def scratch_course(tmp: Path) -> Path:
-    from .build import copy_course
-
-    return copy_course(tmp / "course")
 
 
 def floor(paths: list) -> float:
@@ -67,21 +62,12 @@ def parts() -> dict:
             "first torch.optim (imports torch._dynamo)": statistics.median(float(t[1]) for t in times)}
 
 
-def _tree(pid: int) -> list:
-    out = [pid]
-    try:
-        kids = (Path(f"/proc/{pid}/task/{pid}/children").read_text()).split()
-    except OSError:
-        return out
-    for k in map(int, kids):
-        out += _tree(k)
-    return out
-
-
 def _memory(pid: int) -> dict:
     """PSS, USS and RSS (MiB) of a process tree, from /proc/PID/smaps_rollup."""
     total = {"pss": 0, "uss": 0, "rss": 0}
-    for p in _tree(pid):
+    from .sandbox import descendants
+
+    for p in [pid, *descendants(pid)]:
         try:
             fields = dict(line.split(":", 1) for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines()[1:])
         except (OSError, ValueError):
@@ -127,7 +113,7 @@ def sandbox_cost(n: int = 20) -> dict:
     from .sandbox import ForkServer, default_spec
 
     server = ForkServer(preload=[])
-    spec = default_spec(**sandbox_settings(ROOT))
+    spec = default_spec(**sandbox_settings())
     spawn, setup = [], []
     try:
         for _ in range(n):
@@ -156,7 +142,7 @@ def main(argv=None) -> int:
         print(f"floor (nbclient, serial): {per_floor:.2f} s per notebook")
         results, watch = {}, MemoryWatch()
         for label, jobs, sandbox in (("1", 1, True), ("2", 2, True), ("off", 1, False)):
-            root = scratch_course(tmp / f"run-{label}")
+            root = copy_course(tmp / f"run-{label}" / "course")
             results[label] = {}
             if label == "2":
                 watch.thread.start()

@@ -1,18 +1,19 @@
-"""Grade a class with nbgrader: `make grade [ASSIGNMENT=...] [SUBMISSIONS=dir]`.
+"""Grade a class with nbgrader: `make grade [ASSIGNMENT=...] [SUBMISSIONS=dir|zip] [JOBS=n] [SANDBOX=off]`.
 
     python -m targetpractice.instructor.grading --assignment 01-classification --submissions grader/samples/01-classification
 
 SUBMISSIONS holds one folder per student: <student_id>/<notebook>.ipynb (an optional
-timestamp.txt beside it gives the submission time).  The steps, all nbgrader:
+timestamp.txt beside it gives the submission time), or is an LMS zip of them. The steps:
 
-1. `nbgrader generate_assignment` regenerates exercises/<assignment>/ from solutions/ (and
-   records the tests, hidden ones included, in grader/gradebook.db);
-2. each submission is checked (present? valid notebook JSON? the right name?) and copied,
+1. the workers start (worker.py: nbgrader loaded, a warm sandbox parent each) while
+   `nbgrader generate_assignment` regenerates exercises/<assignment>/ from solutions/ (and records
+   the tests, hidden ones included, in grader/gradebook.db);
+2. the intake (intake.py) checks every name, archive entry and notebook and copies the usable ones,
    untouched, to grader/submitted/<student>/<assignment>/; a bad one gets a clear line and 0;
-3. `nbgrader autograde --force`, with a progress line per student;
-4. `nbgrader generate_feedback --force` -> grader/feedback/<student>/<assignment>/*.html;
-5. `nbgrader export` -> grader/grades.csv;
-6. a per-student, per-exercise table read from the gradebook (nbgrader.api.Gradebook).
+3. the workers autograde one student at a time, each in its own sandbox, and write its feedback
+   page; this process merges their gradebooks, with a progress line per student;
+4. grades.csv through nbgrader's CSV export plugin, a per-student, per-exercise table read from the
+   gradebook (nbgrader.api.Gradebook), and the class report.
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ from pathlib import Path
 
 import nbformat
 
-from .intake import Student, collect, shown, unpack_zip  # noqa: F401 (Student: the rows grade() returns)
+from .intake import collect, shown, unpack_zip
 from .kernel import SANDBOX_HELP, sandbox_on, sandbox_problem
 from .nbgrader_ext import CONFIG_ERROR, nbgrader, nbgrader_env
 
@@ -82,7 +83,6 @@ def _die_with_parent() -> None:
     """Workers end when make grade ends, even by kill -9 (Linux): a rerun never races an orphan."""
     try:
         import ctypes
-        import signal
 
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
@@ -160,10 +160,7 @@ def autograde(assignment: str, root: Path, students: list, work: Path, jobs: int
     once more by a fresh worker, then reported by name with the reason and scored 0."""
     workers = list(workers or [])
     todo = [s.id for s in students if (root / "grader" / "submitted" / s.id / assignment).exists()]
-    # no score of an earlier run survives: not for a student with nothing gradable now, nor for one
-    # of an earlier class who is not in this one
-    forget_submissions(assignment, root, [s.id for s in students if s.id not in todo] + sorted(
-        set(graded_before(assignment, root)) - {s.id for s in students}))
+    keep_only_this_run(assignment, root, todo)
     if not todo:
         for w in workers:
             w.stop()
@@ -203,8 +200,7 @@ def autograde(assignment: str, root: Path, students: list, work: Path, jobs: int
         """The worker is gone: keep what it finished, give its student one more try or a reason."""
         live.pop(w.k, None)
         w.stop()
-        merge_gradebook(w.dir / "gradebook.db", main_db, assignment, w.done, failed & set(w.done))
-        sid = w.current
+        sid, ids = w.current, list(w.done)
         if sid is not None and sid not in finished:
             if attempts[sid] < 2:
                 queue_.insert(0, sid)
@@ -212,8 +208,9 @@ def autograde(assignment: str, root: Path, students: list, work: Path, jobs: int
                 by_id[sid].notes.append(f"autograde failed: {why} twice while grading it; scored 0")
                 failed.add(sid)
                 finished.add(sid)
-                merge_gradebook(w.dir / "gradebook.db", main_db, assignment, [sid], {sid})
+                ids.append(sid)
                 progress.step(sid, failed=True)
+        merge_gradebook(w.dir / "gradebook.db", main_db, assignment, ids, failed & set(ids))
         shutil.rmtree(w.dir, ignore_errors=True)
 
     try:
@@ -246,10 +243,8 @@ def autograde(assignment: str, root: Path, students: list, work: Path, jobs: int
                             raise SystemExit(f"grader/nbgrader_config.py failed to load:\n{tail}")
                         raise SystemExit(f"A grading worker could not start:\n{tail}")
                     retire(w, "its grading worker died")
-            for w in list(live.values()):  # the watchdog: dead, stopped or stuck workers
-                if w.proc.poll() is not None and w.k in live and w.current is not None:
-                    retire(w, "its grading worker died")
-                elif time.time() > w.deadline and (w.current is not None or not w.ready):
+            for w in list(live.values()):  # the watchdog: stopped or stuck (a dead one sent "exit")
+                if time.time() > w.deadline and (w.current is not None or not w.ready):
                     retire(w, "its grading worker stopped responding (past the time limit)")
             while queue_ and len(live) < jobs:
                 spawn()
@@ -281,32 +276,22 @@ def export_csv(assignment: str, root: Path, ids: list) -> Path:
     return final
 
 
-def forget_submissions(assignment: str, root: Path, student_ids: list) -> None:
-    """Students with nothing gradable this run: no score of an earlier run may survive for them."""
+def keep_only_this_run(assignment: str, root: Path, graded_now: list) -> None:
+    """No score of an earlier run survives: every submission of this assignment in the gradebook is
+    removed unless its student is graded now (a student with nothing gradable this time, or one of
+    an earlier class who is not in this one, keeps nothing)."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    main_db = root / "grader" / "gradebook.db"
-    if not student_ids or not main_db.exists():
+    if not (root / "grader" / "gradebook.db").exists():
         return
-    with warnings.catch_warnings(), Gradebook(f"sqlite:///{main_db}", COURSE_ID) as gb:
-        warnings.simplefilter("ignore")
-        for sid in student_ids:
-            with contextlib.suppress(MissingEntry):
-                gb.remove_submission(assignment, sid)
-
-
-def graded_before(assignment: str, root: Path) -> list:
-    from nbgrader.api import Gradebook, MissingEntry
-
-    main_db = root / "grader" / "gradebook.db"
-    if not main_db.exists():
-        return []
-    with warnings.catch_warnings(), Gradebook(f"sqlite:///{main_db}", COURSE_ID) as gb:
+    with warnings.catch_warnings(), Gradebook(db_url(root), COURSE_ID) as gb:
         warnings.simplefilter("ignore")
         try:
-            return [sub.student.id for sub in gb.find_assignment(assignment).submissions]
+            before = [sub.student.id for sub in gb.find_assignment(assignment).submissions]
         except MissingEntry:
-            return []
+            return
+        for sid in set(before) - set(graded_now):
+            gb.remove_submission(assignment, sid)
 
 
 def merge_gradebook(worker_db: Path, main_db: Path, assignment: str, student_ids: list,

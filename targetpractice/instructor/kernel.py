@@ -62,7 +62,7 @@ def sandbox_problem() -> str | None:
     return None
 
 
-def sandbox_settings(root) -> dict:
+def sandbox_settings() -> dict:
     """The sandbox of one submission (targetpractice.instructor.sandbox.default_spec overrides)."""
     from pathlib import Path
 

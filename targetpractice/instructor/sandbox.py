@@ -424,7 +424,7 @@ def _sandbox_env(spec: dict) -> dict:
     return env
 
 
-def _set_limits_fallback(spec: dict, cgroups_ok: bool) -> None:
+def _set_limits(spec: dict, cgroups_ok: bool) -> None:
     import resource
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     # Per-process address space, always: what is already mapped (torch is big) plus the budget. One
@@ -524,7 +524,7 @@ def _kernel_main(spec: dict, kernel: dict, cgroups_ok: bool) -> None:
         if os.getppid() != 1:
             os._exit(1)
         _prctl(PR_SET_DUMPABLE, 1)               # like any process: its own /proc is readable
-        _set_limits_fallback(spec, cgroups_ok)
+        _set_limits(spec, cgroups_ok)
         for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGCHLD):
             signal.signal(s, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -680,7 +680,7 @@ class _Server:
                 del self.sandboxes[s.id]
                 return {"status": s.status, "reason": s.reason, "stats": s.stats}
             if op == "pids":                     # host pids of child1/init/kernel (measurements)
-                return {"pids": [s.pid] + _descendants(s.pid)}
+                return {"pids": [s.pid] + descendants(s.pid)}
             return {"error": f"unknown op {op}"}
         except Exception:
             return {"error": traceback.format_exc()}
@@ -795,14 +795,14 @@ def sweep_stale_cgroups() -> list[str]:
     return removed
 
 
-def _descendants(pid: int) -> list[int]:
+def descendants(pid: int) -> list[int]:
     out = []
     try:
         kids = open(f"/proc/{pid}/task/{pid}/children").read().split()
     except OSError:
         return out
     for k in map(int, kids):
-        out += [k] + _descendants(k)
+        out += [k] + descendants(k)
     return out
 
 
