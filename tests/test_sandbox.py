@@ -23,7 +23,7 @@ from traitlets.config import Config
 
 from targetpractice.instructor import sandbox as sb
 
-from conftest import host_cmdlines_containing, host_procs_of_uid
+from conftest import ROOT, host_cmdlines_containing, host_procs_of_uid
 
 UID = 64123                    # dedicated: host-side scans by uid are exact
 MARKER = "tp-sandbox-test-marker"
@@ -118,6 +118,7 @@ def test_identity_and_privileges(server):
 
 
 def test_cannot_read_outside(server, secret_file):
+    repo = str(ROOT)
     outs, _ = run([f"""
         import os, json
         def probe(path):
@@ -127,9 +128,9 @@ def test_cannot_read_outside(server, secret_file):
             except Exception as e:
                 return type(e).__name__
         print(json.dumps(dict(
-            main=sorted(os.listdir('/work/main')) if os.path.isdir('/work/main') else [],
-            readme=probe('/work/main/README.md'),
-            solutions=os.path.exists('/work/main/solutions'), secret=probe({secret_file!r}),
+            main=sorted(os.listdir({repo!r})) if os.path.isdir({repo!r}) else [],
+            readme=probe({repo + '/README.md'!r}),
+            solutions=os.path.exists({repo + '/solutions'!r}), secret=probe({secret_file!r}),
             shadow=probe('/etc/shadow'), root=sorted(os.listdir('/root')),
             top=sorted(os.listdir('/')), init_environ=probe('/proc/1/environ'),
             sys=os.path.exists('/sys/fs/cgroup'))))
@@ -138,8 +139,11 @@ def test_cannot_read_outside(server, secret_file):
     assert r["main"] in ([".venv"], []) and r["solutions"] is False  # only the venv's mount point
     assert r["readme"] == r["secret"] == r["shadow"] == "FileNotFoundError"
     assert r["root"] == [".pyenv"] or r["root"] == []             # only the interpreter's path
+    # The top level holds the system dirs plus the first component of each interpreter path
+    # (the checkout lives under /work here and under /check in CI).
+    env_tops = {p.split("/")[1] for p in sb.default_spec()["ro_binds"] + [repo]}
     assert set(r["top"]) <= {"bin", "dev", "etc", "lib", "lib64", "proc", "root", "sbin", "scratch",
-                             "tmp", "usr", "work", "submission", "lib32", "libx32", "opt"}
+                             "tmp", "usr", "submission", "lib32", "libx32", "opt"} | env_tops
     assert r["init_environ"] == "PermissionError"                 # init is not dumpable
     assert r["sys"] is False
 
