@@ -7,11 +7,11 @@ from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPrep
 from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, ClearMarkScheme,
                                     ClearOutput, ComputeChecksums, DeduplicateIds, GetGrades, IgnorePattern,
                                     IncludeHeaderFooter, InstantiateTests, LimitOutput, LockCells, OverwriteCells,
-                                    OverwriteKernelspec, SaveAutoGrades, SaveCells)
+                                    OverwriteKernelspec, SaveCells)
 
 from targetpractice.instructor.kernel import GradingExecute, sandbox_settings
 from targetpractice.instructor.nbgrader_ext import (BrokenStarterCode, FeedbackWithoutHiddenTests, InertContent,
-                                                    MathAsMathML, NeutraliseTampering, RepairCellMetadata)
+                                                    MathAsMathML, RepairCellMetadata, SaveTrustedGrades)
 
 c = get_config()  # noqa: F821 (defined by traitlets when it loads this file)
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -41,10 +41,13 @@ c.Execute.timeout = 30
 # the Python environment and course library read-only, a capped scratch tmpfs, cgroup limits over
 # all its processes. SANDBOX=off: a plain kernel with rlimits. No kernelspec is installed either way.
 c.SandboxedKernelManager.sandbox = sandbox_settings()
+# Only the answer cells (and locked cells) run in the student's kernel. Each test cell runs in the grading
+# process itself (GradingExecute, targetpractice/instructor/trusted.py), calling the student's functions
+# through a channel that carries data only; a test cell scores only if that run passed (SaveTrustedGrades).
 # Right after execution, outputs are made inert and capped (InertContent): whatever the student's
 # kernel sent, the autograded notebook, Formgrader and feedback pages hold no script and no flood.
 c.Autograde.autograde_preprocessors = [GradingExecute, InertContent, IgnorePattern, ClearMetadataPreprocessor,
-                                       LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+                                       LimitOutput, SaveTrustedGrades, AssignLatePenalties, CheckCellMetadata]
 
 # Feedback shows each failed check's message, never the hidden tests' source (nbgrader#917), holds
 # nothing active and loads nothing from the network: outputs were made inert at autograde, markdown
@@ -61,8 +64,7 @@ c.Exchange.root = os.path.join(HERE, "exchange")
 os.makedirs(c.Exchange.root, exist_ok=True)
 c.FormgradeExtension.debug = False
 
-# Before anything runs: duplicated or broken cell metadata is mended (RepairCellMetadata), and
-# statements in students' cells that patch torch, the course library, builtins or the kernel
-# become `pass` and the cell is flagged for the report (NeutraliseTampering).
+# Before anything runs: duplicated or broken cell metadata is mended (RepairCellMetadata). What the student
+# wrote is never rewritten: it runs as written, in the sandbox.
 c.Autograde.sanitize_preprocessors = [RepairCellMetadata, ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells,
-                                      NeutraliseTampering, CheckCellMetadata]
+                                      CheckCellMetadata]

@@ -231,7 +231,11 @@ def train_steps(model, X: torch.Tensor, y: torch.Tensor, loss_fn, *, steps: int,
 
     Student code runs through call(), so its errors come back explained; a loss that does not
     depend on the output (detached, .item(), argmax) fails at once instead of silently not learning.
+    At grading, a model or loss that lives in the student's kernel trains there (its `__tp_train__`).
     """
+    elsewhere = next((o for o in (model, loss_fn) if getattr(type(o), "__tp_remote__", False)), None)
+    if elsewhere is not None:
+        return elsewhere.__tp_train__(model, X, y, loss_fn, steps=steps, lr=lr, seed=seed)
     params = list(model.parameters()) if isinstance(model, torch.nn.Module) else []
     if not params:
         raise CheckFailed(f"expected a model (an nn.Module with parameters), got {describe(model)}.", "not-a-model")
@@ -253,20 +257,38 @@ def train_steps(model, X: torch.Tensor, y: torch.Tensor, loss_fn, *, steps: int,
     return value
 
 
+def held_out_split(N: int, seed: int = 0):
+    """Indices (train, held_out): two thirds to train on, a third the model never sees until it is scored."""
+    perm = torch.randperm(N, generator=torch.Generator().manual_seed(1000 + seed))
+    cut = max(1, (2 * N) // 3)
+    return perm[:cut], perm[cut:]
+
+
+def loss_after_training(model, X: torch.Tensor, y: torch.Tensor, loss_fn) -> float:
+    """The loss of the trained model on its training data, computed again (not the value training reported)."""
+    with _no_grad():
+        out = call(model, {"X": X}, what="model(X)")
+        return float(_require_tensor(call(loss_fn, {"output": out, "y": y}, what="the loss"), "the loss",
+                                     shape=()).detach())
+
+
 def check_trains(model, X: torch.Tensor, y: torch.Tensor, loss_fn, *, steps: int = 150, lr: float = 0.05,
                  min_accuracy: float = 0.95, max_loss: float | None = None, seed: int = 0,
                  labels: torch.Tensor | None = None) -> dict:
-    """Train model with Adam on (X, y) for a few steps; require a stated accuracy (and final loss).
+    """Train model with Adam on two thirds of (X, y); require a stated accuracy on the held-out third
+    (and a final training loss below max_loss).
 
     ``labels`` are the 0-based class ids (N,) the accuracy is measured against (default: y).
     """
-    value = train_steps(model, X, y, loss_fn, steps=steps, lr=lr, seed=seed)
+    train, held_out = held_out_split(X.shape[0], seed)
+    train_steps(model, X[train], y[train], loss_fn, steps=steps, lr=lr, seed=seed)
+    value = loss_after_training(model, X[train], y[train], loss_fn)
     with _no_grad():
-        model.eval()
-        acc = reference_accuracy(model(X), (y if labels is None else labels).reshape(-1))
+        out = _require_tensor(call(model, {"X": X[held_out]}, what="model(X)"), "model(X)")
+        acc = reference_accuracy(out, (y if labels is None else labels).reshape(X.shape[0], -1)[held_out, 0])
     if acc < min_accuracy:
-        raise CheckFailed(f"After {steps} training steps the accuracy is {acc:.3f}; it should reach "
-                          f"{min_accuracy:.2f} on this easy data (loss {value:.4f}).", "does-not-learn")
+        raise CheckFailed(f"After {steps} training steps the accuracy on held-out samples is {acc:.3f}; it should "
+                          f"reach {min_accuracy:.2f} on this easy data (training loss {value:.4f}).", "does-not-learn")
     if max_loss is not None and value > max_loss:
         raise CheckFailed(f"After {steps} training steps the loss is still {value:.4f} (accuracy {acc:.3f}); "
                           f"it should fall below {max_loss}. A loss stuck at a floor usually means softmax "

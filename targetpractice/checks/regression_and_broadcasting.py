@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from ..diagnosis import describe
-from .core import CheckFailed, _args_text, _no_grad, strict, train_steps
+from .core import CheckFailed, _args_text, _no_grad, call, held_out_split, loss_after_training, strict, train_steps
 
 
 def regression_batch(N: int, K: int = 1, seed: int = 0):
@@ -91,16 +91,18 @@ def check_r2(pred: torch.Tensor, y: torch.Tensor, min_r2: float = 0.95, context:
 def check_regression_trains(model, X: torch.Tensor, y: torch.Tensor, loss_fn, *, steps: int = 150,
                             lr: float = 0.05, min_r2: float = 0.95, seed: int = 0,
                             truth: torch.Tensor | None = None) -> dict:
-    """Train model with Adam on loss_fn(output, y); require R² >= min_r2 on the training data.
+    """Train model with Adam on loss_fn(output, y) for two thirds of the samples; require R² >= min_r2
+    on the held-out third.
 
     ``truth`` is what R² is measured against (default y): e.g. the (N, K) targets when the loss gets
     them flattened to (N*K,).
     """
-    value = train_steps(model, X, y, loss_fn, steps=steps, lr=lr, seed=seed)
+    train, held_out = held_out_split(X.shape[0], seed)
+    train_steps(model, X[train], y[train], loss_fn, steps=steps, lr=lr, seed=seed)
+    value = loss_after_training(model, X[train], y[train], loss_fn)
     with _no_grad():
-        model.eval()
-        pred = model(X)
-    score = check_r2(pred, y if truth is None else truth, min_r2,
+        pred = call(model, {"X": X[held_out]}, what="model(X)")
+    score = check_r2(pred, (y if truth is None else truth)[held_out], min_r2,
                      context=f"After {steps} training steps (final loss {value:.4f}): ")
     return {"r2": score, "loss": value}
 

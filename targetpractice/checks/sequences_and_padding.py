@@ -6,7 +6,8 @@ from __future__ import annotations
 import torch
 
 from ..diagnosis import describe, shape_str
-from .core import CheckFailed, _args_text, _gap, _logsumexp, _no_grad, _require_tensor, call, strict, train_steps
+from .core import (CheckFailed, _args_text, _gap, _logsumexp, _no_grad, _require_tensor, call, held_out_split, strict,
+                   train_steps)
 
 
 def reference_token_cross_entropy(logits: torch.Tensor, y: torch.Tensor, ignore_index: int = -100,
@@ -142,10 +143,13 @@ def check_trains_tokens(model, X: torch.Tensor, y: torch.Tensor, loss_fn, *, tes
     """Train model with Adam on (X, y); scores have the classes in the LAST dim: (N, C) or (N, T, V).
 
     The accuracy counts real targets only (y != ignore_index), on ``test`` = (X_test, y_test) if given
-    (a model that mixes samples can memorise its training batch), else on the training data.
+    (a model that mixes samples can memorise its training batch), else on a held-out third of (X, y).
     """
+    if test is None:                                   # hold out a third of the samples
+        train, held_out = held_out_split(X.shape[0], seed)
+        X, y, test = X[train], y[train], (X[held_out], y[held_out])
     value = train_steps(model, X, y, loss_fn, steps=steps, lr=lr, seed=seed)
-    Xe, ye = test if test is not None else (X, y)
+    Xe, ye = test
     with _no_grad():
         model.eval()
         out = _require_tensor(call(model, {"X": Xe}, what="model(X)"), "model(X)")
@@ -154,7 +158,7 @@ def check_trains_tokens(model, X: torch.Tensor, y: torch.Tensor, loss_fn, *, tes
                           f"dim after {shape_str(ye.shape)}.", "output-shape")
     real = ye != ignore_index
     acc = float((out.argmax(-1)[real] == ye[real]).float().mean())
-    where = "held-out data" if test is not None else "the training data"
+    where = "held-out data"
     if acc < min_accuracy:
         raise CheckFailed(f"After {steps} training steps the accuracy on {where} is {acc:.3f}; it should reach "
                           f"{min_accuracy:.2f} on this easy task (final training loss {value:.4f}).", "does-not-learn")

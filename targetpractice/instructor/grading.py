@@ -231,6 +231,9 @@ def autograde(assignment: str, root: Path, students: list, work: Path, jobs: int
                     w.current, w.done = None, w.done + [sid]
                     finished.add(sid)
                     by_id[sid].seconds = float(ev.get("seconds", 0))
+                    by_id[sid].trusted_seconds = float(ev.get("trusted_seconds", 0))
+                    for found in ev.get("evidence", []):
+                        by_id[sid].notes.append(f"flagged for review: {shown(str(found), 400)}")
                     if not ev.get("ok"):
                         by_id[sid].notes.append(f"autograde failed: {ev.get('reason') or 'unknown'}; scored 0")
                         failed.add(sid)
@@ -385,8 +388,8 @@ def read_scores(assignment: str, root: Path, students: list) -> list:
 
 
 def review_flags(assignment: str, root: Path, students: list) -> None:
-    """Notes for submissions to review: tampering neutralised at autograde (cell metadata set by
-    NeutraliseTampering) and cells that ran past the time limit."""
+    """Notes for submissions to review: cells that ran past the time limit. (Checks that passed in the
+    student's kernel but failed in the grader's arrive with the worker's records.)"""
     for s in students:
         for path in sorted((root / "grader" / "autograded" / s.id / assignment).glob("*.ipynb")):
             try:
@@ -394,11 +397,6 @@ def review_flags(assignment: str, root: Path, students: list) -> None:
             except Exception:  # noqa: BLE001 - a notebook nbgrader wrote but we cannot read: say so
                 s.notes.append(f"{path.name}: autograded notebook unreadable")
                 continue
-            marks = [c.metadata.get("targetpractice", {}) for c in nb.cells]
-            found = sorted({shown(str(w)) for m in marks if isinstance(m, dict)
-                            for w in (m.get("tampering") if isinstance(m.get("tampering"), list) else [])})
-            if found:
-                s.notes.append(f"flagged for review, tampering neutralised before grading: {'; '.join(found)}")
             if any(o.get("ename") == "CellTimeoutError" for c in nb.cells for o in c.get("outputs", [])):
                 s.notes.append("flagged for review: a cell ran past the time limit and was interrupted")
 

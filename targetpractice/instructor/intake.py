@@ -42,13 +42,14 @@ class Student:
     graded: bool = False
     scores: dict = field(default_factory=dict)     # exercise -> (score, max)
     seconds: float = 0.0
+    trusted_seconds: float = 0.0           # of which the grader's own run of the test cells
 
 
 # ---------------------------------------------------------------------------------- names
-def shown(name: str) -> str:
+def shown(name: str, limit: int = 120) -> str:
     """A name as it may be printed to a terminal or a log: control and invisible characters escaped."""
     return "".join(ch if unicodedata.category(ch)[0] not in "CZ" or ch == " " else f"\\u{ord(ch):04x}"
-                   for ch in name)[:120]
+                   for ch in name)[:limit]
 
 
 def _script(ch: str) -> str:

@@ -95,6 +95,33 @@ def _content_size(content) -> int:
     return 8
 
 
+# What the trusted checks cost and found, summed over this process's notebooks (the worker reports it).
+TRUSTED_STATS = {"requests": 0, "seconds": 0.0, "evidence": []}
+
+
+def _instructor_cells(resources) -> dict:
+    """grade_id -> ("test" | "locked", the instructor's source), read from the gradebook, never from the
+    submission: only these sources run in the grader's process."""
+    from nbgrader.api import Gradebook
+
+    info = resources.get("nbgrader", {}) if resources else {}
+    if not info.get("db_url"):
+        return {}
+    with Gradebook(info["db_url"]) as gb:
+        notebook = gb.find_notebook(info["notebook"], info["assignment"])
+        cells = {}
+        for c in notebook.source_cells:
+            if c.cell_type != "code":
+                continue
+            grade = next((g for g in notebook.grade_cells if g.name == c.name), None)
+            solution = any(s.name == c.name for s in notebook.solution_cells)
+            if grade is not None and not solution:
+                cells[c.name] = ("test", c.source)
+            elif c.locked and not solution and grade is None:
+                cells[c.name] = ("locked", c.source)
+        return cells
+
+
 def _grading_classes():
     """Defined on demand: the kernel process itself must not import nbgrader or jupyter_client."""
     from jupyter_client.kernelspec import KernelSpec
@@ -133,7 +160,65 @@ def _grading_classes():
 
         def preprocess(self, nb, resources=None, km=None):
             self._received, self._cell_received = 0, {}    # budgets are per notebook
-            return super().preprocess(nb, resources, km=km)
+            resources = resources if resources is not None else {}
+            self._sources = _instructor_cells(resources)
+            self._checks = None
+            state = resources.setdefault("targetpractice", {})
+            self._verdicts, self._evidence = state.setdefault("verdicts", {}), state.setdefault("evidence", [])
+            try:
+                return super().preprocess(nb, resources, km=km)
+            finally:
+                if self._checks is not None:
+                    self._checks.channel.close()
+                    TRUSTED_STATS["requests"] += self._checks.channel.requests
+                TRUSTED_STATS["evidence"] += self._evidence
+
+        def preprocess_cell(self, cell, resources, index):
+            """Answer cells run in the kernel only; locked cells there and here; test cells here (see trusted.py)."""
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id") if cell.cell_type == "code" else None
+            kind, source = self._sources.get(grade_id, (None, None))
+            if kind == "test":
+                return self._grade_test_cell(cell, grade_id, source, resources, index)
+            cell, resources = super().preprocess_cell(cell, resources, index)
+            if kind == "locked":
+                self._trusted().run_locked(source)
+            return cell, resources
+
+        def _trusted(self):
+            if self._checks is None:
+                from .trusted import Channel, TrustedChecks
+
+                self._checks = TrustedChecks(Channel(self.km, self._interrupt))
+            return self._checks
+
+        def _interrupt(self):
+            import signal
+
+            provisioner = self.km.provisioner
+            if hasattr(provisioner, "_call"):                     # the sandbox's fork server
+                provisioner._call("signal", signum=int(signal.SIGINT))
+            elif getattr(provisioner, "process", None) is not None:
+                os.kill(provisioner.process.pid, signal.SIGINT)
+
+        def _grade_test_cell(self, cell, grade_id, source, resources, index):
+            """The kernel runs a quick check as the student saw it (evidence only); the verdict is computed
+            here from the instructor's source; the cell keeps the grader's outputs, never the kernel's."""
+            quick = "BEGIN HIDDEN TESTS" not in source
+            kernel_passed = None
+            if quick:
+                cell.source = source
+                cell, resources = super().preprocess_cell(cell, resources, index)
+                kernel_passed = not any(o.get("output_type") == "error" or o.get("name") == "stderr"
+                                        for o in cell.outputs)
+            verdict = self._trusted().run_test(source)
+            cell.outputs = verdict.outputs()
+            self._verdicts[grade_id] = verdict.passed
+            TRUSTED_STATS["seconds"] += verdict.seconds
+            if kernel_passed and not verdict.passed:
+                first = (verdict.message.splitlines() or [""])[0]
+                self._evidence.append(f"{grade_id}: the check passed in the notebook's kernel but failed when the "
+                                      f"grader ran it on the same inputs ({first[:300]})")
+            return cell, resources
 
         async def async_start_new_kernel(self, **kwargs):
             import zmq

@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 
 from nbgrader import utils
-from nbgrader.preprocessors import ClearSolutions, NbGraderPreprocessor
+from nbgrader.preprocessors import ClearSolutions, NbGraderPreprocessor, SaveAutoGrades
 import nbformat
 from traitlets import Integer, Unicode
 
@@ -249,91 +249,29 @@ class InertContent(NbGraderPreprocessor):
         return cell, resources
 
 
-# ------------------------------------------------------------------------- tampering
-# Names the tests rely on. Rebinding them, or assigning to their attributes, in a student's cell
-# (torch.allclose = lambda *a: True; checks.check_loss = print; builtins.len = ...) would let
-# unsolved exercises pass, since the tests share the student's kernel.
-GUARDED = {"torch", "F", "nn", "tp", "checks", "targetpractice", "builtins", "__builtins__", "warnings",
-           "sys", "math", "np", "numpy", "os", "importlib", "IPython"}
-SUSPICIOUS_CALLS = {"setattr", "delattr", "exec", "eval", "compile", "globals", "vars", "__import__", "get_ipython"}
+# --------------------------------------------------------------------------------- scores
+class SaveTrustedGrades(SaveAutoGrades):
+    """nbgrader's SaveAutoGrades, except that a test cell earns its points only on a positive record:
+    the verdict GradingExecute computed in the grader's process (resources["targetpractice"]).
 
+    No record (the cell never ran, the kernel died first), a failed check, or anything the kernel
+    printed or displayed is 0: nbgrader's partial credit from a cell's first output never applies,
+    since the kernel's outputs never reach a test cell. Answer cells are handled as nbgrader does.
+    """
 
-def _root_name(node):
-    while isinstance(node, (ast.Attribute, ast.Subscript)):
-        node = node.value
-    return node.id if isinstance(node, ast.Name) else None
+    def preprocess(self, nb, resources):
+        self._verdicts = resources.get("targetpractice", {}).get("verdicts", {})
+        return super().preprocess(nb, resources)
 
-
-def tampering(source: str) -> list:
-    """(first line, last line, what) for each statement of a student's cell that tampers with the tests."""
-    lines = source.split("\n")
-    found = [(i, i, f"IPython magic {line.strip()[:40]!r}") for i, line in enumerate(lines, 1)
-             if line.lstrip().startswith(("%", "!"))]
-    clean = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in lines)
-    try:
-        tree = ast.parse(clean)
-    except SyntaxError:
-        return found  # it will fail on its own when run
-    for node in ast.walk(tree):
-        what = None
-        targets = []
-        if isinstance(node, (ast.Assign, ast.Delete)):
-            targets = node.targets
-        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
-            targets = [node.target]
-        elif isinstance(node, (ast.For, ast.With)):
-            targets = [node.target] if isinstance(node, ast.For) else [i.optional_vars for i in node.items if i.optional_vars]
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name in GUARDED:
-            what = f"redefines {node.name}"
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            names = [(a.asname or a.name.split(".")[0]) for a in node.names]
-            mods = [a.name for a in node.names] + ([node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
-            if "builtins" in mods:
-                what = "imports builtins"
-            elif any(n in GUARDED and n not in mods and not (n == "F" or n == "nn" or n == "np") for n in names):
-                what = f"rebinds {', '.join(n for n in names if n in GUARDED)} by import"
-        elif isinstance(node, ast.Call):
-            fn = node.func
-            name = fn.id if isinstance(fn, ast.Name) else (fn.attr if isinstance(fn, ast.Attribute) else None)
-            if name in SUSPICIOUS_CALLS:
-                what = f"calls {name}()"
-        for t in targets:
-            for sub in ast.walk(t):
-                if isinstance(sub, ast.Name) and sub.id in GUARDED and isinstance(t, ast.Name):
-                    what = f"rebinds {sub.id}"
-                elif isinstance(sub, (ast.Attribute, ast.Subscript)) and _root_name(sub) in GUARDED:
-                    what = f"assigns to {ast.unparse(sub)[:60]}"
-                    break
-        if what:
-            found.append((node.lineno, node.end_lineno or node.lineno, what))
-    return found
-
-
-class NeutraliseTampering(NbGraderPreprocessor):
-    """autograde (sanitize step): statements in students' cells that patch torch, the course library,
-    builtins or the kernel are replaced by `pass` before anything runs, and the cell is flagged
-    (metadata targetpractice.tampering) for the class report. Real answers still earn their marks."""
-
-    def preprocess_cell(self, cell, resources, cell_index):
-        if cell.cell_type != "code" or utils.is_locked(cell):
-            return cell, resources
-        found = tampering(cell.source)
-        if not found:
-            return cell, resources
-        lines = cell.source.split("\n")
-        # replace whole statements, outermost first; a nested one inside a replaced one is already gone
-        done = []
-        for first, last, what in sorted(found, key=lambda f: (f[0], -f[1])):
-            if any(a <= first and last <= b for a, b in done):
-                continue
-            indent = re.match(r"\s*", lines[first - 1]).group(0)
-            lines[first - 1] = f"{indent}pass  # removed by the grader: {what}"
-            for i in range(first, last):
-                lines[i] = ""
-            done.append((first, last))
-        cell.source = "\n".join(lines)
-        cell.metadata.setdefault("targetpractice", {})["tampering"] = sorted({w for _, _, w in found})
-        return cell, resources
+    def _add_score(self, cell, resources):
+        if utils.is_solution(cell) or cell.cell_type != "code":
+            return super()._add_score(cell, resources)
+        grade_id = cell.metadata["nbgrader"]["grade_id"]
+        grade = self.gradebook.find_grade(grade_id, self.notebook_id, self.assignment_id, self.student_id)
+        points = float(cell.metadata["nbgrader"]["points"])
+        grade.auto_score = points if self._verdicts.get(grade_id) is True else 0.0
+        grade.needs_manual_grade = grade.manual_score is not None
+        self.gradebook.db.commit()
 
 
 class RepairCellMetadata(NbGraderPreprocessor):

@@ -7,7 +7,11 @@ only the driver reads:
 
     {"event": "ready", "seconds": 2.9}                       # config loaded, warm parent started
     {"event": "start", "student": "ada"}
-    {"event": "done", "student": "ada", "ok": true, "reason": "", "seconds": 3.1}
+    {"event": "done", "student": "ada", "ok": true, "reason": "", "seconds": 3.1,
+     "trusted_seconds": 0.4, "trusted_requests": 61, "evidence": []}
+
+"evidence" lists the test cells whose check passed in the student's kernel but failed when the
+grader ran it (trusted.py): what the report flags for review.
 
 Results travel only through that pipe: never through stdout, stderr or logs, which a kernel might
 reach. The fd is not inherited by anything the worker starts (kernels, the warm parent), and each
@@ -48,6 +52,8 @@ def main(argv=None) -> int:
 
     t0 = time.time()
     from nbgrader.apps.api import NbGraderAPI
+
+    from .kernel import TRUSTED_STATS
     from traitlets.config.loader import PyFileConfigLoader
 
     config = PyFileConfigLoader("nbgrader_config.py", path=os.getcwd()).load_config()
@@ -68,6 +74,7 @@ def main(argv=None) -> int:
             continue
         record(event="start", student=student)
         t1 = time.time()
+        TRUSTED_STATS.update(requests=0, seconds=0.0, evidence=[])
         try:
             result = api.autograde(assignment, student, force=True, create=True)
         except Exception as exc:  # noqa: BLE001 - nbgrader's API reports, it should not raise
@@ -79,7 +86,9 @@ def main(argv=None) -> int:
         sys.stdout.write(log)
         sys.stdout.flush()
         record(event="done", student=student, ok=bool(result.get("success")),
-               reason="" if result.get("success") else reason_of(log), seconds=round(time.time() - t1, 2))
+               reason="" if result.get("success") else reason_of(log), seconds=round(time.time() - t1, 2),
+               trusted_seconds=round(TRUSTED_STATS["seconds"], 3), trusted_requests=TRUSTED_STATS["requests"],
+               evidence=list(TRUSTED_STATS["evidence"]))
     return 0
 
 

@@ -1,0 +1,350 @@
+"""Verdicts computed where a student's code cannot reach: the grader's own process.
+
+At grading, the answer cells run in the student's sandboxed kernel, and nothing else of the
+student's does. Each test cell (the instructor's source, hidden tests included) runs here, in the
+grading worker, with its own imports of torch and the checks library and with the notebook's
+locked cells run here too. The names a test cell takes from the student's notebook (a loss
+function, a model class, a predicted shape) are fetched from the kernel once per cell:
+
+* plain data (tensors, numbers, tuples) arrives as data, decoded by `wire.decode`, which runs no
+  code: exact `torch.Tensor` values, Python numbers, never an object of the student's class;
+* anything else becomes a `Remote` proxy: calling it sends the arguments into the kernel
+  (`wire.serve`) and brings back data, or another proxy. Gradients cross too: a returned tensor
+  that requires grad is tied into this process's autograd graph, and its backward asks the
+  kernel for the gradients of the arguments (and of the grader's model parameters) it was sent.
+* training a student's model, or the grader's model with a student's loss, runs in the kernel
+  (`train_steps` there); the grader then evaluates the trained model, or the returned weights,
+  on inputs the kernel has not seen.
+
+So every reference, threshold and comparison is computed here, on data: a patched library,
+an input transformer, an object whose `__eq__` lies or a frame walk inside the kernel changes at
+most what the student's own functions return. A test cell passes only if its code here ran to the
+end: that verdict, not anything the kernel printed, is the score (`SaveTrustedGrades`).
+"""
+from __future__ import annotations
+
+import ast
+import base64
+import builtins
+import contextlib
+import io
+import json
+import pickle
+import re
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import torch
+
+from .. import wire
+from ..checks.core import CheckFailed
+
+REQUEST_SECONDS = 60.0      # one call into the kernel (a training run is one call)
+
+
+class RemoteError(Exception):
+    """An exception of a type that is not a Python builtin, raised by the student's code."""
+
+
+class KernelUnavailable(CheckFailed):
+    """The kernel did not answer (hung, died, or sent something that is not data)."""
+
+
+def as_exception(remote: wire.RemoteException) -> BaseException:
+    """The grader's copy of an exception raised in the kernel: only its type name and text cross."""
+    if remote.type_name == "CheckFailed":
+        return CheckFailed(remote.message, remote.tag or "unknown")
+    cls = getattr(builtins, remote.type_name, None)
+    if isinstance(cls, type) and issubclass(cls, Exception) and cls.__module__ == "builtins":
+        try:
+            return cls(remote.message)
+        except Exception:  # noqa: BLE001 - an exception class with another signature
+            pass
+    name = re.sub(r"\W", "_", remote.type_name)[:80] or "RemoteError"
+    return type(name, (RemoteError,), {})(remote.message)
+
+
+# ------------------------------------------------------------------------------------- the channel
+class _RequestPickler(pickle.Pickler):
+    """Pickles a request: proxies become references to the kernel's objects, tensors become leaves,
+    and objects of classes the notebook's locked cells define are rebuilt from the kernel's class."""
+
+    def __init__(self, file, notebook_ns: dict):
+        super().__init__(file, protocol=4)
+        self.notebook_ns = notebook_ns
+
+    def reducer_override(self, obj):
+        if isinstance(obj, Remote):
+            if obj._method is not None:
+                raise TypeError("a bound method of the student's object cannot be sent back")
+            return wire.Ref, obj._ref
+        if type(obj) is torch.Tensor and obj.requires_grad:   # a non-leaf cannot be pickled: send a leaf
+            return wire._leaf, (obj.detach(), True)
+        cls = type(obj)
+        if cls.__module__ == "__main__" and self.notebook_ns.get(cls.__name__) is cls:
+            return wire._rebuild, (cls.__name__, obj.__dict__)
+        if getattr(obj, "__name__", None) == "<lambda>":
+            raise TypeError("a lambda cannot be sent into the kernel: name the function in the checks library")
+        return NotImplemented
+
+
+class Channel:
+    """Requests into one student's kernel over its shell socket; answers are decoded as data."""
+
+    def __init__(self, km, interrupt, timeout: float = REQUEST_SECONDS):
+        import zmq
+
+        self.kc = km.blocking_client()
+        self.kc.session.check_pid = False
+        self.kc.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
+        self.kc.shell_channel.socket.setsockopt(zmq.MAXMSGSIZE, 64 * 2**20)
+        self.interrupt, self.timeout = interrupt, timeout
+        self.notebook_ns: dict = {}
+        self.requests, self.seconds, self.dead = 0, 0.0, False
+
+    def close(self):
+        with contextlib.suppress(Exception):
+            self.kc.stop_channels()
+
+    def request(self, timeout: float | None = None, **req):
+        if self.dead:
+            raise KernelUnavailable("the notebook's kernel stopped answering earlier, so this check could not run",
+                                    "kernel-unavailable")
+        buf = io.BytesIO()
+        _RequestPickler(buf, self.notebook_ns).dump(req)
+        payload = base64.b64encode(buf.getvalue()).decode("ascii")
+        expr = f"__import__('targetpractice.wire', fromlist=['serve']).serve({payload!r})"
+        t0 = time.perf_counter()
+        msg_id = self.kc.execute("", silent=True, store_history=False, user_expressions={"r": expr},
+                                 allow_stdin=False)
+        reply = self._reply(msg_id, timeout or self.timeout)
+        self.requests, self.seconds = self.requests + 1, self.seconds + time.perf_counter() - t0
+        try:
+            expr_out = reply["content"]["user_expressions"]["r"]
+            if expr_out.get("status") != "ok":
+                raise wire.WireError(f"{expr_out.get('ename', 'error')}: {expr_out.get('evalue', '')}"[:300])
+            text = ast.literal_eval(expr_out["data"]["text/plain"])
+            if type(text) is not str:
+                raise wire.WireError("not a string")
+            answer = json.loads(text)
+            if type(answer) is not dict:
+                raise wire.WireError("not an object")
+        except (KeyError, TypeError, ValueError, SyntaxError, MemoryError, RecursionError, wire.WireError) as exc:
+            raise KernelUnavailable("the grader could not read what the notebook's kernel sent back "
+                                    f"({type(exc).__name__}: {str(exc)[:200]})", "unreadable-answer") from None
+        return answer
+
+    def _reply(self, msg_id: str, timeout: float) -> dict:
+        deadline = time.monotonic() + timeout
+        interrupted = False
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                if interrupted:
+                    self.dead = True
+                    raise KernelUnavailable("the notebook's kernel stopped answering", "kernel-unavailable")
+                self.interrupt()
+                interrupted, deadline = True, time.monotonic() + 5.0
+                continue
+            try:
+                msg = self.kc.get_shell_msg(timeout=min(left, 1.0))
+            except Exception:  # noqa: BLE001 - queue.Empty: keep waiting until the deadline
+                continue
+            if msg.get("parent_header", {}).get("msg_id") == msg_id:
+                if interrupted:
+                    raise CheckFailed(f"your code did not return within {self.timeout:.0f} s and was interrupted",
+                                      "timeout")
+                return msg
+
+    def decode(self, item, name: str | None = None):
+        return wire.decode(item, handle=lambda n, t, c: Remote(self, wire.Ref("handle", n), t, c, name=name))
+
+    # -- the operations
+    def get(self, names: list) -> dict:
+        if not names:
+            return {}
+        answer = self.request(op="get", names=sorted(names))
+        values = answer.get("value")
+        if type(values) is not dict:
+            raise KernelUnavailable("the kernel's answer has no values", "unreadable-answer")
+        return {n: self.decode(values[n], name=n) for n in names if n in values}
+
+    def call(self, ref, method, args: tuple, kwargs: dict, name: str):
+        grad = torch.is_grad_enabled()
+        strict = bool(warnings.filters) and warnings.filters[0][0] == "error"
+        seed = int(torch.randint(0, 2**62, ()))         # the kernel's RNG follows the grader's seeds
+        mine = wire.leaves([list(args), kwargs])
+        answer = self.request(op="call", target=ref, method=method, args=list(args), kwargs=kwargs, grad=grad,
+                              strict=strict, seed=seed)
+        value = self.decode(answer.get("value"))
+        if isinstance(value, wire.RemoteException):
+            raise as_exception(value)
+        if "states" in answer:                           # the student's code trained the grader's models
+            self._load_states(wire.sent_modules(args, kwargs), self.decode(answer["states"]))
+        graph = answer.get("graph")
+        if grad and type(graph) is int and isinstance(value, torch.Tensor) and value.is_floating_point():
+            anchor = [] if mine else [torch.zeros((), requires_grad=True)]   # ties the result into autograd
+            return _RemoteBackward.apply(self, graph, len(mine), value, *mine, *anchor)
+        return value
+
+    @staticmethod
+    def _load_states(modules: list, states) -> None:
+        if not isinstance(states, list) or len(states) != len(modules):
+            raise CheckFailed("the kernel sent back weights that do not fit the models it was given", "no-weights")
+        for module, state in zip(modules, states):
+            if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+                raise CheckFailed("the kernel sent back weights that are not tensors", "no-weights")
+            try:
+                module.load_state_dict(state, strict=True)
+            except RuntimeError as exc:
+                raise CheckFailed(f"the weights trained in the notebook's kernel do not fit the model: {exc}",
+                                  "no-weights") from None
+
+    def backward(self, graph: int, grad_output: torch.Tensor, n: int) -> list:
+        answer = self.request(op="backward", graph=graph, grad_output=grad_output.detach())
+        grads = self.decode(answer.get("value"))
+        if isinstance(grads, wire.RemoteException):
+            raise as_exception(grads)
+        if not isinstance(grads, list) or len(grads) != n or not all(
+                g is None or isinstance(g, torch.Tensor) for g in grads):
+            raise CheckFailed("the gradients the kernel sent back do not fit the inputs", "wrong-gradient")
+        return grads
+
+    def train(self, model, X, y, loss_fn, steps: int, lr: float, seed: int):
+        model_ref = model._ref if isinstance(model, Remote) else model
+        loss_ref = loss_fn._ref if isinstance(loss_fn, Remote) else loss_fn
+        answer = self.request(op="train", model=model_ref, loss=loss_ref, X=X, y=y, steps=steps, lr=lr, seed=seed,
+                              timeout=4 * self.timeout)
+        value = self.decode(answer.get("value"))
+        if isinstance(value, wire.RemoteException):
+            raise as_exception(value)
+        if not isinstance(model, Remote):               # the grader's model: take the weights, check them
+            self._load_states([model], [self.decode(answer.get("state"))])
+        return value if isinstance(value, float) else float("nan")
+
+
+class _RemoteBackward(torch.autograd.Function):
+    """A tensor computed in the kernel, tied into this process's graph through the grader's inputs."""
+
+    @staticmethod
+    def forward(ctx, channel, graph, n, value, *inputs):
+        ctx.channel, ctx.graph, ctx.n = channel, graph, n
+        ctx.shapes = [t.shape for t in inputs[:n]]
+        return value.clone()
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        grads = ctx.channel.backward(ctx.graph, grad_output, ctx.n)
+        for g, shape in zip(grads, ctx.shapes):
+            if g is not None and g.shape != shape:
+                raise CheckFailed("the gradients the kernel sent back do not fit the inputs", "wrong-gradient")
+        anchor = [None] * (len(ctx.needs_input_grad) - 4 - ctx.n)
+        return (None, None, None, None, *grads, *anchor)
+
+
+class Remote:
+    """The grader's handle on an object in the student's kernel: a function, a class, a model, a method."""
+
+    __tp_remote__ = True
+
+    def __init__(self, channel: Channel, ref, type_name: str, is_callable: bool, method: str | None = None,
+                 name: str | None = None):
+        self._channel, self._ref, self._type, self._callable, self._method = channel, ref, type_name, is_callable, method
+        self.__name__ = name or (method if method else type_name)
+
+    def __call__(self, *args, **kwargs):
+        return self._channel.call(self._ref, self._method, args, kwargs, self.__name__)
+
+    def __getattr__(self, name: str):
+        if name.startswith("__") or self._method is not None:
+            raise AttributeError(name)
+        return Remote(self._channel, self._ref, f"{self._type}.{name}", True, method=name, name=name)
+
+    def __tp_train__(self, model, X, y, loss_fn, *, steps: int, lr: float, seed: int = 0) -> float:
+        return self._channel.train(model, X, y, loss_fn, steps, lr, seed)
+
+    def __repr__(self):
+        return f"<{self._type} in the notebook>"
+
+
+# ------------------------------------------------------------------------------- the test cells
+def free_names(source: str) -> set:
+    """Names a cell reads that it never binds itself (what it expects the notebook to define)."""
+    tree = ast.parse(source)
+    loaded, bound = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (loaded if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+    return loaded - bound
+
+
+@dataclass
+class Verdict:
+    passed: bool
+    printed: str = ""
+    message: str = ""
+    tag: str = ""
+    seconds: float = 0.0
+
+    def outputs(self) -> list:
+        """The test cell's outputs, written by the grader (never the kernel's)."""
+        from nbformat.v4 import new_output
+
+        outs = [new_output("stream", name="stdout", text=self.printed)] if self.printed else []
+        if not self.passed:
+            lines = self.message.splitlines() or [""]
+            outs.append(new_output("error", ename="CheckFailed", evalue=lines[0],
+                                   traceback=[f"Check failed [{self.tag}]", *lines]))
+        return outs
+
+
+@dataclass
+class TrustedChecks:
+    """The checks of one notebook, run in this process against one kernel."""
+
+    channel: Channel
+    namespace: dict = field(default_factory=lambda: {"__name__": "__main__", "__builtins__": builtins})
+    setup_errors: list = field(default_factory=list)
+
+    def __post_init__(self):
+        self.channel.notebook_ns = self.namespace
+
+    def run_locked(self, source: str) -> None:
+        """A locked cell (imports, a model class the exercise gives): run here as well as in the kernel."""
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                exec(compile(source, "<locked cell>", "exec"), self.namespace)  # noqa: S102 - instructor code
+        except Exception as exc:  # noqa: BLE001 - said in every verdict that depends on it
+            self.setup_errors.append(f"{type(exc).__name__}: {exc}")
+
+    def run_test(self, source: str) -> Verdict:
+        t0 = time.perf_counter()
+        ns = dict(self.namespace)
+        printed = io.StringIO()
+        try:
+            wanted = free_names(source) - set(ns) - set(dir(builtins))
+            for name, value in self.channel.get(sorted(wanted)).items():
+                if isinstance(value, wire.RemoteException):
+                    raise as_exception(value)
+                if value is not wire.MISSING:
+                    ns[name] = value
+            with contextlib.redirect_stdout(printed), warnings.catch_warnings():
+                exec(compile(source, "<test cell>", "exec"), ns)  # noqa: S102 - the instructor's test cell
+        except CheckFailed as exc:
+            return Verdict(False, printed.getvalue(), str(exc), exc.tag, time.perf_counter() - t0)
+        except Exception as exc:  # noqa: BLE001 - an assertion, or the student's error seen here
+            message = str(exc) if isinstance(exc, AssertionError) else f"{type(exc).__name__}: {exc}"
+            if self.setup_errors:
+                message += "\n(the grader could not run a locked cell: " + "; ".join(self.setup_errors) + ")"
+            tag = "assertion" if isinstance(exc, AssertionError) else "error"
+            return Verdict(False, printed.getvalue(), message, tag, time.perf_counter() - t0)
+        return Verdict(True, printed.getvalue(), "", "", time.perf_counter() - t0)
