@@ -184,7 +184,7 @@ def _call(req, ns):
         out = target(*args, **kwargs)
     answer = {"value": encode(out)}
     if any(_versions(m) != v for m, v in zip(modules, versions)):   # trained in place: send the weights
-        answer["states"] = encode([m.state_dict() for m in modules])
+        answer["states"] = encode([dict(m.state_dict()) for m in modules])
     if req["grad"] and isinstance(out, torch.Tensor) and out.requires_grad:
         number = max(_graphs, default=0) + 1
         _graphs[number] = (out, inputs)
@@ -212,7 +212,7 @@ def _train(req, ns):
         value = train_steps(model, X, y, loss_fn, steps=req["steps"], lr=req["lr"], seed=req["seed"])
     answer = {"value": encode(value)}
     if not isinstance(req["model"], Ref):            # the grader's model: send its weights back
-        answer["state"] = encode({k: v for k, v in model.state_dict().items()})
+        answer["state"] = encode(dict(model.state_dict()))
     return answer
 
 

@@ -1,4 +1,4 @@
-"""Instructor tooling without grading anything: answer cells, cell markers, the tampering detector."""
+"""Instructor tooling without grading anything: answer cells, cell markers, cell metadata repair."""
 from __future__ import annotations
 
 import pytest
@@ -37,28 +37,6 @@ def test_answer_cell_split_gives_student_and_solution_versions():
 def test_answer_cell_authoring_errors_are_clear(bad, why):
     with pytest.raises(ValueError, match=why):
         split_answer_cell(bad)
-
-
-def test_tampering_is_found_in_every_usual_form():
-    from targetpractice.instructor.nbgrader_ext import tampering
-
-    src = "\n".join([
-        "import torch, builtins",                         # 1: importing builtins is itself suspicious
-        "torch.allclose = lambda *a, **k: True",          # 2
-        "def f(logits, y):",                              # 3
-        "    checks.check_loss = print",                  # 4: inside a function too
-        "    return F.cross_entropy(logits, y)",          # 5: fine
-        "builtins.len = lambda x: 3",                     # 6
-        "setattr(torch, 'equal', lambda *a: True)",       # 7
-        "vars(torch)['equal'] = None",                    # 8
-        "checks = None",                                  # 9
-        "%reset -f",                                      # 10
-        "x = torch.zeros(3)",                             # 11: fine
-        "x[0] = 1",                                       # 12: fine
-        "torch.testing.assert_close = print",             # 13
-    ])
-    assert {first for first, _, _ in tampering(src)} == {1, 2, 4, 6, 7, 8, 9, 10, 13}
-    assert tampering("def f(logits, y):\n    return F.cross_entropy(logits, y.squeeze(1))\n") == []
 
 
 # ------------------------------------------------------------------------------- cell markers

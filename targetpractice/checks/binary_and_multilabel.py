@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from ..diagnosis import describe, shape_str
-from .core import CheckFailed, _no_grad, call, held_out_split, loss_after_training, separable_data, train_steps
+from .core import CheckFailed, _no_grad, call, held_out_split, loss_after_training, rows, separable_data, train_steps
 
 
 _logsigmoid = F.logsigmoid
@@ -77,12 +77,13 @@ def check_trains_binary(model, X: torch.Tensor, y: torch.Tensor, loss_fn, *, ste
     ``labels`` are the 0/1 labels the accuracy is measured against, one per output element
     (default: y). A prediction is 1 where the logit is > 0.
     """
-    train, held_out = held_out_split(X.shape[0], seed)
-    train_steps(model, X[train], y[train], loss_fn, steps=steps, lr=lr, seed=seed)
-    value = loss_after_training(model, X[train], y[train], loss_fn)
+    N = X.shape[0]
+    train, held_out = held_out_split(N, seed)
+    train_steps(model, X[train], rows(y, N, train), loss_fn, steps=steps, lr=lr, seed=seed)
+    value = loss_after_training(model, X[train], rows(y, N, train), loss_fn)
     with _no_grad():
         out = call(model, {"X": X[held_out]}, what="model(X)")
-    acc = reference_binary_accuracy(out, (y if labels is None else labels)[held_out])
+    acc = reference_binary_accuracy(out, rows(y if labels is None else labels, N, held_out))
     if max_loss is not None and value > max_loss:   # first: a floor explains a low accuracy too
         raise CheckFailed(f"After {steps} training steps the loss is still {value:.4f} (accuracy {acc:.3f}); "
                           f"it should fall below {max_loss}. A loss stuck at a floor usually means sigmoid "

@@ -264,6 +264,11 @@ def held_out_split(N: int, seed: int = 0):
     return perm[:cut], perm[cut:]
 
 
+def rows(t: torch.Tensor, N: int, index: torch.Tensor) -> torch.Tensor:
+    """The samples ``index`` of a target with N samples, also when it comes flattened to (N*K,)."""
+    return t[index] if t.shape[0] == N else t.reshape(N, -1)[index].reshape(-1)
+
+
 def loss_after_training(model, X: torch.Tensor, y: torch.Tensor, loss_fn) -> float:
     """The loss of the trained model on its training data, computed again (not the value training reported)."""
     with _no_grad():
@@ -280,12 +285,13 @@ def check_trains(model, X: torch.Tensor, y: torch.Tensor, loss_fn, *, steps: int
 
     ``labels`` are the 0-based class ids (N,) the accuracy is measured against (default: y).
     """
-    train, held_out = held_out_split(X.shape[0], seed)
-    train_steps(model, X[train], y[train], loss_fn, steps=steps, lr=lr, seed=seed)
-    value = loss_after_training(model, X[train], y[train], loss_fn)
+    N = X.shape[0]
+    train, held_out = held_out_split(N, seed)
+    train_steps(model, X[train], rows(y, N, train), loss_fn, steps=steps, lr=lr, seed=seed)
+    value = loss_after_training(model, X[train], rows(y, N, train), loss_fn)
     with _no_grad():
         out = _require_tensor(call(model, {"X": X[held_out]}, what="model(X)"), "model(X)")
-        acc = reference_accuracy(out, (y if labels is None else labels).reshape(X.shape[0], -1)[held_out, 0])
+        acc = reference_accuracy(out, (y if labels is None else labels).reshape(N, -1)[held_out, 0])
     if acc < min_accuracy:
         raise CheckFailed(f"After {steps} training steps the accuracy on held-out samples is {acc:.3f}; it should "
                           f"reach {min_accuracy:.2f} on this easy data (training loss {value:.4f}).", "does-not-learn")

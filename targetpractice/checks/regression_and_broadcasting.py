@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from ..diagnosis import describe
-from .core import CheckFailed, _args_text, _no_grad, call, held_out_split, loss_after_training, strict, train_steps
+from .core import CheckFailed, _args_text, _no_grad, call, held_out_split, loss_after_training, rows, strict, train_steps
 
 
 def regression_batch(N: int, K: int = 1, seed: int = 0):
@@ -97,12 +97,13 @@ def check_regression_trains(model, X: torch.Tensor, y: torch.Tensor, loss_fn, *,
     ``truth`` is what R² is measured against (default y): e.g. the (N, K) targets when the loss gets
     them flattened to (N*K,).
     """
-    train, held_out = held_out_split(X.shape[0], seed)
-    train_steps(model, X[train], y[train], loss_fn, steps=steps, lr=lr, seed=seed)
-    value = loss_after_training(model, X[train], y[train], loss_fn)
+    N = X.shape[0]
+    train, held_out = held_out_split(N, seed)
+    train_steps(model, X[train], rows(y, N, train), loss_fn, steps=steps, lr=lr, seed=seed)
+    value = loss_after_training(model, X[train], rows(y, N, train), loss_fn)
     with _no_grad():
         pred = call(model, {"X": X[held_out]}, what="model(X)")
-    score = check_r2(pred, (y if truth is None else truth)[held_out], min_r2,
+    score = check_r2(pred, rows(y if truth is None else truth, N, held_out), min_r2,
                      context=f"After {steps} training steps (final loss {value:.4f}): ")
     return {"r2": score, "loss": value}
 

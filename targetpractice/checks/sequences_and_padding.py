@@ -31,6 +31,11 @@ def reference_token_cross_entropy(logits: torch.Tensor, y: torch.Tensor, ignore_
     return losses.sum() / real if real else losses.sum() * float("nan")
 
 
+def token_cross_entropy(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The known-good loss for training a tagger in a check: scores (N, T, V), ids (N, T)."""
+    return torch.nn.functional.cross_entropy(out.permute(0, 2, 1), y)   # (N, V, T) with (N, T)
+
+
 def reference_token_accuracy(logits: torch.Tensor, y: torch.Tensor, ignore_index: int = -100) -> float:
     """Fraction of real tokens (y != ignore_index) whose highest score (last dim) is their id."""
     hits = total = 0

@@ -270,7 +270,8 @@ class Remote:
 
 # ------------------------------------------------------------------------------- the test cells
 def free_names(source: str) -> set:
-    """Names a cell reads that it never binds itself (what it expects the notebook to define)."""
+    """Names a cell reads that it never binds itself and that are not builtins (what it expects the
+    notebook to define)."""
     tree = ast.parse(source)
     loaded, bound = set(), set()
     for node in ast.walk(tree):
@@ -284,7 +285,7 @@ def free_names(source: str) -> set:
             bound.update((a.asname or a.name).split(".")[0] for a in node.names)
         elif isinstance(node, ast.ExceptHandler) and node.name:
             bound.add(node.name)
-    return loaded - bound
+    return loaded - bound - set(dir(builtins))
 
 
 @dataclass
@@ -331,7 +332,7 @@ class TrustedChecks:
         ns = dict(self.namespace)
         printed = io.StringIO()
         try:
-            wanted = free_names(source) - set(ns) - set(dir(builtins))
+            wanted = free_names(source) - set(ns)
             for name, value in self.channel.get(sorted(wanted)).items():
                 if isinstance(value, wire.RemoteException):
                     raise as_exception(value)

@@ -239,7 +239,7 @@ def _inputs(N):
 checks.check_loss_fn(multilabel_loss, checks.reference_bce_with_logits, _inputs, sizes=(1, 2, 7),
                      loss="BCEWithLogitsLoss")
 X, Y = checks.multilabel_data(96, 6, 4, seed=5)         # (96, 6), (96, 4)
-checks.check_trains_binary(nn.Linear(6, 4), X, Y.long(), multilabel_loss, steps=60, min_accuracy=0.95)
+checks.check_trains_binary(nn.Linear(6, 4), X, Y.long(), multilabel_loss, steps=60, min_accuracy=0.9)
 
 # %% [markdown]
 # ## Exercise 6 · Class weights for masks

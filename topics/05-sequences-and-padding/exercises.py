@@ -205,9 +205,11 @@ for N, T in ((1, 5), (2, 9), (7, 3), (9, 9)):
     out = checks.call(model, {"X": torch.randn(N, T, 4)}, what=f"SumSignClassifier(4)(X) with N = {N}, T = {T}")
     assert tuple(out.shape) == (N, 2), f"SumSignClassifier(4) maps ({N}, {T}, 4) to {tuple(out.shape)}, not ({N}, 2)"
 checks.check_batch_independence(model, torch.randn(7, 5, 4))
-X, y = checks.sign_of_sum_data(32, 8, seed=5)           # (32, 8, 3), (32,)
+X, y = checks.sign_of_sum_data(64, 8, seed=5)           # (64, 8, 3), (64,)
+X_test, y_test = checks.sign_of_sum_data(64, 8, seed=6)  # held out: scored after training
 torch.manual_seed(0)
-checks.check_trains_tokens(SumSignClassifier(3), X, y, nn.CrossEntropyLoss(), steps=40, min_accuracy=0.95)
+checks.check_trains_tokens(SumSignClassifier(3), X, y, nn.CrossEntropyLoss(), test=(X_test, y_test), steps=40,
+                           min_accuracy=0.7)            # mixing samples scores about 0.45 here
 
 # %% [markdown]
 # ## Exercise 5 · A hidden state made for one batch size
@@ -271,7 +273,7 @@ assert (a[1:] - b[1:]).abs().max() < 1e-6, "changing sample 0 changed the other 
 X, y = checks.tagging_data(48, 6, 6, seed=8)            # (48, 6), (48, 6): more than 16 at once
 X_test, y_test = checks.tagging_data(64, 6, 6, seed=9)
 torch.manual_seed(0)
-checks.check_trains_tokens(TokenTagger(6, 6), X, y, lambda out, y: F.cross_entropy(out.permute(0, 2, 1), y),
+checks.check_trains_tokens(TokenTagger(6, 6), X, y, checks.token_cross_entropy,
                            test=(X_test, y_test), steps=40, min_accuracy=0.9)
 
 # %% [markdown]
@@ -327,7 +329,7 @@ for N, T in ((1, 4), (7, 5)):
 X, y = checks.tagging_data(64, 6, 10, seed=10, rule="mod3")  # (64, 6), (64, 6)
 X_test, y_test = checks.tagging_data(128, 6, 10, seed=11, rule="mod3")
 torch.manual_seed(0)
-checks.check_trains_tokens(IdTagger(10, 3), X, y, lambda out, y: F.cross_entropy(out.permute(0, 2, 1), y),
+checks.check_trains_tokens(IdTagger(10, 3), X, y, checks.token_cross_entropy,
                            test=(X_test, y_test), steps=40, min_accuracy=0.95)
 
 # %% [markdown]

@@ -1,0 +1,108 @@
+"""The grading channel without a kernel: what crosses it is data, decoded without running code.
+
+`wire.encode` runs in the student's kernel and `wire.decode` in the grader; these tests feed decode
+what a hostile kernel could send, and check the grader's side of calls (names a test cell needs,
+exceptions rebuilt by name only). Grading through a real kernel is in test_adversarial.py.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import pickle
+
+import pytest
+import torch
+
+from targetpractice import wire
+from targetpractice.checks.core import CheckFailed
+from targetpractice.instructor.trusted import RemoteError, Verdict, as_exception, free_names
+
+
+def roundtrip(value):
+    return wire.decode(json.loads(json.dumps(wire.encode(value))), handle=lambda n, t, c: ("handle", t, c))
+
+
+def test_plain_data_crosses_unchanged():
+    t = torch.randn(3, 4)                                        # (3, 4)
+    back = roundtrip({"loss": t, "n": 7, "ok": True, "shape": (8, 3), "x": 0.25, "none": None, "ids": [1, 2]})
+    assert type(back["loss"]) is torch.Tensor and torch.equal(back["loss"], t)
+    assert back["shape"] == (8, 3) and back["ids"] == [1, 2] and back["n"] == 7 and back["x"] == 0.25
+    assert roundtrip(torch.Size([4, 5])) == (4, 5)
+    assert roundtrip(torch.arange(6).reshape(2, 3)).dtype == torch.int64
+    assert roundtrip(torch.empty(0, 3)).shape == (0, 3)
+
+
+def test_objects_that_lie_arrive_as_plain_values_or_handles():
+    class Always(float):
+        def __eq__(self, other):
+            return True
+
+        __hash__ = float.__hash__
+
+    value = roundtrip(Always(0.25))
+    assert type(value) is float and value == 0.25 and value != 1.0   # the lie stayed in the kernel
+
+    class Sneaky:
+        def __iter__(self):
+            raise RuntimeError("walks the caller's frames")
+
+    assert roundtrip(Sneaky()) == ("handle", "test_objects_that_lie_arrive_as_plain_values_or_handles.<locals>.Sneaky", False)
+
+    class Sub(torch.Tensor):
+        pass
+
+    err = roundtrip(torch.zeros(2).as_subclass(Sub))
+    assert isinstance(err, wire.RemoteException) and err.tag == "tensor-subclass"
+
+
+@pytest.mark.parametrize("item", [
+    {"t": "tensor", "dtype": "float32", "shape": [2, 2], "data": base64.b64encode(b"\0" * 12).decode()},  # short
+    {"t": "tensor", "dtype": "object", "shape": [1], "data": ""},
+    {"t": "tensor", "dtype": "float32", "shape": [-1], "data": ""},
+    {"t": "float", "v": 1.0},                                   # floats travel as text
+    {"t": "int", "v": "7"},
+    {"t": "pickle", "v": base64.b64encode(pickle.dumps(print)).decode()},
+    {"t": "handle", "v": 3},                                    # no handle factory given: refused
+    ["not", "a", "dict"],
+])
+def test_anything_outside_the_schema_is_refused(item):
+    with pytest.raises(wire.WireError):
+        wire.decode(item)
+
+
+def test_nesting_and_size_are_bounded():
+    deep = {"t": "none"}
+    for _ in range(wire.MAX_DEPTH + 2):
+        deep = {"t": "list", "v": [deep]}
+    with pytest.raises(wire.WireError):
+        wire.decode(deep)
+
+
+def test_exceptions_are_rebuilt_from_their_name_only():
+    assert isinstance(as_exception(wire.RemoteException("ValueError", "bad", "")), ValueError)
+    failed = as_exception(wire.RemoteException("CheckFailed", "nope", "broadcast"))
+    assert isinstance(failed, CheckFailed) and failed.tag == "broadcast"
+    odd = as_exception(wire.RemoteException("os.system('x')", "m", ""))
+    assert isinstance(odd, RemoteError) and type(odd).__name__.isidentifier()
+    # a name that is a builtin but not an exception class is not called
+    assert isinstance(as_exception(wire.RemoteException("print", "m", "")), RemoteError)
+
+
+def test_a_test_cell_asks_the_notebook_only_for_the_names_it_does_not_bind():
+    source = """
+with tp.strict():
+    logits, y = checks.class_batch(4, 5, seed=1)            # (4, 5), (4,)
+    def _inputs(N):
+        a, b = checks.class_batch(N, 5)
+        return {"logits": a, "y": b}
+    checks.check_loss_fn(loss_from_column_labels, lambda logits, y: ref(logits, y), _inputs)
+    assert shape_pred == (8,), [k for k in range(3)]
+"""
+    assert free_names(source) == {"tp", "checks", "loss_from_column_labels", "ref", "shape_pred"}
+
+
+def test_a_failed_verdict_is_an_error_output_with_the_message_only():
+    outs = Verdict(False, "partial\n", "first line\nsecond line", "broadcast").outputs()
+    assert [o.output_type for o in outs] == ["stream", "error"]
+    assert outs[1].traceback == ["Check failed [broadcast]", "first line", "second line"]
+    assert Verdict(True, "✓ done\n").outputs()[0].text == "✓ done\n"
