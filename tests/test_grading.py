@@ -58,7 +58,13 @@ def graded_class(request, tmp_path_factory):
         by_exercise.setdefault(fx["exercise"], []).append(fx)
     corpus = {f"wrong{k}": {ex: fxs[k] for ex, fxs in by_exercise.items() if k < len(fxs)}
               for k in range(max(map(len, by_exercise.values()), default=0))}
-    for student, chosen in corpus.items():
+    rights = build.load_right_fixes(assignment)
+    by_exercise = {}
+    for fx in rights:
+        by_exercise.setdefault(fx["exercise"], []).append(fx)
+    right_corpus = {f"right{k}": {ex: fxs[k] for ex, fxs in by_exercise.items() if k < len(fxs)}
+                    for k in range(max(map(len, by_exercise.values()), default=0))}
+    for student, chosen in {**corpus, **right_corpus}.items():
         for path in sorted((course / "exercises" / assignment).glob("*.ipynb")):
             release = nbformat.read(path, as_version=4)
             solution = nbformat.read(course / "solutions" / assignment / path.name, as_version=4)
@@ -68,14 +74,15 @@ def graded_class(request, tmp_path_factory):
     # more workers than this machine has cores: each has its own gradebook, merged by one writer
     rows = grading.grade(assignment, subs, course, quiet=True, jobs=2 * (os.cpu_count() or 1))
     return {"assignment": assignment, "course": course, "subs": subs, "before": before, "fixes": fixes,
-            "corpus": corpus, "rows": {s.id: s for s in rows}, "spec": build.load_sample_spec(assignment)}
+            "corpus": corpus, "rights": rights, "right_corpus": right_corpus, "rows": {s.id: s for s in rows},
+            "spec": build.load_sample_spec(assignment)}
 
 
 def test_sample_class_grades_to_its_expected_scores(graded_class):
     g = graded_class
     assignment, course, spec = g["assignment"], g["course"], g["spec"]
     scores = scores_by_student(g["rows"].values())
-    assert set(scores) == set(spec["students"]) | set(g["corpus"])
+    assert set(scores) == set(spec["students"]) | set(g["corpus"]) | set(g["right_corpus"])
     for student, s in spec["students"].items():
         assert scores[student] == {ex: float(v) for ex, v in s["expected"].items()}, student
     assert digest(g["subs"]) == g["before"], "grading must never modify a submission"
@@ -110,6 +117,20 @@ def test_sample_class_grades_to_its_expected_scores(graded_class):
         names = {s.id: (s.first_name, s.last_name) for s in gb.students}
     for student, s in spec["students"].items():
         assert names[student] == tuple(s["name"].split(" ", 1)), names[student]
+
+
+def test_every_other_correct_answer_scores_full_marks_and_is_never_flagged(graded_class):
+    g = graded_class
+    assert g["rights"], f"topics/{g['assignment']}/right_fixes.toml lists no other correct answers"
+    exercises = set(g["rows"][next(iter(g["spec"]["students"]))].scores)
+    assert {fx["exercise"] for fx in g["rights"]} == exercises, "every exercise needs another correct answer"
+    for student, chosen in g["right_corpus"].items():
+        row = g["rows"][student]
+        for ex, fx in chosen.items():
+            got, most = row.scores[ex]
+            assert got == most > 0, f"correct answer {fx['name']!r} for {ex} scored {got}/{most}"
+        assert all(got == most for got, most in row.scores.values()), row.scores
+        assert not row.notes, f"{student} ({[fx['name'] for fx in chosen.values()]}) was flagged: {row.notes}"
 
 
 def test_every_tempting_wrong_fix_scores_below_full_marks(graded_class):

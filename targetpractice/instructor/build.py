@@ -226,6 +226,12 @@ def load_wrong_fixes(assignment: str, root: Path = ROOT) -> list:
     return tomllib.loads(path.read_text())["wrong_fix"] if path.exists() else []
 
 
+def load_right_fixes(assignment: str, root: Path = ROOT) -> list:
+    """Other correct answers (idioms the solution does not use), each of which must score full marks."""
+    path = topic_file(assignment, "right_fixes.toml", root)
+    return tomllib.loads(path.read_text())["right_fix"] if path.exists() else []
+
+
 def load_sample_spec(assignment: str, root: Path = ROOT) -> dict:
     path = topic_file(assignment, "samples.toml", root)
     return tomllib.loads(path.read_text()) if path.exists() else {}
