@@ -83,6 +83,92 @@ targetpractice.checks.call = lambda fn, args, **k: 1.0
 setattr(builtins, "AssertionError", type("Never", (Exception,), {}))
 """
 
+# Ways to forge a verdict from inside the kernel (issue 10), each written as a student would. Before the
+# checks ran in the grader's own process, each earned marks for exercises it never fixed.
+FORGERIES = {
+    # aliases and indirection on the course library
+    "alias": """
+ck = checks
+ck.check_loss = ck.check_loss_fn = ck.check_shape = ck.check_batch_independence = lambda *a, **k: None
+ck.check_trains = lambda *a, **k: {}
+ck.call = lambda fn, args, **k: 1.0
+""",
+    "dict_update": """
+nothing = lambda *a, **k: None
+checks.__dict__.update(check_loss=nothing, check_loss_fn=nothing, check_shape=nothing, check_trains=nothing,
+                       check_batch_independence=nothing, call=lambda *a, **k: 1.0)
+""",
+    "sys_modules": """
+import sys
+import targetpractice.checks.core as m
+for mod in (m, sys.modules['targetpractice.checks'], sys.modules['targetpractice.checks.classification']):
+    for name in ('check_loss', 'check_loss_fn', 'check_trains', 'check_shape', 'check_batch_independence'):
+        setattr(mod, name, lambda *a, **k: None)
+""",
+    "setattr_by_concatenation": """
+g = globals()['chec' + 'ks']
+put = getattr(__import__('built' + 'ins'), 'set' + 'attr')
+for n in ('loss', 'loss_fn', 'trains', 'shape', 'batch_independence'):
+    put(g, 'check_' + n, lambda *a, **k: None)
+""",
+    # IPython machinery: later cells rewritten, or a number shown before the check's error
+    "input_transformer": """
+def _skip_checks(lines):
+    return ['pass\\n'] if any('checks.' in ln for ln in lines) and not any('def ' in ln for ln in lines) else lines
+get_ipython().input_transformers_cleanup.append(_skip_checks)
+""",
+    "pre_run_cell_result": """
+import sys
+def _score_first(info):
+    print(info.raw_cell)                      # would leak the hidden tests into the feedback
+    sys.displayhook(3)                         # an execute_result before the check's error: partial credit
+get_ipython().events.register('pre_run_cell', _score_first)
+""",
+}
+# Pure semantics, no patching: answers that lie about equality or reach into the checker's frames.
+LIAR_ACCURACY = """
+class _Liar(float):
+    def __eq__(self, other): return True
+    def __ne__(self, other): return False
+    def __lt__(self, other): return True
+    def __le__(self, other): return True
+    def __gt__(self, other): return False
+    def __ge__(self, other): return True
+    def __sub__(self, other): return _Liar(0.0)
+    def __rsub__(self, other): return _Liar(0.0)
+    def __abs__(self): return _Liar(0.0)
+    __hash__ = float.__hash__
+
+def accuracy(logits, y):
+    return _Liar(0.5)
+"""
+FRAME_WALK_SHAPES = """
+import sys
+
+class _Peek:
+    def __iter__(self):
+        frame = sys._getframe(1)
+        while frame is not None:
+            if 'actual' in frame.f_locals:
+                return iter(tuple(frame.f_locals['actual']))
+            frame = frame.f_back
+        return iter(())
+
+shape_logits = shape_loss_none = shape_probs = shape_pred = shape_compare_column = shape_mean_loss = _Peek()
+"""
+FRAME_WALK_REFERENCE = """
+import sys
+
+def {name}(logits, {target}):
+    frame = sys._getframe(1)
+    while frame is not None:                   # up to the checker's frame: call its own reference
+        if 'reference' in frame.f_locals and 'theirs' in frame.f_locals:
+            return frame.f_locals['reference'](logits, {target})
+        frame = frame.f_back
+    return F.cross_entropy(logits, {target})
+"""
+HIDDEN_LINE = "checks.separable_data(96, 4, 3, seed=3)"   # a line of column_labels' hidden tests
+
 # Attacks on the grader itself, each as one try-block a student prepends to an answer cell (so the
 # rest of the notebook runs on). Each earned marks or hurt other students before the sandbox
 # (issue 9); now each must find nothing to act on. "{marker}" tags processes for the leftover check.
@@ -202,8 +288,20 @@ def cases():
     c["segfault"] = (prepend(perfect(), "one_based", "import ctypes\nctypes.string_at(0)\n"), ZERO, "kernel died")
     c["memory_bomb"] = (prepend(perfect(), "one_hot", "hog = torch.ones(2**31, dtype=torch.float64)\n"),
                         {**FULL, "one_hot": 0}, "")
-    c["monkeypatch_unsolved"] = (prepend(untouched(), "column_labels", MONKEYPATCH), ZERO, "tampering")
-    c["monkeypatch_solved"] = (prepend(perfect(), "column_labels", MONKEYPATCH), FULL, "tampering")
+    c["monkeypatch_unsolved"] = (prepend(untouched(), "column_labels", MONKEYPATCH), ZERO, FLAGGED)
+    c["monkeypatch_solved"] = (prepend(perfect(), "column_labels", MONKEYPATCH), FULL, "")
+    for name, code in FORGERIES.items():   # unsolved: nothing; partly solved: exactly what was solved
+        flag = "" if name == "pre_run_cell_result" else FLAGGED
+        c[f"forge_{name}_unsolved"] = (prepend(untouched(), "column_labels", code), ZERO, flag)
+        c[f"forge_{name}_partly"] = (prepend(partly_solved(), "column_labels", code), PARTLY, flag)
+    c["forge_liar_accuracy"] = (with_source(perfect(), "accuracy", LIAR_ACCURACY), {**FULL, "accuracy": 0}, FLAGGED)
+    c["forge_frame_walk_shapes"] = (with_source(perfect(), "predict_shape", FRAME_WALK_SHAPES),
+                                    {**FULL, "predict_shape": 0}, FLAGGED)
+    walked = perfect()
+    for ex, name, target in (("column_labels", "loss_from_column_labels", "y"), ("one_hot", "loss_from_one_hot", "onehot"),
+                             ("one_based", "loss_from_one_based", "y")):
+        with_source(walked, ex, FRAME_WALK_REFERENCE.format(name=name, target=target))
+    c["forge_frame_walk_reference"] = (walked, {**FULL, "column_labels": 0, "one_hot": 0, "one_based": 0}, FLAGGED)
     c["output_flood"] = (prepend(perfect(), "one_based", "for i in range(200000):\n    print(i)\n"), FULL, "")
     c["warnings_ignored"] = (prepend(untouched_accuracy_only(), "accuracy",
                              "import warnings\nwarnings.filterwarnings('ignore')\n"), {**FULL, "accuracy": 0}, "")
@@ -215,6 +313,19 @@ def cases():
         c[f"{name}_solved"] = (prepend(perfect(), "column_labels", attack(name)), FULL, "")
         c[f"{name}_unsolved"] = (prepend(untouched(), "column_labels", attack(name)), ZERO, "")
     return c
+
+
+FLAGGED = "passed in the notebook's kernel but failed when the grader ran it"
+PARTLY = {**ZERO, "one_hot": 3, "accuracy": 3}
+
+
+def partly_solved():
+    """one_hot and accuracy fixed, everything else as released."""
+    nb = untouched()
+    for ex in PARTLY:
+        if PARTLY[ex]:
+            with_source(nb, ex, cell(perfect(), ex).source)
+    return nb
 
 
 def untouched_answer(grade_id):
@@ -342,6 +453,12 @@ def test_what_the_attacks_saw_and_left(graded):
         nb = nbformat.read(autograded / case / A / NB, as_version=4)
         return "".join(o.get("text", "") for o in cell(nb, "column_labels").outputs if o.get("output_type") == "stream")
 
+    # the hidden tests never enter the kernel, so a hook there has nothing to print into the feedback
+    for case in ("forge_pre_run_cell_result_unsolved", "forge_pre_run_cell_result_partly"):
+        page = graded["root"] / "grader" / "feedback" / case / A / NB.replace(".ipynb", ".html")
+        assert HIDDEN_LINE not in page.read_text()
+        assert HIDDEN_LINE not in json.dumps([c.get("outputs", []) for c in
+                                              nbformat.read(autograded / case / A / NB, as_version=4).cells])
     assert "REWROTE" not in printed("rewrite_gradebooks_solved")
     assert "FOUND []" in printed("read_solutions_solved")
     assert "OTHER KERNEL" not in printed("other_kernels_solved") and "CONNECTION FILES []" in printed("other_kernels_solved")

@@ -146,8 +146,10 @@ def main(argv=None) -> int:
             results[label] = {}
             if label == "2":
                 watch.thread.start()
-            grade(args.assignment, tmp / "class", root, quiet=True, jobs=jobs, timings=results[label],
-                  sandbox=sandbox)
+            rows = grade(args.assignment, tmp / "class", root, quiet=True, jobs=jobs, timings=results[label],
+                         sandbox=sandbox)
+            results[label]["trusted"] = sum(s.trusted_seconds for s in rows)
+            results[label]["per_submission"] = sum(s.seconds for s in rows)
             if label == "2":
                 watch.stop.set()
             r = results[label]
@@ -163,6 +165,8 @@ def main(argv=None) -> int:
               + " | ".join(f"{r['autograde'] / n:.2f}" for r in (one, two, off)) + " |")
         print("| autograde step / floor | "
               + " | ".join(f"{r['autograde'] / n / per_floor:.2f}" for r in (one, two, off)) + " |")
+        print("| of one submission's grading time, the grader's own run of the test cells (s) | "
+              + " | ".join(f"{r['trusted'] / n:.2f} of {r['per_submission'] / n:.2f}" for r in (one, two, off)) + " |")
         print("| whole `make grade` (s) | " + " | ".join(f"{r['total']:.0f}" for r in (one, two, off)) + " |")
         for step in ("generate", "export, report"):
             print(f"| of which {step} (s) | " + " | ".join(f"{r[step]:.1f}" for r in (one, two, off)) + " |")
