@@ -53,7 +53,9 @@ def test_hidden_cell_is_composed_from_its_quick_check():
     full = compose_hidden(QUICK, "def _inputs(N):\n    return N\n\ncheck(_inputs)", 2, "here")
     assert full.split("\n") == [
         "# Full check (2 points): the quick check again; hidden checks run here at grading.",
-        "with tp.strict():", "    x = 1", "    ### BEGIN HIDDEN TESTS", "    def _inputs(N):",
+        "with tp.strict():", "    x = 1", "    ### BEGIN HIDDEN TESTS",
+        "    import targetpractice.instructor.references  # checks.expected() = the grader's references",
+        "    def _inputs(N):",
         "        return N", "", "    check(_inputs)", "    ### END HIDDEN TESTS",
         '    checks.passed("full check passed")']
     custom = compose_hidden(QUICK, "# Full check (2 points): four more predictions.\ncheck()", 2, "here")

@@ -31,30 +31,8 @@ def multilabel_data(N: int = 96, n_features: int = 6, C: int = 4, seed: int = 0)
     return X, Y
 
 
-def reference_bce_with_logits(logits: torch.Tensor, targets: torch.Tensor, pos_weight=None,
-                              class_dim: int = 1, reduction: str = "mean"):
-    """BCE-with-logits from its definition, -[p * y * log s(z) + (1 - y) * log(1 - s(z))], element-wise.
 
-    ``targets`` must have the logits' shape. ``pos_weight`` holds one weight per class and is laid
-    along ``class_dim`` of the logits here, whatever shape the student's code gives it.
-    """
-    z, t = logits, targets.to(logits.dtype)
-    if tuple(z.shape) != tuple(t.shape):
-        raise ValueError(f"reference_bce_with_logits needs equal shapes, got {shape_str(z.shape)} and "
-                         f"{shape_str(t.shape)}")
-    w = torch.ones((), dtype=z.dtype)
-    if pos_weight is not None:
-        pw = torch.as_tensor(pos_weight, dtype=z.dtype).reshape(-1)          # (C,)
-        view = [1] * z.dim()
-        view[class_dim % z.dim()] = pw.numel()
-        w = pw.reshape(view)                                                 # (1, C, 1, ...) on class_dim
-    losses = -(w * t * _logsigmoid(z) + (1 - t) * _logsigmoid(-z))          # log(1 - s(z)) = log s(-z)
-    if reduction == "none":
-        return losses
-    return losses.sum() / max(losses.numel(), 1) if reduction == "mean" else losses.sum()
-
-
-def reference_binary_accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
+def _binary_accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
     """Fraction of labels predicted right (logit > 0 means 1), counted one by one.
 
     ``logits`` and ``targets`` must hold one logit per label: the same number of elements.
@@ -83,7 +61,7 @@ def check_trains_binary(model, X: torch.Tensor, y: torch.Tensor, loss_fn, *, ste
     value = loss_after_training(model, X[train], rows(y, N, train), loss_fn)
     with _no_grad():
         out = call(model, {"X": X[held_out]}, what="model(X)")
-    acc = reference_binary_accuracy(out, rows(y if labels is None else labels, N, held_out))
+    acc = _binary_accuracy(out, rows(y if labels is None else labels, N, held_out))
     if max_loss is not None and value > max_loss:   # first: a floor explains a low accuracy too
         raise CheckFailed(f"After {steps} training steps the loss is still {value:.4f} (accuracy {acc:.3f}); "
                           f"it should fall below {max_loss}. A loss stuck at a floor usually means sigmoid "

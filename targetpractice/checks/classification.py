@@ -18,11 +18,6 @@ def class_batch(N: int, C: int, seed: int = 0, extra: tuple = ()):
     return logits, y
 
 
-def reference_cross_entropy(logits: torch.Tensor, y: torch.Tensor, reduction: str = "mean"):
-    """Cross-entropy computed sample by sample from its definition (not with F.cross_entropy)."""
-    losses = torch.stack([_logsumexp(logits[n], 0) - logits[n, y[n]] for n in range(logits.shape[0])])
-    return losses.mean() if reduction == "mean" else losses
-
 
 def check_perfect_floor(fn, y: torch.Tensor, C: int, *, tol: float = 1e-3, scale: float = 30.0) -> None:
     """With logits that are right by a wide margin the loss must be about 0 and never negative (D4)."""

@@ -63,10 +63,69 @@ def separable_data(N: int = 96, n_features: int = 4, C: int = 3, seed: int = 0):
 # ------------------------------------------------------------------------ references
 
 
-def reference_accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
+def _accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
     """Fraction of samples whose highest logit is their label, counted one by one."""
     hits = sum(int(int(logits[n].argmax()) == int(y[n])) for n in range(logits.shape[0]))
     return hits / logits.shape[0]
+
+
+# ------------------------------------------------------------------------ the expected answers
+REFERENCES = None   # the grader's references (targetpractice.instructor.references sets this)
+_RECORDED = None
+
+
+def expected(exercise: str):
+    """What the exercise's function must return, as a function of the same arguments.
+
+    With the grader's references present (grading, the instructor's kernels) it is the reference.
+    In a student's notebook it answers from the values the build recorded for the quick check's own
+    inputs, in order, and says so if it is called with other shapes: the references stay out of reach.
+    """
+    if REFERENCES is not None:
+        return REFERENCES(exercise)
+    global _RECORDED
+    if _RECORDED is None:
+        import json
+        from pathlib import Path
+
+        _RECORDED = json.loads((Path(__file__).with_name("expected.json")).read_text())
+    if exercise not in _RECORDED:
+        raise CheckFailed(f"checks.expected({exercise!r}) has no recorded answer: run the quick check as "
+                          "written, or update the course library.", "authoring")
+    return _Recorded(exercise, _RECORDED[exercise])
+
+
+class _Recorded:
+    """The reference's values for the quick check's inputs, replayed call by call."""
+
+    def __init__(self, exercise: str, calls: list):
+        self.exercise, self.calls, self.n = exercise, calls, 0
+
+    def __call__(self, *args):
+        call_ = self.calls[self.n % len(self.calls)]
+        self.n += 1
+        shapes = [list(a.shape) for a in args if isinstance(a, torch.Tensor)]
+        if shapes != call_["shapes"]:
+            raise CheckFailed(f"the quick check of {self.exercise} knows its answer only for its own inputs "
+                              f"(shapes {call_['shapes']}), not for {shapes}: run the check as written.",
+                              "authoring")
+        dtype = getattr(torch, call_["dtype"])
+        value = torch.tensor([float.fromhex(v) for v in call_["value"]], dtype=dtype).reshape(call_["shape"])
+        return value.item() if call_.get("python") else value
+
+
+def record_expected(exercise: str, real, sink: dict):
+    """The build's wrapper around a reference: calls it and keeps what expected.json replays."""
+    def recording(*args):
+        out = real(*args)
+        t = out.detach() if isinstance(out, torch.Tensor) else torch.tensor(out, dtype=torch.float64)
+        sink.setdefault(exercise, []).append({
+            "shapes": [list(a.shape) for a in args if isinstance(a, torch.Tensor)],
+            "shape": list(t.shape), "dtype": str(t.dtype).removeprefix("torch."),
+            "python": not isinstance(out, torch.Tensor),
+            "value": [float(v).hex() for v in t.reshape(-1).tolist()]})
+        return out
+    return recording
 
 
 # --------------------------------------------------------------------------- helpers
@@ -131,7 +190,7 @@ def check_loss(fn, reference, args: dict, *, loss=None, grad_of: str | None = "l
             f"{what} returned {float(out.detach()):.6f}, but the loss computed sample by sample is "
             f"{float(expected.detach()):.6f} (inputs: {_args_text(args)}).{hint}",
             diag.tag if diag is not None and diag.tag != "ok" else "wrong-value")
-    if grad_of is not None:
+    if grad_of is not None and expected.requires_grad:      # a recorded answer has no gradient to compare
         if not out.requires_grad:
             raise CheckFailed(f"{what} returned a loss that does not depend on {grad_of} "
                               "(detached? computed from .item() or argmax?), so nothing would learn.",
@@ -291,7 +350,7 @@ def check_trains(model, X: torch.Tensor, y: torch.Tensor, loss_fn, *, steps: int
     value = loss_after_training(model, X[train], rows(y, N, train), loss_fn)
     with _no_grad():
         out = _require_tensor(call(model, {"X": X[held_out]}, what="model(X)"), "model(X)")
-        acc = reference_accuracy(out, (y if labels is None else labels).reshape(N, -1)[held_out, 0])
+        acc = _accuracy(out, (y if labels is None else labels).reshape(N, -1)[held_out, 0])
     if acc < min_accuracy:
         raise CheckFailed(f"After {steps} training steps the accuracy on held-out samples is {acc:.3f}; it should "
                           f"reach {min_accuracy:.2f} on this easy data (training loss {value:.4f}).", "does-not-learn")

@@ -43,21 +43,6 @@ def _pair_up(output, target, what: str):
     return output.reshape(-1), target.reshape(-1).to(output.dtype)
 
 
-def reference_mse(output: torch.Tensor, target: torch.Tensor):
-    """Mean squared error pairing output value i with target value i (row-major order); never broadcasts."""
-    o, t = _pair_up(output, target, "reference_mse")
-    diff = o - t
-    return (diff * diff).sum() / diff.numel()
-
-
-def reference_gaussian_nll(mean: torch.Tensor, target: torch.Tensor, var, eps: float = 1e-6):
-    """Mean Gaussian NLL 0.5 * (log var + (mean - target)² / var), value i against value i; var clamped at eps."""
-    m, t = _pair_up(mean, target, "reference_gaussian_nll")
-    v = torch.as_tensor(var, dtype=m.dtype)
-    v = v.reshape(-1) if v.numel() == m.numel() else v.reshape(-1).expand_as(m)
-    v = v + (v.detach().clamp(min=eps) - v.detach())                      # clamp the value, keep the gradient
-    return (0.5 * (v.log() + (m - t) ** 2 / v)).sum() / m.numel()
-
 
 def r2_score(pred: torch.Tensor, y: torch.Tensor) -> float:
     """R² of predictions against targets in float64: 1 - SS_res / SS_tot, per output column, then averaged.

@@ -10,41 +10,11 @@ from .core import (CheckFailed, _args_text, _gap, _logsumexp, _no_grad, _require
                    train_steps)
 
 
-def reference_token_cross_entropy(logits: torch.Tensor, y: torch.Tensor, ignore_index: int = -100,
-                                  reduction: str = "mean"):
-    """Cross-entropy of (N, T, V) logits against (N, T) ids, token by token, skipping ignore_index.
-
-    "mean" averages over the real tokens only; "none" gives (N, T) with 0 at the skipped positions.
-    """
-    N, T = y.shape
-    rows = []
-    for n in range(N):
-        row = []
-        for t in range(T):
-            k = int(y[n, t])
-            row.append(logits.new_zeros(()) if k == ignore_index else _logsumexp(logits[n, t], 0) - logits[n, t, k])
-        rows.append(torch.stack(row))
-    losses = torch.stack(rows)                                    # (N, T)
-    if reduction == "none":
-        return losses
-    real = int((y != ignore_index).sum())
-    return losses.sum() / real if real else losses.sum() * float("nan")
-
 
 def token_cross_entropy(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """The known-good loss for training a tagger in a check: scores (N, T, V), ids (N, T)."""
     return torch.nn.functional.cross_entropy(out.permute(0, 2, 1), y)   # (N, V, T) with (N, T)
 
-
-def reference_token_accuracy(logits: torch.Tensor, y: torch.Tensor, ignore_index: int = -100) -> float:
-    """Fraction of real tokens (y != ignore_index) whose highest score (last dim) is their id."""
-    hits = total = 0
-    for n in range(y.shape[0]):
-        for t in range(y.shape[1]):
-            if int(y[n, t]) != ignore_index:
-                total += 1
-                hits += int(int(logits[n, t].argmax()) == int(y[n, t]))
-    return hits / total if total else float("nan")
 
 
 def padding_mask(lengths: torch.Tensor, T: int) -> torch.Tensor:
@@ -190,16 +160,6 @@ def tiny_tagger(n_tokens: int, n_tags: int, seed: int = 0, emb: int = 8, hidden:
     return _TinyTagger(n_tokens, n_tags, emb, hidden)
 
 
-def reference_teacher_forcing_loss(model, src: torch.Tensor, tgt: torch.Tensor, ignore_index: int = -100):
-    """Next-token cross-entropy of an encoder-decoder, one prefix at a time.
-
-    ``model.encode(src)`` returns (outputs, state); ``model.decode(tgt_in, state)`` returns (N, T_in, V).
-    Step t scores tgt[:, t + 1] from the prefix tgt[:, :t + 1], so no slicing of a full-length call is trusted.
-    """
-    _, state = model.encode(src)
-    steps = [model.decode(tgt[:, :t + 1], state)[:, -1] for t in range(tgt.shape[1] - 1)]  # T-1 of (N, V)
-    return reference_token_cross_entropy(torch.stack(steps, dim=1), tgt[:, 1:], ignore_index)
-
 
 def greedy_decode(model, src: torch.Tensor, steps: int, bos: int = 1) -> torch.Tensor:
     """Decode ``steps`` tokens from BOS with an encode/decode model, feeding back its own argmax: (N, steps)."""
@@ -224,6 +184,8 @@ def check_model_loss(fn, reference, model, args: dict, *, atol: float = 1e-5, la
     if gap > atol:
         raise CheckFailed(f"{what} returned {float(out.detach()):.6f}, but the loss computed step by step is "
                           f"{float(expected.detach()):.6f} (inputs: {_args_text(args)}).", "wrong-value")
+    if not isinstance(expected, torch.Tensor) or not expected.requires_grad:
+        return                                                # a recorded answer: the value is the check
     if not out.requires_grad:
         raise CheckFailed(f"{what} returned a loss that does not depend on the model's parameters, "
                           "so nothing would learn.", "no-gradient")

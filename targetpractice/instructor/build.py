@@ -9,6 +9,10 @@ Everything about a topic lives in one folder, topics/NN-topic/:
     wrong_fixes.toml        tempting wrong answers, each proven below full marks (tests)
     test_checks.py          tests of the topic's checks module, targetpractice/checks/<name>.py
 
+Checks compare with `checks.expected("<exercise>")`: the grader's reference
+(targetpractice/instructor/references.py), replayed in students' kernels from the values recorded
+here for the quick checks' own inputs (targetpractice/checks/expected.json).
+
 The sources are jupytext percent files. In exercises.py, short cell markers stand for nbgrader's
 metadata (see MARKERS); a `hidden` cell holds only its hidden part, and the build composes the
 full cell from the quick check written once above it. Notebooks are written without outputs and
@@ -50,6 +54,8 @@ MARKERS = """
                          A first line starting `# Full check` replaces the standard header.
 """
 HIDDEN_HEADER = "# Full check ({points}): the quick check again; hidden checks run here at grading."
+# Hidden tests compare with the grader's references (never in a student's kernel: hidden tests do not run there).
+REFERENCES_IMPORT = "    import targetpractice.instructor.references  # checks.expected() = the grader's references"
 
 
 def _points(n: int) -> str:
@@ -83,7 +89,7 @@ def compose_hidden(quick: str, hidden: str, points: int, where: str) -> str:
     if hidden_lines and hidden_lines[0].startswith("# Full check"):
         header, hidden_lines = hidden_lines[0], hidden_lines[1:]
     indented = ["    " + ln if ln.strip() else "" for ln in hidden_lines]
-    return "\n".join([header, lines[block.lineno - 1], *body, "    ### BEGIN HIDDEN TESTS", *indented,
+    return "\n".join([header, lines[block.lineno - 1], *body, "    ### BEGIN HIDDEN TESTS", REFERENCES_IMPORT, *indented,
                       "    ### END HIDDEN TESTS", '    checks.passed("full check passed")'])
 
 
@@ -262,6 +268,45 @@ def build_samples(assignment: str, root: Path = ROOT, out: Path | None = None) -
     return out
 
 
+# ------------------------------------------------------------------------ recorded answers
+EXPECTED_JSON = Path("targetpractice") / "checks" / "expected.json"
+
+
+def recorded_answers(root: Path = ROOT) -> str:
+    """expected.json: what checks.expected() returned while each quick check ran on the solution.
+
+    A student's kernel has no references (grader-only code); it replays these values, recorded here
+    by running each topic's locked cells, solutions and quick checks in this process, with the
+    grader's references (targetpractice/instructor/references.py).
+    """
+    import contextlib
+    import io
+    import json
+
+    from ..checks import core
+    from . import references
+
+    sink, saved = {}, core.REFERENCES
+    core.REFERENCES = lambda key: core.record_expected(key, references.lookup(key), sink)
+    try:
+        for topic in topics(root):
+            nb = notebook_from_text(topic / "exercises.py")
+            ns = {"__name__": "__main__"}
+            for cell in nb.cells:
+                meta = cell.metadata.get("nbgrader", {})
+                if cell.cell_type != "code" or meta.get("grade_id", "").endswith("_hidden"):
+                    continue
+                if meta.get("grade") and "checks.expected(" not in cell.source:
+                    continue                                  # a quick check that needs no recording
+                source = solution_source(cell.source) if meta.get("solution") else cell.source
+                with contextlib.redirect_stdout(io.StringIO()):
+                    exec(compile(source, f"{topic.name}: {meta.get('grade_id', 'cell')}", "exec"), ns)  # noqa: S102
+    finally:
+        core.REFERENCES = saved
+    lines = [f" {json.dumps(key)}: [{', '.join(json.dumps(c) for c in calls)}]" for key, calls in sorted(sink.items())]
+    return "{\n" + ",\n".join(lines) + "\n}\n"                  # one line per exercise: reviewable diffs
+
+
 # ------------------------------------------------------------------------------------ driver
 def _same(a: Path, b: Path) -> bool:
     files = lambda d: sorted(p.relative_to(d) for p in d.rglob("*") if p.is_file())  # noqa: E731
@@ -288,6 +333,12 @@ def build(root: Path = ROOT, check: bool = False, only: str | None = None) -> li
                     stale.append(dst)
             else:
                 write_notebook(nb, dst)
+        answers = recorded_answers(root)
+        if check:
+            if not (root / EXPECTED_JSON).exists() or (root / EXPECTED_JSON).read_text() != answers:
+                stale.append(root / EXPECTED_JSON)
+        else:
+            (root / EXPECTED_JSON).write_text(answers)
         for a in assignments(root):
             if only and a != only:
                 continue

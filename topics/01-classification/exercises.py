@@ -47,7 +47,7 @@ loss_from_column_labels(logits, y[:, None])                 # y[:, None] is (N, 
 # Quick check (1 point): N = 4.
 with tp.strict():
     logits, y = checks.class_batch(4, 5, seed=1)            # (4, 5), (4,)
-    checks.check_loss(loss_from_column_labels, lambda logits, y: checks.reference_cross_entropy(logits, y[:, 0]),
+    checks.check_loss(loss_from_column_labels, checks.expected("column_labels"),
                       {"logits": logits, "y": y[:, None]}, loss="CrossEntropyLoss", grad_of=None)
     checks.passed("quick check: N = 4 gives the right loss. " + checks.HIDDEN_NOTE)
 
@@ -55,7 +55,7 @@ with tp.strict():
 def _inputs(N):
     logits, y = checks.class_batch(N, 5, seed=10 + N)   # (N, 5), (N,)
     return {"logits": logits, "y": y[:, None]}          # y as (N, 1)
-checks.check_loss_fn(loss_from_column_labels, lambda logits, y: checks.reference_cross_entropy(logits, y[:, 0]),
+checks.check_loss_fn(loss_from_column_labels, checks.expected("column_labels"),
                      _inputs, sizes=(1, 2, 7), loss="CrossEntropyLoss")
 X, y = checks.separable_data(96, 4, 3, seed=3)          # (96, 4), (96,)
 checks.check_trains(nn.Linear(4, 3), X, y[:, None], loss_from_column_labels, steps=60, min_accuracy=0.95)
@@ -84,7 +84,7 @@ loss_from_one_hot(logits, F.one_hot(y, 5))                  # one-hot (N, C) int
 # Quick check (1 point): N = 4.
 with tp.strict():
     logits, y = checks.class_batch(4, 5, seed=2)            # (4, 5), (4,)
-    checks.check_loss(loss_from_one_hot, lambda logits, onehot: checks.reference_cross_entropy(logits, onehot.argmax(1)),
+    checks.check_loss(loss_from_one_hot, checks.expected("one_hot"),
                       {"logits": logits, "onehot": F.one_hot(y, 5)}, loss="CrossEntropyLoss", grad_of=None)
     checks.passed("quick check: N = 4 gives the right loss. " + checks.HIDDEN_NOTE)
 
@@ -92,7 +92,7 @@ with tp.strict():
 def _inputs(N):
     logits, y = checks.class_batch(N, 6, seed=20 + N)   # (N, 6), (N,)
     return {"logits": logits, "onehot": F.one_hot(y, 6)}
-checks.check_loss_fn(loss_from_one_hot, lambda logits, onehot: checks.reference_cross_entropy(logits, onehot.argmax(1)),
+checks.check_loss_fn(loss_from_one_hot, checks.expected("one_hot"),
                      _inputs, sizes=(1, 2, 7), loss="CrossEntropyLoss")
 X, y = checks.separable_data(96, 4, 3, seed=4)          # (96, 4), (96,)
 checks.check_trains(nn.Linear(4, 3), X, F.one_hot(y, 3), loss_from_one_hot, steps=60, min_accuracy=0.95,
@@ -124,7 +124,7 @@ loss_from_one_based(logits, y)
 with tp.strict():
     logits, y = checks.class_batch(5, 5, seed=3)            # (5, 5), (5,)
     y = torch.arange(5)                                     # (5,) 0-based truth
-    checks.check_loss(loss_from_one_based, lambda logits, y1: checks.reference_cross_entropy(logits, y1 - 1),
+    checks.check_loss(loss_from_one_based, checks.expected("one_based"),
                       {"logits": logits, "y": y + 1}, loss="CrossEntropyLoss", grad_of=None)
     checks.passed("quick check: N = 5 gives the right loss. " + checks.HIDDEN_NOTE)
 
@@ -132,7 +132,7 @@ with tp.strict():
 def _inputs(N):
     logits, y = checks.class_batch(N, 4, seed=30 + N)   # (N, 4), (N,)
     return {"logits": logits, "y": y + 1}               # labels 1..C
-checks.check_loss_fn(loss_from_one_based, lambda logits, y1: checks.reference_cross_entropy(logits, y1 - 1),
+checks.check_loss_fn(loss_from_one_based, checks.expected("one_based"),
                      _inputs, sizes=(1, 2, 7), loss="CrossEntropyLoss")
 X, y = checks.separable_data(96, 4, 3, seed=5)          # (96, 4), (96,)
 checks.check_trains(nn.Linear(4, 3), X, y + 1, loss_from_one_based, steps=60, min_accuracy=0.95, labels=y)
@@ -219,7 +219,7 @@ with tp.strict():
 for N, C in ((1, 3), (2, 4), (7, 3), (5, 5)):
     logits, y = checks.class_batch(N, C, seed=40 + N)   # (N, C), (N,)
     got = checks.call(accuracy, {"logits": logits, "y": y[:, None]}, what=f"accuracy with N = {N}")
-    want = checks.reference_accuracy(logits, y)
+    want = checks.expected("accuracy")(logits, y)
     assert isinstance(got, float), f"accuracy should return a Python float (use .item()), got {type(got).__name__}"
     assert abs(got - want) < 1e-6, f"accuracy with N = {N}, C = {C} gave {got}, but {want} of the samples are right"
     wrong = -10 * F.one_hot(y, C).float()               # every prediction wrong

@@ -49,7 +49,7 @@ binary_loss(nn.Linear(3, 1)(X), y)                          # logits (N, 1)
 with tp.strict():
     g = torch.Generator().manual_seed(1)
     logits, y = torch.randn(4, 1, generator=g), torch.tensor([1., 0., 0., 1.])   # (4, 1), (4,)
-    checks.check_loss(binary_loss, lambda logits, y: checks.reference_bce_with_logits(logits, y[:, None]),
+    checks.check_loss(binary_loss, checks.expected("column_logits"),
                       {"logits": logits, "y": y}, loss="BCEWithLogitsLoss", grad_of=None)
     checks.passed("quick check: N = 4 gives the right loss. " + checks.HIDDEN_NOTE)
 
@@ -58,7 +58,7 @@ def _inputs(N):
     g = torch.Generator().manual_seed(10 + N)
     return {"logits": 3 * torch.randn(N, 1, generator=g),                # (N, 1)
             "y": (torch.rand(N, generator=g) < 0.5).float()}            # (N,)
-checks.check_loss_fn(binary_loss, lambda logits, y: checks.reference_bce_with_logits(logits, y[:, None]),
+checks.check_loss_fn(binary_loss, checks.expected("column_logits"),
                      _inputs, sizes=(1, 2, 7), loss="BCEWithLogitsLoss")
 X, y = checks.binary_data(96, 4, seed=3)                # (96, 4), (96,)
 checks.check_trains_binary(nn.Linear(4, 1), X, y, binary_loss, steps=60, min_accuracy=0.95)
@@ -90,7 +90,7 @@ loss_from_int_labels(logits, y)
 with tp.strict():
     g = torch.Generator().manual_seed(2)
     logits, y = torch.randn(4, 1, generator=g), torch.tensor([[1], [0], [0], [1]])   # (4, 1), (4, 1) int64
-    checks.check_loss(loss_from_int_labels, checks.reference_bce_with_logits,
+    checks.check_loss(loss_from_int_labels, checks.expected("int_labels"),
                       {"logits": logits, "y": y}, loss="BCEWithLogitsLoss", grad_of=None)
     checks.passed("quick check: N = 4 gives the right loss. " + checks.HIDDEN_NOTE)
 
@@ -99,12 +99,12 @@ def _inputs(N):
     g = torch.Generator().manual_seed(20 + N)
     return {"logits": 3 * torch.randn(N, 1, generator=g),                # (N, 1)
             "y": torch.randint(0, 2, (N, 1), generator=g)}              # (N, 1) int64
-checks.check_loss_fn(loss_from_int_labels, checks.reference_bce_with_logits, _inputs, sizes=(1, 2, 7),
+checks.check_loss_fn(loss_from_int_labels, checks.expected("int_labels"), _inputs, sizes=(1, 2, 7),
                      loss="BCEWithLogitsLoss")
 y = torch.tensor([[0], [1], [1], [0], [1]])             # (5, 1) int64
 confident = 30.0 * (1 - 2 * y.float())                  # (5, 1) +30 for label 0, -30 for 1: all wrong
 confident[3:] = -confident[3:]                          # the last two confidently right
-checks.check_loss(loss_from_int_labels, checks.reference_bce_with_logits, {"logits": confident, "y": y},
+checks.check_loss(loss_from_int_labels, checks.expected("int_labels"), {"logits": confident, "y": y},
                   loss="BCEWithLogitsLoss", label=" with |logits| = 30 (where a sigmoid saturates)")
 X, y = checks.binary_data(96, 4, seed=4)                # (96, 4), (96,)
 checks.check_trains_binary(nn.Linear(4, 1), X, y.long()[:, None], loss_from_int_labels, steps=60,
@@ -184,7 +184,7 @@ loss_two_logits(nn.Linear(3, 2)(X), y)                      # logits (N, 2)
 with tp.strict():
     g = torch.Generator().manual_seed(3)
     logits, y = torch.randn(4, 2, generator=g), torch.tensor([1., 0., 0., 1.])   # (4, 2), (4,)
-    checks.check_loss(loss_two_logits, lambda logits, y: checks.reference_cross_entropy(logits, y.long()),
+    checks.check_loss(loss_two_logits, checks.expected("two_logits"),
                       {"logits": logits, "y": y}, loss="CrossEntropyLoss", grad_of=None)
     checks.passed("quick check: N = 4 gives the right loss. " + checks.HIDDEN_NOTE)
 
@@ -193,7 +193,7 @@ def _inputs(N):
     g = torch.Generator().manual_seed(30 + N)
     return {"logits": 3 * torch.randn(N, 2, generator=g),                # (N, 2)
             "y": (torch.rand(N, generator=g) < 0.5).float()}            # (N,)
-checks.check_loss_fn(loss_two_logits, lambda logits, y: checks.reference_cross_entropy(logits, y.long()),
+checks.check_loss_fn(loss_two_logits, checks.expected("two_logits"),
                      _inputs, sizes=(1, 2, 7), loss="CrossEntropyLoss")
 X, y = checks.binary_data(96, 4, seed=5)                # (96, 4), (96,)
 checks.check_trains(nn.Linear(4, 2), X, y, loss_two_logits, steps=60, min_accuracy=0.95, labels=y.long())
@@ -227,7 +227,7 @@ with tp.strict():
     g = torch.Generator().manual_seed(7)
     logits = torch.randn(4, 5, generator=g)                 # (4, 5)
     labels = torch.tensor([[1, 0, 0, 1, 0], [0, 1, 0, 0, 0], [1, 0, 1, 0, 1], [0, 0, 0, 0, 0]])   # (4, 5)
-    checks.check_loss(multilabel_loss, checks.reference_bce_with_logits, {"logits": logits, "labels": labels},
+    checks.check_loss(multilabel_loss, checks.expected("multilabel"), {"logits": logits, "labels": labels},
                       loss="BCEWithLogitsLoss", grad_of=None)
     checks.passed("quick check: N = 4, C = 5 gives the right loss. " + checks.HIDDEN_NOTE)
 
@@ -236,7 +236,7 @@ def _inputs(N):
     g = torch.Generator().manual_seed(40 + N)
     return {"logits": 3 * torch.randn(N, 6, generator=g),               # (N, 6)
             "labels": torch.randint(0, 2, (N, 6), generator=g)}         # (N, 6) int64 multi-hot
-checks.check_loss_fn(multilabel_loss, checks.reference_bce_with_logits, _inputs, sizes=(1, 2, 7),
+checks.check_loss_fn(multilabel_loss, checks.expected("multilabel"), _inputs, sizes=(1, 2, 7),
                      loss="BCEWithLogitsLoss")
 X, Y = checks.multilabel_data(96, 6, 4, seed=5)         # (96, 6), (96, 4)
 checks.check_trains_binary(nn.Linear(6, 4), X, Y.long(), multilabel_loss, steps=60, min_accuracy=0.9)
@@ -270,7 +270,7 @@ mask_loss(logits, masks, torch.tensor([1., 4., 9.]))        # pos_weight (C,)
 with tp.strict():
     g = torch.Generator().manual_seed(5)
     logits, masks = torch.randn(2, 3, 4, 5, generator=g), (torch.rand(2, 3, 4, 5, generator=g) < 0.3).float()
-    checks.check_loss(mask_loss, checks.reference_bce_with_logits,
+    checks.check_loss(mask_loss, checks.expected("dense_pos_weight"),
                       {"logits": logits, "masks": masks, "pos_weight": torch.tensor([1., 4., 9.])},
                       loss="BCEWithLogitsLoss", grad_of=None)
     checks.passed("quick check: (2, 3, 4, 5) gives the right loss. " + checks.HIDDEN_NOTE)
@@ -281,7 +281,7 @@ for N, C, H, W in ((1, 3, 4, 5), (2, 4, 3, 4), (7, 3, 3, 5), (2, 2, 2, 2)):   # 
     args = {"logits": 3 * torch.randn(N, C, H, W, generator=g),
             "masks": (torch.rand(N, C, H, W, generator=g) < 0.3).float(),
             "pos_weight": torch.arange(1, C + 1).float() ** 2}               # (C,) 1, 4, 9, ...
-    checks.check_loss(mask_loss, checks.reference_bce_with_logits, args, loss="BCEWithLogitsLoss",
+    checks.check_loss(mask_loss, checks.expected("dense_pos_weight"), args, loss="BCEWithLogitsLoss",
                       label=f" with (N, C, H, W) = {(N, C, H, W)}")
 X, Y = checks.multilabel_data(2 * 6 * 6, 5, 3, seed=6)  # one sample per pixel: (72, 5), (72, 3)
 X = X.view(2, 6, 6, 5).permute(0, 3, 1, 2)              # (N, F, H, W) = (2, 5, 6, 6)

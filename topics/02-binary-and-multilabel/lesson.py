@@ -434,7 +434,8 @@ plt.show()
 pos_weight = torch.tensor([1., 2., 5., 10., 1.])          # (C,) one factor per tag
 logits = torch.randn(4, C)                                # (4, C)
 loss_pw = F.binary_cross_entropy_with_logits(logits, Y[:4], pos_weight=pos_weight)   # ()
-by_hand = checks.reference_bce_with_logits(logits, Y[:4], pos_weight=pos_weight)     # () weights on dim 1
+w = pos_weight.view(1, C)                                 # (1, C) weights on the class dim, by hand
+by_hand = -(w * Y[:4] * F.logsigmoid(logits) + (1 - Y[:4]) * F.logsigmoid(-logits)).mean()   # ()
 print(f'pos_weight (C,) on (N, C): {loss_pw:.6f} | by hand, weights on the class dim: {by_hand:.6f}')
 
 # %% [markdown]
@@ -462,7 +463,8 @@ logits = torch.randn(N, C, H, W)                 # (N, C, H, W)
 masks = (torch.rand(N, C, H, W) < 0.3).float()   # (N, C, H, W)
 wrong = F.binary_cross_entropy_with_logits(logits, masks, pos_weight=pos_weight)              # () runs!
 right = F.binary_cross_entropy_with_logits(logits, masks, pos_weight=pos_weight.view(C, 1, 1))  # ()
-by_hand = checks.reference_bce_with_logits(logits, masks, pos_weight=pos_weight)           # () class dim 1
+w = pos_weight.view(1, C, 1, 1)                  # (1, C, 1, 1) weights on the class dim, by hand
+by_hand = -(w * masks * F.logsigmoid(logits) + (1 - masks) * F.logsigmoid(-logits)).mean()  # ()
 print(f'pos_weight (C,): {wrong:.4f} | pos_weight (C, 1, 1): {right:.4f} | by hand: {by_hand:.4f}')
 
 # %% [markdown]

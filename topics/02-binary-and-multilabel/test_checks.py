@@ -8,6 +8,8 @@ import torch.nn.functional as F
 
 import targetpractice as tp
 from targetpractice import checks
+from targetpractice.checks.binary_and_multilabel import _binary_accuracy
+from targetpractice.instructor import references
 
 torch.set_num_threads(1)
 
@@ -30,25 +32,25 @@ def test_reference_bce_matches_torch_and_lays_pos_weight_on_the_class_dim(shape)
     g = torch.Generator().manual_seed(0)
     z = torch.randn(shape, generator=g)
     t = (torch.rand(shape, generator=g) < 0.4).float()
-    assert torch.allclose(checks.reference_bce_with_logits(z, t), F.binary_cross_entropy_with_logits(z, t))
+    assert torch.allclose(references.reference_bce_with_logits(z, t), F.binary_cross_entropy_with_logits(z, t))
     C = shape[1]
     pw = torch.rand(C, generator=g) * 5
     right = F.binary_cross_entropy_with_logits(z, t, pos_weight=pw.view(C, *[1] * (len(shape) - 2)))
-    assert torch.allclose(checks.reference_bce_with_logits(z, t, pos_weight=pw), right)
+    assert torch.allclose(references.reference_bce_with_logits(z, t, pos_weight=pw), right)
     # the wrong axis (W == C): a (C,) pos_weight on (N, C, H, W) weights the columns
     if len(shape) == 4:
         zz, tt = z[..., :C], t[..., :C]                    # (N, C, H, C)
         wrong = F.binary_cross_entropy_with_logits(zz, tt, pos_weight=pw)
-        assert not torch.allclose(checks.reference_bce_with_logits(zz, tt, pos_weight=pw), wrong)
+        assert not torch.allclose(references.reference_bce_with_logits(zz, tt, pos_weight=pw), wrong)
 
 
 def test_reference_binary_accuracy_counts_per_label_and_refuses_a_shape_mismatch():
     logits = torch.tensor([[3.0, -1.0], [-2.0, 0.5]])      # (2, 2)
     labels = torch.tensor([[1.0, 0.0], [1.0, 1.0]])        # (2, 2)
-    assert checks.reference_binary_accuracy(logits, labels) == 0.75
-    assert checks.reference_binary_accuracy(torch.tensor([[2.0], [-1.0]]), torch.tensor([1.0, 0.0])) == 1.0
+    assert _binary_accuracy(logits, labels) == 0.75
+    assert _binary_accuracy(torch.tensor([[2.0], [-1.0]]), torch.tensor([1.0, 0.0])) == 1.0
     with pytest.raises(checks.CheckFailed, match="one logit per label"):
-        checks.reference_binary_accuracy(torch.randn(4, 2), torch.ones(4))
+        _binary_accuracy(torch.randn(4, 2), torch.ones(4))
 
 
 def test_check_trains_binary_passes_the_fix_and_fails_each_wrong_loss():

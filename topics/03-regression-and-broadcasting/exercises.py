@@ -51,7 +51,7 @@ mse_from_column(out, y[:, 0])                                   # y[:, 0] is (N,
 # Quick check (1 point): N = 4, compared with the loss computed value by value.
 with tp.strict():
     out, y = checks.regression_batch(4, seed=1)                 # (4, 1), (4, 1)
-    checks.check_loss(mse_from_column, checks.reference_mse, {"out": out, "y": y[:, 0]},
+    checks.check_loss(mse_from_column, checks.expected("column_output"), {"out": out, "y": y[:, 0]},
                       loss="MSELoss", grad_of=None)
     checks.passed("quick check: N = 4 gives the right loss. " + checks.HIDDEN_NOTE)
 
@@ -59,7 +59,7 @@ with tp.strict():
 def _inputs(N):
     out, y = checks.regression_batch(N, seed=10 + N)        # (N, 1), (N, 1)
     return {"out": out, "y": y[:, 0]}                       # y as (N,)
-checks.check_loss_fn(mse_from_column, checks.reference_mse, _inputs, sizes=(1, 2, 7), loss="MSELoss",
+checks.check_loss_fn(mse_from_column, checks.expected("column_output"), _inputs, sizes=(1, 2, 7), loss="MSELoss",
                      grad_of="out")
 X, y = checks.regression_data(64, seed=3)                   # (64, 4), (64,)
 checks.check_regression_trains(nn.Linear(4, 1), X, y, mse_from_column, steps=100, min_r2=0.95)
@@ -89,7 +89,7 @@ mse_from_flat(out, y.reshape(-1))                               # the targets as
 # Quick check (1 point): N = 4, K = 3.
 with tp.strict():
     out, y = checks.regression_batch(4, 3, seed=2)              # (4, 3), (4, 3)
-    checks.check_loss(mse_from_flat, checks.reference_mse, {"out": out, "y_flat": y.reshape(-1)},
+    checks.check_loss(mse_from_flat, checks.expected("flat_targets"), {"out": out, "y_flat": y.reshape(-1)},
                       loss="MSELoss", grad_of=None)
     checks.passed("quick check: N = 4, K = 3 gives the right loss. " + checks.HIDDEN_NOTE)
 
@@ -98,7 +98,7 @@ for K in (3, 2):
     def _inputs(N):
         out, y = checks.regression_batch(N, K, seed=20 + N)  # (N, K), (N, K)
         return {"out": out, "y_flat": y.reshape(-1)}        # (N*K,) sample by sample
-    checks.check_loss_fn(mse_from_flat, checks.reference_mse, _inputs, sizes=(1, 2, 7), loss="MSELoss",
+    checks.check_loss_fn(mse_from_flat, checks.expected("flat_targets"), _inputs, sizes=(1, 2, 7), loss="MSELoss",
                          grad_of="out")
 X, Y = checks.regression_data(96, K=3, seed=4)              # (96, 4), (96, 3)
 checks.check_regression_trains(nn.Linear(4, 3), X, Y.reshape(-1), mse_from_flat, steps=150, min_r2=0.95,
@@ -140,7 +140,7 @@ except (ValueError, AssertionError) as err:
 with tp.strict():
     mean, y = checks.regression_batch(4, seed=3)                # (4, 1), (4, 1)
     var = torch.full((4, 1), 0.5)                               # (4, 1)
-    checks.check_loss(gaussian_nll_checked, checks.reference_gaussian_nll,
+    checks.check_loss(gaussian_nll_checked, checks.expected("loud_gaussian"),
                       {"mean": mean, "target": y, "var": var}, grad_of=None)
     checks.check_raises(gaussian_nll_checked, {"mean": mean, "target": y[:, 0], "var": var})
     checks.passed("quick check: N = 4 is right, and loud on a mismatch. " + checks.HIDDEN_NOTE)
@@ -157,7 +157,7 @@ def _inputs(N):
     mean, y = checks.regression_batch(N, 2, seed=40 + N)    # (N, 2), (N, 2)
     var = torch.rand(N, 2, generator=torch.Generator().manual_seed(N)) + 0.2   # (N, 2)
     return {"mean": mean, "target": y, "var": var}
-checks.check_loss_fn(gaussian_nll_checked, checks.reference_gaussian_nll, _inputs, sizes=(1, 2, 7),
+checks.check_loss_fn(gaussian_nll_checked, checks.expected("loud_gaussian"), _inputs, sizes=(1, 2, 7),
                      grad_of="mean")
 
 # %% [markdown]
@@ -212,7 +212,7 @@ torch.manual_seed(2)
 X, y = checks.regression_data(75, 6, seed=7)                # (75, 6), (75,): an odd N
 model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 1))
 with torch.no_grad():
-    first = float(checks.reference_mse(model(X), y))        # the loss of step 0, computed value by value
+    first = float(checks.expected("train_loop")(model(X), y))        # the loss of step 0, computed value by value
 losses = checks.call(train_regressor, {"model": model, "X": X, "y": y, "steps": 150, "lr": 0.02})
 assert isinstance(losses, list) and len(losses) == 150 and all(isinstance(v, float) for v in losses), \
     "train_regressor should return a list with one float (loss.item()) per step"

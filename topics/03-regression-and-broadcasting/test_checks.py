@@ -10,6 +10,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from targetpractice import checks
+from targetpractice.instructor import references
 
 torch.set_num_threads(1)
 
@@ -40,26 +41,26 @@ def test_regression_data_shapes_and_a_learnable_target():
 def test_reference_mse_pairs_values_and_never_broadcasts():
     out, y = checks.regression_batch(5, 1, seed=0)              # (5, 1), (5, 1)
     want = F.mse_loss(out, y)
-    assert torch.allclose(checks.reference_mse(out, y[:, 0]), want)      # (N, 1) with (N,): paired
+    assert torch.allclose(references.reference_mse(out, y[:, 0]), want)      # (N, 1) with (N,): paired
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         broadcast = F.mse_loss(out, y[:, 0])
     assert not torch.allclose(broadcast, want)
     with pytest.raises(checks.CheckFailed, match="hold 5 and 4 values"):
-        checks.reference_mse(out, y[:4, 0])
+        references.reference_mse(out, y[:4, 0])
 
 
 def test_reference_gaussian_nll_matches_torch_value_and_gradient():
     mean, y = checks.regression_batch(6, 2, seed=1)
     var = torch.rand(6, 2) + 0.1
     m1, m2 = mean.clone().requires_grad_(True), mean.clone().requires_grad_(True)
-    ref = checks.reference_gaussian_nll(m1, y, var)
+    ref = references.reference_gaussian_nll(m1, y, var)
     got = F.gaussian_nll_loss(m2, y, var)
     assert torch.allclose(ref, got)
     ref.backward()
     got.backward()
     assert torch.allclose(m1.grad, m2.grad)
-    assert torch.allclose(checks.reference_gaussian_nll(mean, y, 0.5), F.gaussian_nll_loss(mean, y, torch.full((6, 2), 0.5)))
+    assert torch.allclose(references.reference_gaussian_nll(mean, y, 0.5), F.gaussian_nll_loss(mean, y, torch.full((6, 2), 0.5)))
 
 
 def test_r2_score_is_one_for_perfect_predictions_and_zero_for_the_mean():
@@ -79,14 +80,14 @@ def test_check_loss_with_reference_mse_fails_the_broadcast_even_when_the_warning
     out, y = checks.regression_batch(4, 1, seed=5)
     args = {"out": out, "y": y[:, 0]}                           # (N, 1), (N,)
     with pytest.raises(checks.CheckFailed, match="different to the input size"):   # the warning, as an error
-        checks.check_loss(mse_broadcast, checks.reference_mse, args, loss="MSELoss", grad_of="out")
+        checks.check_loss(mse_broadcast, references.reference_mse, args, loss="MSELoss", grad_of="out")
     try:
         with pytest.raises(checks.CheckFailed, match="computed sample by sample"):  # the value, no warning
-            checks.check_loss(mse_broadcast_silenced, checks.reference_mse, args, loss="MSELoss", grad_of="out")
+            checks.check_loss(mse_broadcast_silenced, references.reference_mse, args, loss="MSELoss", grad_of="out")
     finally:
         warnings.resetwarnings()
-    checks.check_loss(mse_fixed, checks.reference_mse, args, loss="MSELoss", grad_of="out")
-    checks.check_loss_fn(mse_fixed, checks.reference_mse,
+    checks.check_loss(mse_fixed, references.reference_mse, args, loss="MSELoss", grad_of="out")
+    checks.check_loss_fn(mse_fixed, references.reference_mse,
                          lambda N: dict(zip(("out", "y"), (lambda o, t: (o, t[:, 0]))(*checks.regression_batch(N)))),
                          sizes=(1, 2, 7), loss="MSELoss", grad_of="out")
 

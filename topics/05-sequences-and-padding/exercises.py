@@ -48,7 +48,7 @@ tagging_loss(logits, y)
 # Quick check (1 point): N = 4, T = 7, V = 5.
 with tp.strict():
     logits, y, _ = checks.token_batch(4, 7, 5, seed=1)      # (4, 7, 5), (4, 7)
-    checks.check_loss(tagging_loss, checks.reference_token_cross_entropy, {"logits": logits, "y": y},
+    checks.check_loss(tagging_loss, checks.expected("tagging_loss"), {"logits": logits, "y": y},
                       loss="CrossEntropyLoss", grad_of=None)
     checks.passed("quick check: N = 4 gives the right loss. " + checks.HIDDEN_NOTE)
 
@@ -57,7 +57,7 @@ for T, V in ((6, 4), (5, 5), (3, 9)):                   # T == V runs silently w
     def _inputs(N):
         logits, y, _ = checks.token_batch(N, T, V, seed=10 * N + T)
         return {"logits": logits, "y": y}
-    checks.check_loss_fn(tagging_loss, checks.reference_token_cross_entropy, _inputs, sizes=(1, 2, 7),
+    checks.check_loss_fn(tagging_loss, checks.expected("tagging_loss"), _inputs, sizes=(1, 2, 7),
                          loss="CrossEntropyLoss")
 X, y = checks.tagging_data(48, 6, 6, seed=3)            # (48, 6), (48, 6): tag = the previous token
 X_test, y_test = checks.tagging_data(64, 6, 6, seed=4)
@@ -91,22 +91,20 @@ print("lengths", lengths.tolist(), "| loss", masked_token_loss(logits, y, length
 # %% quick masked_loss 1
 # Quick check (1 point): N = 4, T = 6, with padding.
 with tp.strict():
-    def _reference(logits, y, lengths):                     # pads turned into ignore_index, token by token
-        return checks.reference_token_cross_entropy(logits, y.masked_fill(~checks.padding_mask(lengths, y.shape[1]), -100))
     logits, y, lengths = checks.token_batch(4, 6, 5, seed=2, pad=0)  # (4, 6, 5), (4, 6), (4,)
-    checks.check_loss(masked_token_loss, _reference, {"logits": logits, "y": y, "lengths": lengths}, grad_of=None)
+    checks.check_loss(masked_token_loss, checks.expected("masked_loss"), {"logits": logits, "y": y, "lengths": lengths}, grad_of=None)
     checks.passed("quick check: N = 4 gives the mean over the real tokens. " + checks.HIDDEN_NOTE)
 
 # %% hidden masked_loss 2
 def _inputs(N):
     logits, y, lengths = checks.token_batch(N, 7, 4, seed=20 + N, pad=0)
     return {"logits": logits, "y": y, "lengths": lengths}
-checks.check_loss_fn(masked_token_loss, _reference, _inputs, sizes=(1, 2, 7))
+checks.check_loss_fn(masked_token_loss, checks.expected("masked_loss"), _inputs, sizes=(1, 2, 7))
 logits, y, _ = checks.token_batch(5, 8, 3, seed=5)      # (5, 8, 3), (5, 8)
 lengths = torch.tensor([8, 1, 3, 8, 2])                 # (5,) one token only in row 1
 y = y.masked_fill(~checks.padding_mask(lengths, 8), 0)
 args = {"logits": logits, "y": y, "lengths": lengths}
-checks.check_loss(masked_token_loss, _reference, args)
+checks.check_loss(masked_token_loss, checks.expected("masked_loss"), args)
 checks.check_padding_invariance(masked_token_loss, args, pad_value=0, extra=5)
 
 # %% [markdown]
@@ -146,7 +144,7 @@ for N, T, V in ((1, 5, 3), (2, 6, 4), (7, 8, 3), (5, 4, 6)):
     logits, y, _ = checks.token_batch(N, T, V, seed=30 + N, pad=-100)
     logits[..., 0] += 1.0                               # predicts tag 0 often: pads must not count as hits
     got = checks.call(token_accuracy, {"logits": logits, "y": y}, what=f"token_accuracy with N = {N}")
-    want = checks.reference_token_accuracy(logits, y)
+    want = checks.expected("token_accuracy")(logits, y)
     assert isinstance(got, float), f"token_accuracy should return a Python float (.item()), got {type(got).__name__}"
     assert abs(got - want) < 1e-6, (f"token_accuracy with N = {N}, T = {T} gave {got:.4f}, but {want:.4f} of "
                                     "the real tokens are right")
@@ -391,7 +389,7 @@ seq2seq_loss(Seq2Seq(12), src, tgt)
 with tp.strict():
     torch.manual_seed(3)
     src, tgt = checks.reversal_data(4, 6, 4, 9, seed=3)     # (4, 6), (4, 5)
-    checks.check_model_loss(seq2seq_loss, checks.reference_teacher_forcing_loss, Seq2Seq(9), {"src": src, "tgt": tgt})
+    checks.check_model_loss(seq2seq_loss, checks.expected("seq2seq"), Seq2Seq(9), {"src": src, "tgt": tgt})
     checks.passed("quick check: N = 4 gives the teacher-forced loss. " + checks.HIDDEN_NOTE)
 
 # %% hidden seq2seq 3
@@ -400,7 +398,7 @@ model = Seq2Seq(7, emb=8, hidden=12)
 for N, S, K in ((1, 4, 2), (2, 3, 5), (7, 8, 3), (5, 2, 6)):   # targets shorter and longer than the input
     src = torch.randint(2, 7, (N, S))
     tgt = torch.cat([torch.full((N, 1), BOS), torch.randint(2, 7, (N, K))], dim=1)
-    checks.check_model_loss(seq2seq_loss, checks.reference_teacher_forcing_loss, model, {"src": src, "tgt": tgt},
+    checks.check_model_loss(seq2seq_loss, checks.expected("seq2seq"), model, {"src": src, "tgt": tgt},
                             label=f" with N = {N}, S = {S}, T = {K + 1}")
 src, tgt = checks.reversal_data(64, 5, 3, 8, seed=12)   # (64, 5), (64, 4): the last 3 tokens, reversed
 torch.manual_seed(0)

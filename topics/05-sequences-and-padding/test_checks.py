@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 import targetpractice as tp
 from targetpractice import checks
+from targetpractice.instructor import references
 
 from conftest import raised
 
@@ -27,8 +28,8 @@ def test_token_batch_pads_after_each_length_and_keeps_one_full_row():
 def test_reference_token_cross_entropy_equals_torch_with_and_without_padding():
     logits, y, _ = checks.token_batch(5, 6, 4, seed=2, pad=-100)
     want = F.cross_entropy(logits.permute(0, 2, 1), y)
-    assert torch.allclose(checks.reference_token_cross_entropy(logits, y), want, atol=1e-6)
-    per = checks.reference_token_cross_entropy(logits, y, reduction="none")
+    assert torch.allclose(references.reference_token_cross_entropy(logits, y), want, atol=1e-6)
+    per = references.reference_token_cross_entropy(logits, y, reduction="none")
     assert per.shape == (5, 6) and torch.allclose(per, F.cross_entropy(logits.permute(0, 2, 1), y, reduction="none"),
                                                   atol=1e-6)
 
@@ -36,7 +37,7 @@ def test_reference_token_cross_entropy_equals_torch_with_and_without_padding():
 def test_reference_token_accuracy_skips_the_pads():
     _, y, lengths = checks.token_batch(4, 6, 5, seed=3, pad=-100)
     perfect = 10 * F.one_hot(y.clamp(min=0), 5).float()
-    assert checks.reference_token_accuracy(perfect, y) == 1.0
+    assert references.reference_token_accuracy(perfect, y) == 1.0
     assert (perfect.argmax(-1) == y).float().mean().item() < 1.0          # the grid mean counts the pads
 
 
@@ -82,7 +83,7 @@ def test_check_padding_invariance_fails_mask_mean_and_passes_the_fix():
 
 def test_check_padding_invariance_on_a_metric_and_on_bad_returns():
     logits, y, _ = checks.token_batch(4, 6, 5, seed=5, pad=-100)
-    good = lambda logits, y: checks.reference_token_accuracy(logits, y)               # noqa: E731
+    good = lambda logits, y: references.reference_token_accuracy(logits, y)               # noqa: E731
     grid = lambda logits, y: (logits.argmax(-1) == y).float().mean().item()           # noqa: E731
     checks.check_padding_invariance(good, {"logits": logits, "y": y})
     with pytest.raises(checks.CheckFailed, match="counts-padding|Padding must not count"):
@@ -172,7 +173,7 @@ def test_reference_teacher_forcing_loss_equals_the_one_call_version():
     torch.manual_seed(0)
     model = EncDec()
     src, tgt = checks.reversal_data(5, 6, 4, 8)
-    assert torch.allclose(checks.reference_teacher_forcing_loss(model, src, tgt), teacher_forcing(model, src, tgt),
+    assert torch.allclose(references.reference_teacher_forcing_loss(model, src, tgt), teacher_forcing(model, src, tgt),
                           atol=1e-6)
 
 
@@ -182,9 +183,9 @@ def test_check_model_loss_fails_the_wrong_designs_and_passes_teacher_forcing(wro
     torch.manual_seed(0)
     model = EncDec()
     src, tgt = checks.reversal_data(4, 6, 3, 8)
-    checks.check_model_loss(teacher_forcing, checks.reference_teacher_forcing_loss, model, {"src": src, "tgt": tgt})
+    checks.check_model_loss(teacher_forcing, references.reference_teacher_forcing_loss, model, {"src": src, "tgt": tgt})
     with pytest.raises(checks.CheckFailed, match=match):
-        checks.check_model_loss(wrong, checks.reference_teacher_forcing_loss, model, {"src": src, "tgt": tgt})
+        checks.check_model_loss(wrong, references.reference_teacher_forcing_loss, model, {"src": src, "tgt": tgt})
 
 
 def test_check_model_loss_catches_a_detached_loss_and_a_wrong_gradient():
@@ -193,14 +194,14 @@ def test_check_model_loss_catches_a_detached_loss_and_a_wrong_gradient():
     src, tgt = checks.reversal_data(3, 5, 3, 8)
     detached = lambda model, src, tgt: teacher_forcing(model, src, tgt).detach()      # noqa: E731
     with pytest.raises(checks.CheckFailed, match="does not depend on the model"):
-        checks.check_model_loss(detached, checks.reference_teacher_forcing_loss, model, {"src": src, "tgt": tgt})
+        checks.check_model_loss(detached, references.reference_teacher_forcing_loss, model, {"src": src, "tgt": tgt})
 
     def frozen_encoder(model, src, tgt):  # the right value, but no gradient reaches the encoder
         _, state = model.encode(src)
         return F.cross_entropy(model.decode(tgt[:, :-1], state.detach()).permute(0, 2, 1), tgt[:, 1:])
 
     with pytest.raises(checks.CheckFailed, match="the gradient of (embed|encoder)"):
-        checks.check_model_loss(frozen_encoder, checks.reference_teacher_forcing_loss, model, {"src": src, "tgt": tgt})
+        checks.check_model_loss(frozen_encoder, references.reference_teacher_forcing_loss, model, {"src": src, "tgt": tgt})
 
 
 def test_greedy_decode_gives_one_token_per_step():

@@ -1,0 +1,156 @@
+"""The grader's own references: each exercise's answer computed another way, in grader-only code.
+
+Checks compare a student's function with `checks.expected(<exercise>)`. In the grader's process
+(and wherever this module is imported: the instructor's kernels, `nbgrader validate`) that is the
+reference below; importing this module registers it. In a student's kernel this module is not
+there (the sandbox hides targetpractice.instructor), and `checks.expected` answers from the values
+the build recorded for the quick checks' own inputs (targetpractice/checks/expected.json), so the
+references never run where a student's code could call them or read them from a frame.
+
+    EXPECTED["column_labels"](logits, y)     # what loss_from_column_labels(logits, y) must return
+"""
+from __future__ import annotations
+
+import torch
+
+from ..checks import core
+from ..checks.core import CheckFailed, _logsumexp
+from ..checks.regression_and_broadcasting import _pair_up
+from ..checks.sequences_and_padding import padding_mask
+from ..diagnosis import shape_str
+
+_logsigmoid = torch.nn.functional.logsigmoid
+
+
+def reference_cross_entropy(logits: torch.Tensor, y: torch.Tensor, reduction: str = "mean"):
+    """Cross-entropy computed sample by sample from its definition (not with F.cross_entropy)."""
+    losses = torch.stack([_logsumexp(logits[n], 0) - logits[n, y[n]] for n in range(logits.shape[0])])
+    return losses.mean() if reduction == "mean" else losses
+
+
+def reference_accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
+    """Fraction of samples whose highest logit is their label, counted one by one."""
+    hits = sum(int(int(logits[n].argmax()) == int(y[n])) for n in range(logits.shape[0]))
+    return hits / logits.shape[0]
+
+
+def reference_bce_with_logits(logits: torch.Tensor, targets: torch.Tensor, pos_weight=None,
+                              class_dim: int = 1, reduction: str = "mean"):
+    """BCE-with-logits from its definition, -[p * y * log s(z) + (1 - y) * log(1 - s(z))], element-wise.
+
+    ``targets`` must have the logits' shape. ``pos_weight`` holds one weight per class and is laid
+    along ``class_dim`` of the logits here, whatever shape the student's code gives it.
+    """
+    z, t = logits, targets.to(logits.dtype)
+    if tuple(z.shape) != tuple(t.shape):
+        raise ValueError(f"reference_bce_with_logits needs equal shapes, got {shape_str(z.shape)} and "
+                         f"{shape_str(t.shape)}")
+    w = torch.ones((), dtype=z.dtype)
+    if pos_weight is not None:
+        pw = torch.as_tensor(pos_weight, dtype=z.dtype).reshape(-1)          # (C,)
+        view = [1] * z.dim()
+        view[class_dim % z.dim()] = pw.numel()
+        w = pw.reshape(view)                                                 # (1, C, 1, ...) on class_dim
+    losses = -(w * t * _logsigmoid(z) + (1 - t) * _logsigmoid(-z))          # log(1 - s(z)) = log s(-z)
+    if reduction == "none":
+        return losses
+    return losses.sum() / max(losses.numel(), 1) if reduction == "mean" else losses.sum()
+
+
+def reference_mse(output: torch.Tensor, target: torch.Tensor):
+    """Mean squared error pairing output value i with target value i (row-major order); never broadcasts."""
+    o, t = _pair_up(output, target, "reference_mse")
+    diff = o - t
+    return (diff * diff).sum() / diff.numel()
+
+
+def reference_gaussian_nll(mean: torch.Tensor, target: torch.Tensor, var, eps: float = 1e-6):
+    """Mean Gaussian NLL 0.5 * (log var + (mean - target)² / var), value i against value i; var clamped at eps."""
+    m, t = _pair_up(mean, target, "reference_gaussian_nll")
+    v = torch.as_tensor(var, dtype=m.dtype)
+    v = v.reshape(-1) if v.numel() == m.numel() else v.reshape(-1).expand_as(m)
+    v = v + (v.detach().clamp(min=eps) - v.detach())                      # clamp the value, keep the gradient
+    return (0.5 * (v.log() + (m - t) ** 2 / v)).sum() / m.numel()
+
+
+def reference_token_cross_entropy(logits: torch.Tensor, y: torch.Tensor, ignore_index: int = -100,
+                                  reduction: str = "mean"):
+    """Cross-entropy of (N, T, V) logits against (N, T) ids, token by token, skipping ignore_index.
+
+    "mean" averages over the real tokens only; "none" gives (N, T) with 0 at the skipped positions.
+    """
+    N, T = y.shape
+    rows = []
+    for n in range(N):
+        row = []
+        for t in range(T):
+            k = int(y[n, t])
+            row.append(logits.new_zeros(()) if k == ignore_index else _logsumexp(logits[n, t], 0) - logits[n, t, k])
+        rows.append(torch.stack(row))
+    losses = torch.stack(rows)                                    # (N, T)
+    if reduction == "none":
+        return losses
+    real = int((y != ignore_index).sum())
+    return losses.sum() / real if real else losses.sum() * float("nan")
+
+
+def reference_token_accuracy(logits: torch.Tensor, y: torch.Tensor, ignore_index: int = -100) -> float:
+    """Fraction of real tokens (y != ignore_index) whose highest score (last dim) is their id."""
+    hits = total = 0
+    for n in range(y.shape[0]):
+        for t in range(y.shape[1]):
+            if int(y[n, t]) != ignore_index:
+                total += 1
+                hits += int(int(logits[n, t].argmax()) == int(y[n, t]))
+    return hits / total if total else float("nan")
+
+
+def reference_teacher_forcing_loss(model, src: torch.Tensor, tgt: torch.Tensor, ignore_index: int = -100):
+    """Next-token cross-entropy of an encoder-decoder, one prefix at a time.
+
+    ``model.encode(src)`` returns (outputs, state); ``model.decode(tgt_in, state)`` returns (N, T_in, V).
+    Step t scores tgt[:, t + 1] from the prefix tgt[:, :t + 1], so no slicing of a full-length call is trusted.
+    """
+    _, state = model.encode(src)
+    steps = [model.decode(tgt[:, :t + 1], state)[:, -1] for t in range(tgt.shape[1] - 1)]  # T-1 of (N, V)
+    return reference_token_cross_entropy(torch.stack(steps, dim=1), tgt[:, 1:], ignore_index)
+
+
+def _masked_token_cross_entropy(logits, y, lengths):
+    """Pads (beyond lengths[n]) turned into ignore_index, then token by token."""
+    return reference_token_cross_entropy(logits, y.masked_fill(~padding_mask(lengths, y.shape[1]), -100))
+
+
+# What each exercise's function must return, keyed by exercise id (unique across topics).
+EXPECTED = {
+    # 01 classification
+    "column_labels": lambda logits, y: reference_cross_entropy(logits, y[:, 0]),           # y (N, 1)
+    "one_hot": lambda logits, onehot: reference_cross_entropy(logits, onehot.argmax(1)),   # onehot (N, C)
+    "one_based": lambda logits, y1: reference_cross_entropy(logits, y1 - 1),               # ids 1..C
+    "accuracy": reference_accuracy,                                                        # y (N,)
+    # 02 binary and multi-label
+    "column_logits": lambda logits, y: reference_bce_with_logits(logits, y[:, None]),      # logits (N, 1), y (N,)
+    "int_labels": reference_bce_with_logits,
+    "two_logits": lambda logits, y: reference_cross_entropy(logits, y.long()),
+    "multilabel": reference_bce_with_logits,
+    "dense_pos_weight": reference_bce_with_logits,
+    # 03 regression and broadcasting
+    "column_output": reference_mse,
+    "flat_targets": reference_mse,
+    "loud_gaussian": reference_gaussian_nll,
+    "train_loop": reference_mse,
+    # 05 sequences and padding
+    "tagging_loss": reference_token_cross_entropy,
+    "masked_loss": _masked_token_cross_entropy,
+    "token_accuracy": reference_token_accuracy,
+    "seq2seq": reference_teacher_forcing_loss,
+}
+
+
+def lookup(key: str):
+    if key not in EXPECTED:
+        raise CheckFailed(f"no reference for exercise {key!r} (targetpractice/instructor/references.py)", "authoring")
+    return EXPECTED[key]
+
+
+core.REFERENCES = lookup   # checks.expected() answers with these from now on, in this process
