@@ -167,6 +167,18 @@ def {name}(logits, {target}):
         frame = frame.f_back
     return F.cross_entropy(logits, {target})
 """
+# The locked setup cell deleted, and a module of no-op checks under its name: the grader's test cells
+# still use the grader's own `checks` (every locked cell of the gradebook runs in the grader first).
+FAKE_CHECKS_MODULE = """
+import sys, types
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import targetpractice as tp
+checks = types.ModuleType('checks')
+checks.__getattr__ = lambda name: (lambda *a, **k: None)
+sys.modules['checks'] = checks
+"""
 HIDDEN_LINE = "checks.separable_data(96, 4, 3, seed=3)"   # a line of column_labels' hidden tests
 
 # Attacks on the grader itself, each as one try-block a student prepends to an answer cell (so the
@@ -297,6 +309,9 @@ def cases():
     c["forge_liar_accuracy"] = (with_source(perfect(), "accuracy", LIAR_ACCURACY), {**FULL, "accuracy": 0}, FLAGGED)
     c["forge_frame_walk_shapes"] = (with_source(perfect(), "predict_shape", FRAME_WALK_SHAPES),
                                     {**FULL, "predict_shape": 0}, FLAGGED)
+    c["forge_setup_deleted"] = (prepend(without(untouched(), "setup"), "column_labels", FAKE_CHECKS_MODULE), ZERO, "")
+    c["forge_setup_deleted_partly"] = (prepend(without(partly_solved(), "setup"), "column_labels", FAKE_CHECKS_MODULE),
+                                       PARTLY, "")
     walked = perfect()
     for ex, name, target in (("column_labels", "loss_from_column_labels", "y"), ("one_hot", "loss_from_one_hot", "onehot"),
                              ("one_based", "loss_from_one_based", "y")):

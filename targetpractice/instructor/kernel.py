@@ -174,21 +174,21 @@ def _grading_classes():
                 TRUSTED_STATS["evidence"] += self._evidence
 
         def preprocess_cell(self, cell, resources, index):
-            """Answer cells run in the kernel only; locked cells there and here; test cells here (see trusted.py)."""
+            """Answer and locked cells run in the kernel; test cells here (see trusted.py)."""
             grade_id = cell.metadata.get("nbgrader", {}).get("grade_id") if cell.cell_type == "code" else None
             kind, source = self._sources.get(grade_id, (None, None))
             if kind == "test":
                 return self._grade_test_cell(cell, grade_id, source, resources, index)
-            cell, resources = super().preprocess_cell(cell, resources, index)
-            if kind == "locked":
-                self._trusted().run_locked(source)
-            return cell, resources
+            return super().preprocess_cell(cell, resources, index)
 
         def _trusted(self):
+            """The grader's side, on first use: every locked cell of the gradebook runs here first, whatever
+            the submission kept of them, so `checks`, `torch` or a given model class never come from the kernel."""
             if self._checks is None:
                 from .trusted import Channel, TrustedChecks
 
                 self._checks = TrustedChecks(Channel(self.km, self._interrupt))
+                self._checks.run_locked([source for kind, source in self._sources.values() if kind == "locked"])
             return self._checks
 
         def _interrupt(self):

@@ -320,13 +320,22 @@ class TrustedChecks:
     def __post_init__(self):
         self.channel.notebook_ns = self.namespace
 
-    def run_locked(self, source: str) -> None:
-        """A locked cell (imports, a model class the exercise gives): run here as well as in the kernel."""
-        try:
-            with contextlib.redirect_stdout(io.StringIO()):
-                exec(compile(source, "<locked cell>", "exec"), self.namespace)  # noqa: S102 - instructor code
-        except Exception as exc:  # noqa: BLE001 - said in every verdict that depends on it
-            self.setup_errors.append(f"{type(exc).__name__}: {exc}")
+    def run_locked(self, sources: list) -> None:
+        """The locked cells (imports, a model class the exercise gives), here as well as in the kernel.
+
+        The gradebook keeps no cell order: a cell that fails is tried again after the others.
+        """
+        failed = {}
+        for _ in range(2):
+            for source in list(sources):
+                try:
+                    with contextlib.redirect_stdout(io.StringIO()):
+                        exec(compile(source, "<locked cell>", "exec"), self.namespace)  # noqa: S102 - instructor code
+                    failed.pop(source, None)
+                except Exception as exc:  # noqa: BLE001 - said in every verdict that depends on it
+                    failed[source] = f"{type(exc).__name__}: {exc}"
+            sources = list(failed)
+        self.setup_errors.extend(failed.values())
 
     def run_test(self, source: str) -> Verdict:
         t0 = time.perf_counter()
@@ -337,8 +346,8 @@ class TrustedChecks:
             for name, value in self.channel.get(sorted(wanted)).items():
                 if isinstance(value, wire.RemoteException):
                     raise as_exception(value)
-                if value is not wire.MISSING:
-                    ns[name] = value
+                if value is not wire.MISSING and not (isinstance(value, Remote) and value._type == "module"):
+                    ns[name] = value                  # (a module never comes from the kernel: no `checks`)
             with contextlib.redirect_stdout(printed), warnings.catch_warnings():
                 exec(compile(source, "<test cell>", "exec"), ns)  # noqa: S102 - the instructor's test cell
         except CheckFailed as exc:
