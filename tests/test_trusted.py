@@ -13,6 +13,7 @@ import pickle
 import pytest
 import torch
 
+from conftest import ROOT
 from targetpractice import wire
 from targetpractice.checks.core import CheckFailed
 from targetpractice.instructor.trusted import RemoteError, Verdict, as_exception, free_names
@@ -106,3 +107,30 @@ def test_a_failed_verdict_is_an_error_output_with_the_message_only():
     assert [o.output_type for o in outs] == ["stream", "error"]
     assert outs[1].traceback == ["Check failed [broadcast]", "first line", "second line"]
     assert Verdict(True, "✓ done\n").outputs()[0].text == "✓ done\n"
+
+
+def test_a_students_kernel_replays_the_recorded_answers_for_the_quick_inputs_only(monkeypatch):
+    from targetpractice import checks
+    from targetpractice.checks import core
+    from targetpractice.instructor import references
+
+    logits, y = checks.class_batch(4, 5, seed=1)            # the quick check of column_labels: (4, 5), (4,)
+    real = references.EXPECTED["column_labels"](logits, y[:, None])
+    monkeypatch.setattr(core, "REFERENCES", None)           # as in a student's kernel: no grader code
+    replay = checks.expected("column_labels")
+    assert type(replay).__name__ == "_Recorded"
+    assert torch.equal(replay(logits, y[:, None]), real.detach())
+    with pytest.raises(CheckFailed, match="only for its own inputs"):
+        replay(*checks.class_batch(7, 5))                    # hidden-size inputs: no answer to give away
+    with pytest.raises(CheckFailed, match="no recorded answer"):
+        checks.expected("no_such_exercise")
+    monkeypatch.undo()
+    assert checks.expected("column_labels") is references.EXPECTED["column_labels"]
+
+
+def test_the_student_library_holds_no_reference():
+    from targetpractice import checks
+
+    assert [n for n in dir(checks) if n.startswith("reference")] == []
+    library = (ROOT / "targetpractice").glob("[!i]*/**/*.py")
+    assert not [p for p in library if "def reference_" in p.read_text()]
