@@ -179,6 +179,65 @@ checks = types.ModuleType('checks')
 checks.__getattr__ = lambda name: (lambda *a, **k: None)
 sys.modules['checks'] = checks
 """
+# Found by a review of the trusted grader: a loss whose gradient is NaN, with the kernel's train_steps
+# replaced to train on the right loss; a model that memorises the rows it was trained on; replies that are
+# cheap to send and costly to parse.
+NAN_GRADIENT_HIJACK = """
+import targetpractice.checks.core as _core
+def loss_from_column_labels(logits, y):
+    return F.cross_entropy(logits.detach(), y[:, 0]) + (logits * 0).sqrt().sum()   # right value, NaN gradient
+_real = _core.train_steps
+def _train_steps(model, X, y, loss_fn, *, steps, lr, seed=0):
+    if loss_fn is not loss_from_column_labels:
+        return _real(model, X, y, loss_fn, steps=steps, lr=lr, seed=seed)
+    torch.manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    for _ in range(steps):
+        opt.zero_grad(); F.cross_entropy(model(X), y[:, 0]).backward(); opt.step()
+    return 0.0
+_core.train_steps = _train_steps
+"""
+MEMORISING_MODEL = """
+import targetpractice.checks.core as _core
+class _Memo(nn.Module):                        # the broken softmax head, plus the rows it trained on
+    def __init__(self, f, c):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(f, 32), nn.ReLU(), nn.Linear(32, c), nn.Softmax(dim=1))
+        self.memo, self.c = {}, c
+    def forward(self, X):
+        out = self.net(X)
+        rows = [self.memo.get(tuple(x.tolist())) for x in X]
+        return torch.stack([30 * F.one_hot(torch.tensor(r), self.c).float() if r is not None else o
+                            for r, o in zip(rows, out)])
+_real = _core.train_steps
+def _train_steps(model, X, y, loss_fn, **kw):
+    value = _real(model, X, y, loss_fn, **kw)
+    if isinstance(model, _Memo):
+        model.memo.update({tuple(x.tolist()): int(t) for x, t in zip(X, y)})
+    return value
+_core.train_steps = _train_steps
+def make_classifier(n_features, n_classes):
+    return _Memo(n_features, n_classes)
+"""
+COSTLY_REPLIES = """
+import targetpractice.wire as _w
+class _Big:
+    def __repr__(self):
+        return "[" + "[]," * 3_000_000 + "]"
+_w.serve = lambda request: _Big()
+"""
+# Honest answers in numpy: the same verdict in the kernel and in the grader, and no flag.
+NUMPY_ACCURACY = """
+def accuracy(logits, y):
+    pred = logits.argmax(dim=1)
+    return (pred == y.squeeze(1)).float().mean().numpy()       # a 0-d array, not a float
+"""
+NUMPY_SHAPES = """
+import numpy as np
+shape_logits, shape_loss_none, shape_probs = np.array([8, 3]), np.array([8]), np.array([8, 3])
+shape_pred, shape_compare_column, shape_mean_loss = np.array([8]), np.array([8, 8]), np.array([], dtype=int)
+"""
+NOT_FLAGGED = ["honest_numpy", "ada", "dee"]
 HIDDEN_LINE = "checks.separable_data(96, 4, 3, seed=3)"   # a line of column_labels' hidden tests
 
 # Attacks on the grader itself, each as one try-block a student prepends to an answer cell (so the
@@ -312,6 +371,13 @@ def cases():
     c["forge_setup_deleted"] = (prepend(without(untouched(), "setup"), "column_labels", FAKE_CHECKS_MODULE), ZERO, "")
     c["forge_setup_deleted_partly"] = (prepend(without(partly_solved(), "setup"), "column_labels", FAKE_CHECKS_MODULE),
                                        PARTLY, "")
+    c["forge_nan_gradient_hijack"] = (with_source(perfect(), "column_labels", NAN_GRADIENT_HIJACK),
+                                      {**FULL, "column_labels": 1}, "")     # the quick check compares values only
+    c["forge_memorising_model"] = (with_source(perfect(), "softmax_head", MEMORISING_MODEL), {**FULL, "softmax_head": 0},
+                                   "")
+    c["forge_costly_replies"] = (prepend(perfect(), "column_labels", COSTLY_REPLIES), ZERO, "could not read")
+    c["honest_numpy"] = (with_source(with_source(perfect(), "accuracy", NUMPY_ACCURACY), "predict_shape", NUMPY_SHAPES),
+                         {**FULL, "accuracy": 1}, "")
     walked = perfect()
     for ex, name, target in (("column_labels", "loss_from_column_labels", "y"), ("one_hot", "loss_from_one_hot", "onehot"),
                              ("one_based", "loss_from_one_based", "y")):
@@ -426,6 +492,8 @@ def test_adversarial_submission_is_scored_as_it_deserves(graded, case):
         want = FULL
     assert got == {ex: float(v) for ex, v in want.items()}, f"{case}: notes {row.notes}"
     assert graded["notes"][case] in " ".join(row.notes), f"{case}: notes {row.notes}"
+    if case in NOT_FLAGGED:
+        assert not [n for n in row.notes if "flagged" in n], f"{case}: notes {row.notes}"
 
 
 def test_submissions_are_never_modified_and_others_are_unaffected(graded):

@@ -202,6 +202,33 @@ def test_check_batch_independence_catches_batch_mixing():
     checks.check_batch_independence(lambda X: lstm_bf(X)[0], torch.randn(5, 6, 3))
 
 
+def test_outputs_of_the_wrong_shape_or_not_finite_never_pass_and_never_broadcast():
+    class Shifty(nn.Module):                       # two shapes for the two calls of the check
+        def __init__(self):
+            super().__init__()
+            self.k = 0
+
+        def forward(self, X):
+            self.k += 1
+            return torch.zeros(2, 4000) if self.k % 2 else torch.zeros(4001, 1)
+
+    with pytest.raises(checks.CheckFailed):        # (2, 4000) vs (4001, 1): a mismatch, not a 4001 x 4000 table
+        checks.check_batch_independence(Shifty(), torch.randn(7, 6))
+    one_row = nn.Sequential(nn.Linear(6, 5), nn.Flatten(0))
+    with pytest.raises(checks.CheckFailed, match="one row per sample"):
+        checks.check_batch_independence(lambda X: torch.zeros(1, 5), torch.randn(7, 6))
+    assert checks.core._gap(torch.zeros(1, 3), torch.zeros(3, 1)) == float("inf")
+    assert checks.core._gap(torch.tensor([float("nan")]), torch.zeros(1)) == float("inf")
+    del one_row
+
+    def nan_gradient(logits, y):                   # the right value, a NaN gradient (sqrt(0) * 0)
+        return F.cross_entropy(logits.detach(), y) + (logits * 0).sqrt().sum()
+
+    logits, y = checks.class_batch(5, 4, seed=3)
+    with pytest.raises(checks.CheckFailed, match="gradient"):
+        checks.check_loss(nan_gradient, references.EXPECTED["two_logits"], {"logits": logits, "y": y})
+
+
 def test_check_permutation_equivariance_catches_misaligned_targets():
     lg, t = checks.class_batch(6, 4, seed=2)
     checks.check_permutation_equivariance(lambda lg, t: F.cross_entropy(lg, t, reduction="none"),

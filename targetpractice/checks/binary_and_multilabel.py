@@ -58,16 +58,16 @@ def check_trains_binary(model, X: torch.Tensor, y: torch.Tensor, loss_fn, *, ste
     N = X.shape[0]
     train, held_out = held_out_split(N, seed)
     train_steps(model, X[train], rows(y, N, train), loss_fn, steps=steps, lr=lr, seed=seed)
-    value = loss_after_training(model, X[train], rows(y, N, train), loss_fn)
+    value = loss_after_training(model, X[held_out], rows(y, N, held_out), loss_fn)   # labels never sent
     with _no_grad():
         out = call(model, {"X": X[held_out]}, what="model(X)")
     acc = _binary_accuracy(out, rows(y if labels is None else labels, N, held_out))
-    if max_loss is not None and value > max_loss:   # first: a floor explains a low accuracy too
-        raise CheckFailed(f"After {steps} training steps the loss is still {value:.4f} (accuracy {acc:.3f}); "
+    if max_loss is not None and not value <= max_loss:   # first: a floor explains a low accuracy too
+        raise CheckFailed(f"After {steps} training steps the loss on held-out samples is still {value:.4f} (accuracy {acc:.3f}); "
                           f"it should fall below {max_loss}. A loss stuck at a floor usually means sigmoid "
                           "(or softmax, tanh) was applied before BCEWithLogitsLoss, which applies sigmoid "
                           "itself.", "loss-floor")
-    if acc < min_accuracy:
+    if not acc >= min_accuracy:
         raise CheckFailed(f"After {steps} training steps {acc:.3f} of the labels are right (logit > 0 means 1); "
                           f"it should reach {min_accuracy:.2f} on this easy data (loss {value:.4f}).",
                           "does-not-learn")

@@ -29,7 +29,7 @@ def check_perfect_floor(fn, y: torch.Tensor, C: int, *, tol: float = 1e-3, scale
         raise CheckFailed(f"{what} is {value:.4f} for perfect predictions: a loss below 0 means the input "
                           "is not what the loss expects (probabilities or raw logits into NLLLoss?).",
                           "negative-loss")
-    if value > tol:
+    if not value <= tol:
         floor = math.log(1 + (C - 1) / math.e)
         raise CheckFailed(f"{what} is {value:.4f} for perfect predictions; it should be about 0. "
                           f"(With softmax applied before CrossEntropyLoss the floor is log(1 + (C-1)/e) = "

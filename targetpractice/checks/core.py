@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import math
 import warnings
 
 import torch
@@ -164,7 +165,12 @@ def _require_tensor(value, what: str, shape=None, floating: bool = True):
 
 
 def _gap(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float(_max(_abs(a.detach().double() - b.detach().double()))) if a.numel() else 0.0
+    """Largest difference of two tensors of the same shape; inf if the shapes differ or a value is not finite
+    (never broadcast: a student's (1, K) against (K, 1) is a mismatch, not a K x K table)."""
+    if tuple(a.shape) != tuple(b.shape):
+        return float("inf")
+    gap = float(_max(_abs(a.detach().double() - b.detach().double()))) if a.numel() else 0.0
+    return gap if math.isfinite(gap) else float("inf")
 
 
 # ---------------------------------------------------------------------------- checks
@@ -183,7 +189,7 @@ def check_loss(fn, reference, args: dict, *, loss=None, grad_of: str | None = "l
     with strict():
         expected = reference(*theirs.values())
     gap = _gap(out, expected)
-    if gap > atol:
+    if not gap <= atol:
         diag = diagnose(loss, *list(args.values())[:2]) if loss is not None else None
         hint = f"\n{diag.message}" if diag is not None and diag.tag != "ok" else ""
         raise CheckFailed(
@@ -197,8 +203,8 @@ def check_loss(fn, reference, args: dict, *, loss=None, grad_of: str | None = "l
                               "no-gradient")
         out.backward()
         expected.backward()
-        g_mine, g_ref = mine[grad_of].grad, theirs[grad_of].grad
-        if g_mine is None or _gap(g_mine, g_ref) > 10 * atol:
+        g_mine, g_ref = mine[grad_of].grad, theirs[grad_of].grad   # _gap: inf if not finite
+        if g_mine is None or not _gap(g_mine, g_ref) <= 10 * atol:
             raise CheckFailed(f"{what}: the gradient reaching {grad_of} differs from the reference "
                               f"(largest difference {(_gap(g_mine, g_ref) if g_mine is not None else float('inf')):.3g}), "
                               "so training would follow the wrong signal.", "wrong-gradient")
@@ -236,7 +242,7 @@ def check_gradient_locality(per_element_fn, args: dict, *, of: str = "logits", c
             raise CheckFailed(f"{what}: no gradient reaches {of}.", "no-gradient")
         g = g.movedim(class_dim, -1)                       # (..., C): the scores of each position last
         leak = float(_abs(g).sum() - _abs(g[idx]).sum())
-        if leak > 0:
+        if not leak <= 0:
             raise CheckFailed(f"{what}: the loss at position {idx} sends gradient into the scores of other "
                               "positions or samples; they are being mixed (a view or reshape where a permute "
                               "was needed, or broadcasting).", "gradient-leak")
@@ -259,10 +265,13 @@ def check_batch_independence(model, X: torch.Tensor) -> None:
     with _no_grad():
         X2 = X.clone()
         X2[0] = X2[0] + 1.0
-        a = call(model, {"X": X}, what="model(X)")
-        b = call(model, {"X": X2}, what="model(X)")
+        a = _require_tensor(call(model, {"X": X}, what="model(X)"), "model(X)")
+        b = _require_tensor(call(model, {"X": X2}, what="model(X)"), "model(X)", shape=a.shape)
+    if a.dim() == 0 or a.shape[0] != X.shape[0]:
+        raise CheckFailed(f"model(X) gives {describe(a)} for X {describe(X)}: one row per sample expected.",
+                          "output-shape")
     gap = _gap(a[1:], b[1:])
-    if gap > 1e-6:
+    if not gap <= 1e-6:
         raise CheckFailed(f"Changing sample 0 changed the outputs of the other samples by up to {gap:.3g}: "
                           "the model mixes samples (batch and time swapped? batch_first?).", "batch-mixing")
 
@@ -274,7 +283,7 @@ def check_permutation_equivariance(per_sample_fn, args: dict, seed: int = 0) -> 
     what = getattr(per_sample_fn, "__name__", "your function")
     a = _require_tensor(call(per_sample_fn, args, what=what), what)
     b = _require_tensor(call(per_sample_fn, {k: v[perm] for k, v in args.items()}, what=what), what)
-    if a.shape != b.shape or a.dim() == 0 or _gap(a[perm], b) > 1e-5:
+    if a.shape != b.shape or a.dim() == 0 or not _gap(a[perm], b) <= 1e-5:
         raise CheckFailed(f"{what}: shuffling the batch did not shuffle the per-sample losses the same way "
                           "(targets misaligned or broadcast against the outputs).", "misaligned")
 
@@ -290,11 +299,11 @@ def train_steps(model, X: torch.Tensor, y: torch.Tensor, loss_fn, *, steps: int,
 
     Student code runs through call(), so its errors come back explained; a loss that does not
     depend on the output (detached, .item(), argmax) fails at once instead of silently not learning.
-    At grading, a model or loss that lives in the student's kernel trains there (its `__tp_train__`).
+    At grading, a model that lives in the student's kernel trains there (its `__tp_train__`); the
+    checks then score it on samples it never saw. A student's loss trains the grader's model here.
     """
-    elsewhere = next((o for o in (model, loss_fn) if getattr(type(o), "__tp_remote__", False)), None)
-    if elsewhere is not None:
-        return elsewhere.__tp_train__(model, X, y, loss_fn, steps=steps, lr=lr, seed=seed)
+    if getattr(type(model), "__tp_remote__", False):
+        return model.__tp_train__(model, X, y, loss_fn, steps=steps, lr=lr, seed=seed)
     params = list(model.parameters()) if isinstance(model, torch.nn.Module) else []
     if not params:
         raise CheckFailed(f"expected a model (an nn.Module with parameters), got {describe(model)}.", "not-a-model")
@@ -329,7 +338,8 @@ def rows(t: torch.Tensor, N: int, index: torch.Tensor) -> torch.Tensor:
 
 
 def loss_after_training(model, X: torch.Tensor, y: torch.Tensor, loss_fn) -> float:
-    """The loss of the trained model on its training data, computed again (not the value training reported)."""
+    """The loss of the trained model on (X, y), computed again (not the value training reported): the
+    checks pass held-out samples, whose labels a model trained elsewhere never saw."""
     with _no_grad():
         out = call(model, {"X": X}, what="model(X)")
         return float(_require_tensor(call(loss_fn, {"output": out, "y": y}, what="the loss"), "the loss",
@@ -340,22 +350,22 @@ def check_trains(model, X: torch.Tensor, y: torch.Tensor, loss_fn, *, steps: int
                  min_accuracy: float = 0.95, max_loss: float | None = None, seed: int = 0,
                  labels: torch.Tensor | None = None) -> dict:
     """Train model with Adam on two thirds of (X, y); require a stated accuracy on the held-out third
-    (and a final training loss below max_loss).
+    (and its loss below max_loss).
 
     ``labels`` are the 0-based class ids (N,) the accuracy is measured against (default: y).
     """
     N = X.shape[0]
     train, held_out = held_out_split(N, seed)
     train_steps(model, X[train], rows(y, N, train), loss_fn, steps=steps, lr=lr, seed=seed)
-    value = loss_after_training(model, X[train], rows(y, N, train), loss_fn)
+    value = loss_after_training(model, X[held_out], rows(y, N, held_out), loss_fn)   # labels never sent
     with _no_grad():
         out = _require_tensor(call(model, {"X": X[held_out]}, what="model(X)"), "model(X)")
         acc = _accuracy(out, (y if labels is None else labels).reshape(N, -1)[held_out, 0])
-    if acc < min_accuracy:
+    if not acc >= min_accuracy:
         raise CheckFailed(f"After {steps} training steps the accuracy on held-out samples is {acc:.3f}; it should "
-                          f"reach {min_accuracy:.2f} on this easy data (training loss {value:.4f}).", "does-not-learn")
-    if max_loss is not None and value > max_loss:
-        raise CheckFailed(f"After {steps} training steps the loss is still {value:.4f} (accuracy {acc:.3f}); "
+                          f"reach {min_accuracy:.2f} on this easy data (held-out loss {value:.4f}).", "does-not-learn")
+    if max_loss is not None and not value <= max_loss:
+        raise CheckFailed(f"After {steps} training steps the loss on held-out samples is still {value:.4f} (accuracy {acc:.3f}); "
                           f"it should fall below {max_loss}. A loss stuck at a floor usually means softmax "
                           "or sigmoid was applied before a loss that applies it itself.", "loss-floor")
     return {"accuracy": acc, "loss": value}

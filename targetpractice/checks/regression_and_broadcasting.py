@@ -63,7 +63,7 @@ def r2_score(pred: torch.Tensor, y: torch.Tensor) -> float:
 def check_r2(pred: torch.Tensor, y: torch.Tensor, min_r2: float = 0.95, context: str = "") -> float:
     """Predictions must reach R² >= min_r2 against y; R² near 0 is a model that learned only the mean."""
     score = r2_score(pred, y)
-    if score < min_r2:
+    if not score >= min_r2:
         hint = (" R² near 0 means the model learned only the mean of the targets: the loss compared every "
                 "output with every target, as an (N, 1) output against an (N,) target does (they broadcast "
                 "to (N, N)). Give the target the output's shape: y.view_as(output)." if score < 0.5 else "")
@@ -85,7 +85,7 @@ def check_regression_trains(model, X: torch.Tensor, y: torch.Tensor, loss_fn, *,
     N = X.shape[0]
     train, held_out = held_out_split(N, seed)
     train_steps(model, X[train], rows(y, N, train), loss_fn, steps=steps, lr=lr, seed=seed)
-    value = loss_after_training(model, X[train], rows(y, N, train), loss_fn)
+    value = loss_after_training(model, X[held_out], rows(y, N, held_out), loss_fn)   # labels never sent
     with _no_grad():
         pred = call(model, {"X": X[held_out]}, what="model(X)")
     score = check_r2(pred, rows(y if truth is None else truth, N, held_out), min_r2,

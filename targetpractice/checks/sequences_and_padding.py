@@ -106,7 +106,7 @@ def check_padding_invariance(fn, args: dict, *, scores: str = "logits", target: 
     more[scores] = torch.cat([x, 5 * torch.randn((x.shape[0], extra, *x.shape[2:]), generator=g)], dim=1)
     more[target] = torch.cat([y, torch.full((y.shape[0], extra), pad_value, dtype=y.dtype)], dim=1)
     b = _number(call(fn, more, what=f"{what} with {extra} more pad steps"), what)
-    if abs(a - b) > atol:
+    if not abs(a - b) <= atol:
         raise CheckFailed(f"{what} gave {a:.6f}; with {extra} more pad steps per row (same real tokens) it gave "
                           f"{b:.6f}. Padding must not count: average over the real tokens only "
                           "(sum over the mask / mask.sum(), or pad the targets with ignore_index).", "counts-padding")
@@ -134,7 +134,7 @@ def check_trains_tokens(model, X: torch.Tensor, y: torch.Tensor, loss_fn, *, tes
     real = ye != ignore_index
     acc = float((out.argmax(-1)[real] == ye[real]).float().mean())
     where = "held-out data"
-    if acc < min_accuracy:
+    if not acc >= min_accuracy:
         raise CheckFailed(f"After {steps} training steps the accuracy on {where} is {acc:.3f}; it should reach "
                           f"{min_accuracy:.2f} on this easy task (final training loss {value:.4f}).", "does-not-learn")
     return {"accuracy": acc, "loss": value}
@@ -181,7 +181,7 @@ def check_model_loss(fn, reference, model, args: dict, *, atol: float = 1e-5, la
     with strict():
         expected = reference(model, *args.values())
     gap = _gap(out, expected)
-    if gap > atol:
+    if not gap <= atol:
         raise CheckFailed(f"{what} returned {float(out.detach()):.6f}, but the loss computed step by step is "
                           f"{float(expected.detach()):.6f} (inputs: {_args_text(args)}).", "wrong-value")
     if not isinstance(expected, torch.Tensor) or not expected.requires_grad:
@@ -194,6 +194,6 @@ def check_model_loss(fn, reference, model, args: dict, *, atol: float = 1e-5, la
     for (name, _), a, b in zip([(n, p) for n, p in model.named_parameters() if p.requires_grad], mine, theirs):
         a = torch.zeros_like(b) if a is None and b is not None else a
         b = torch.zeros_like(a) if b is None and a is not None else b
-        if a is not None and _gap(a, b) > 10 * atol:
+        if a is not None and not _gap(a, b) <= 10 * atol:
             raise CheckFailed(f"{what}: the gradient of {name} differs from the reference (largest difference "
                               f"{_gap(a, b):.3g}), so training would follow the wrong signal.", "wrong-gradient")

@@ -12,9 +12,9 @@ function, a model class, a predicted shape) are fetched from the kernel once per
   (`wire.serve`) and brings back data, or another proxy. Gradients cross too: a returned tensor
   that requires grad is tied into this process's autograd graph, and its backward asks the
   kernel for the gradients of the arguments (and of the grader's model parameters) it was sent.
-* training a student's model, or the grader's model with a student's loss, runs in the kernel
-  (`train_steps` there); the grader then evaluates the trained model, or the returned weights,
-  on inputs the kernel has not seen.
+* a student's model trains in the kernel (`train_steps` there), and the grader then scores it on
+  samples whose labels the kernel has not seen; the grader's model trains here, on the values and
+  gradients of the student's loss (one request per step: a loss's gradients come with its value).
 
 So every reference, threshold and comparison is computed here, on data: a patched library,
 an input transformer, an object whose `__eq__` lies or a frame walk inside the kernel changes at
@@ -42,6 +42,8 @@ from ..checks.core import CheckFailed
 from . import references  # noqa: F401 - registers the grader's references: checks.expected() is them here
 
 REQUEST_SECONDS = 60.0      # one call into the kernel (a training run is one call)
+MAX_REPLY = 16 * 2**20      # characters of one reply (the course's largest, a model's weights, is ~200 kB)
+REPLY = re.compile(r"'[A-Za-z0-9+/=]*'")   # the repr of wire.serve's base64 string, nothing else
 
 
 class RemoteError(Exception):
@@ -103,6 +105,7 @@ class Channel:
         self.interrupt, self.timeout = interrupt, timeout
         self.notebook_ns: dict = {}
         self.requests, self.seconds, self.dead = 0, 0.0, False
+        self.pending_seed = None
 
     def close(self):
         with contextlib.suppress(Exception):
@@ -125,13 +128,13 @@ class Channel:
             expr_out = reply["content"]["user_expressions"]["r"]
             if expr_out.get("status") != "ok":
                 raise wire.WireError(f"{expr_out.get('ename', 'error')}: {expr_out.get('evalue', '')}"[:300])
-            text = ast.literal_eval(expr_out["data"]["text/plain"])
-            if type(text) is not str:
-                raise wire.WireError("not a string")
-            answer = json.loads(text)
+            text = expr_out["data"]["text/plain"]
+            if type(text) is not str or len(text) > MAX_REPLY or not REPLY.fullmatch(text):
+                raise wire.WireError("not the base64 text wire.serve sends")
+            answer = json.loads(base64.b64decode(text[1:-1], validate=True))
             if type(answer) is not dict:
                 raise wire.WireError("not an object")
-        except (KeyError, TypeError, ValueError, SyntaxError, MemoryError, RecursionError, wire.WireError) as exc:
+        except (KeyError, TypeError, ValueError, MemoryError, RecursionError, wire.WireError) as exc:
             raise KernelUnavailable("the grader could not read what the notebook's kernel sent back "
                                     f"({type(exc).__name__}: {str(exc)[:200]})", "unreadable-answer") from None
         return answer
@@ -174,7 +177,7 @@ class Channel:
     def call(self, ref, method, args: tuple, kwargs: dict, name: str):
         grad = torch.is_grad_enabled()
         strict = bool(warnings.filters) and warnings.filters[0][0] == "error"
-        seed = int(torch.randint(0, 2**62, ()))         # the kernel's RNG follows the grader's seeds
+        seed, self.pending_seed = self.pending_seed, None   # a torch.manual_seed(n) the check just called
         mine = wire.leaves([list(args), kwargs])
         answer = self.request(op="call", target=ref, method=method, args=list(args), kwargs=kwargs, grad=grad,
                               strict=strict, seed=seed)
@@ -185,8 +188,9 @@ class Channel:
             self._load_states(wire.sent_modules(args, kwargs), self.decode(answer["states"]))
         graph = answer.get("graph")
         if grad and type(graph) is int and isinstance(value, torch.Tensor) and value.is_floating_point():
+            eager = self.decode(answer["grads"]) if "grads" in answer else None
             anchor = [] if mine else [torch.zeros((), requires_grad=True)]   # ties the result into autograd
-            return _RemoteBackward.apply(self, graph, len(mine), value, *mine, *anchor)
+            return _RemoteBackward.apply(self, graph, len(mine), eager, value, *mine, *anchor)
         return value
 
     @staticmethod
@@ -212,16 +216,14 @@ class Channel:
             raise CheckFailed("the gradients the kernel sent back do not fit the inputs", "wrong-gradient")
         return grads
 
-    def train(self, model, X, y, loss_fn, steps: int, lr: float, seed: int):
-        model_ref = model._ref if isinstance(model, Remote) else model
-        loss_ref = loss_fn._ref if isinstance(loss_fn, Remote) else loss_fn
-        answer = self.request(op="train", model=model_ref, loss=loss_ref, X=X, y=y, steps=steps, lr=lr, seed=seed,
+    def train(self, model: "Remote", X, y, loss_fn, steps: int, lr: float, seed: int) -> float:
+        """A student's model trains in the kernel (checks.train_steps there); what it reports is only shown,
+        the checks score the model afterwards on samples it was never sent."""
+        answer = self.request(op="train", model=model._ref, loss=loss_fn, X=X, y=y, steps=steps, lr=lr, seed=seed,
                               timeout=4 * self.timeout)
         value = self.decode(answer.get("value"))
         if isinstance(value, wire.RemoteException):
             raise as_exception(value)
-        if not isinstance(model, Remote):               # the grader's model: take the weights, check them
-            self._load_states([model], [self.decode(answer.get("state"))])
         return value if isinstance(value, float) else float("nan")
 
 
@@ -229,19 +231,24 @@ class _RemoteBackward(torch.autograd.Function):
     """A tensor computed in the kernel, tied into this process's graph through the grader's inputs."""
 
     @staticmethod
-    def forward(ctx, channel, graph, n, value, *inputs):
-        ctx.channel, ctx.graph, ctx.n = channel, graph, n
+    def forward(ctx, channel, graph, n, eager, value, *inputs):
+        ctx.channel, ctx.graph, ctx.n, ctx.eager = channel, graph, n, eager
         ctx.shapes = [t.shape for t in inputs[:n]]
         return value.clone()
 
     @staticmethod
     def backward(ctx, grad_output):
-        grads = ctx.channel.backward(ctx.graph, grad_output, ctx.n)
+        if ctx.eager is not None and grad_output.dim() == 0 and float(grad_output) == 1.0:
+            grads = ctx.eager                         # loss.backward(): the gradients came with the value
+        else:
+            grads = ctx.channel.backward(ctx.graph, grad_output, ctx.n)
+        if not isinstance(grads, list) or len(grads) != ctx.n:
+            raise CheckFailed("the gradients the kernel sent back do not fit the inputs", "wrong-gradient")
         for g, shape in zip(grads, ctx.shapes):
-            if g is not None and g.shape != shape:
+            if g is not None and (not isinstance(g, torch.Tensor) or g.shape != shape):
                 raise CheckFailed("the gradients the kernel sent back do not fit the inputs", "wrong-gradient")
-        anchor = [None] * (len(ctx.needs_input_grad) - 4 - ctx.n)
-        return (None, None, None, None, *grads, *anchor)
+        anchor = [None] * (len(ctx.needs_input_grad) - 5 - ctx.n)
+        return (None, None, None, None, None, *grads, *anchor)
 
 
 class Remote:
@@ -337,6 +344,22 @@ class TrustedChecks:
             sources = list(failed)
         self.setup_errors.extend(failed.values())
 
+    @contextlib.contextmanager
+    def _seeds_forwarded(self):
+        """torch.manual_seed(n) in a check also seeds the kernel before its next call: a model the
+        student's class builds right after it starts from the weights it gets in the notebook."""
+        real = torch.manual_seed
+
+        def manual_seed(seed):
+            self.channel.pending_seed = int(seed)
+            return real(seed)
+
+        torch.manual_seed = manual_seed
+        try:
+            yield
+        finally:
+            torch.manual_seed = real
+
     def run_test(self, source: str) -> Verdict:
         t0 = time.perf_counter()
         ns = dict(self.namespace)
@@ -348,7 +371,7 @@ class TrustedChecks:
                     raise as_exception(value)
                 if value is not wire.MISSING and not (isinstance(value, Remote) and value._type == "module"):
                     ns[name] = value                  # (a module never comes from the kernel: no `checks`)
-            with contextlib.redirect_stdout(printed), warnings.catch_warnings():
+            with contextlib.redirect_stdout(printed), warnings.catch_warnings(), self._seeds_forwarded():
                 exec(compile(source, "<test cell>", "exec"), ns)  # noqa: S102 - the instructor's test cell
         except CheckFailed as exc:
             return Verdict(False, printed.getvalue(), str(exc), exc.tag, time.perf_counter() - t0)
