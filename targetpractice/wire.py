@@ -8,6 +8,7 @@ sends one request into the student's kernel and `serve` answers it here:
     call    target, args     -> target(*args) (a student function, class, model or method)
     backward graph, grad     -> the gradients of a call's tensor inputs (and model parameters)
     train   model, data, loss -> checks.train_steps on a student's model, in the kernel
+    trace   model, data, loss -> each step of training the grader's model on a student's loss
 
 Requests are pickled by the grader (this kernel trusts the grader). Answers go back as plain data
 only, in one JSON schema (`encode`): None, bool, int, float, str, tuples, lists, dicts of those,
@@ -223,11 +224,39 @@ def _train(req, ns):
     return {"value": encode(value)}
 
 
+def _trace(req, ns):
+    """The grader's model trained here on the student's loss, as train_steps does it, recording each
+    step's output, loss and gradient of the loss: the grader replays the steps and takes a record
+    only where its own model produced exactly that output (one request instead of one per step)."""
+    model, loss_fn, X, y = req["model"], _resolve(req["loss"], ns), req["X"], req["y"]
+    torch.manual_seed(req["seed"])
+    opt = torch.optim.Adam(model.parameters(), lr=req["lr"])
+    model.train()
+    steps = []
+    for _ in range(req["steps"]):
+        opt.zero_grad()
+        out = model(X)
+        leaf = out.detach().requires_grad_(True)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                loss = loss_fn(leaf, y)
+            if type(loss) is not torch.Tensor or loss.dim() != 0 or not loss.requires_grad:
+                break                                    # the grader's own step explains it
+            (grad,) = torch.autograd.grad(loss, leaf)
+        except Exception:  # noqa: BLE001 - likewise
+            break
+        steps.append({"out": out.detach(), "value": loss.detach(), "grad": grad})
+        out.backward(grad)
+        opt.step()
+    return {"value": encode(steps)}
+
+
 def _get(req, ns):
     return {"value": {name: (encode(ns[name]) if name in ns else {"t": "missing"}) for name in req["names"]}}
 
 
-_OPS = {"get": _get, "call": _call, "backward": _backward, "train": _train}
+_OPS = {"get": _get, "call": _call, "backward": _backward, "train": _train, "trace": _trace}
 
 
 def serve(request: str) -> str:

@@ -216,6 +216,36 @@ class Channel:
             raise CheckFailed("the gradients the kernel sent back do not fit the inputs", "wrong-gradient")
         return grads
 
+    def trace(self, loss: "Remote", model, X, y, steps: int, lr: float, seed: int):
+        """Training the grader's model on the student's loss, every step's answer in one request.
+
+        Returns known(step, out): the loss for that step, tied to `out` with the gradient the kernel
+        gave, if and only if `out` is exactly the output the kernel trained from; else None (then the
+        loss is called for that step). So the answers count only where they are the student's loss at
+        the grader's own outputs, as a call per step would be.
+        """
+        try:
+            answer = self.request(op="trace", model=model, loss=loss._ref, X=X, y=y, steps=steps, lr=lr, seed=seed,
+                                  timeout=4 * self.timeout)
+            steps_known = self.decode(answer.get("value"))
+        except CheckFailed:
+            return None
+        if not isinstance(steps_known, list):
+            return None
+
+        def known(step: int, out: torch.Tensor):
+            if step >= len(steps_known) or not isinstance(steps_known[step], dict):
+                return None
+            rec = steps_known[step]
+            claimed, value, grad = rec.get("out"), rec.get("value"), rec.get("grad")
+            if not all(isinstance(t, torch.Tensor) for t in (claimed, value, grad)) or value.shape != () \
+                    or not value.is_floating_point() or grad.shape != out.shape or claimed.dtype != out.dtype \
+                    or claimed.shape != out.shape or not torch.equal(claimed, out.detach()):
+                return None
+            return _KnownLoss.apply(out, value, grad.to(out.dtype))
+
+        return known
+
     def train(self, model: "Remote", X, y, loss_fn, steps: int, lr: float, seed: int) -> float:
         """A student's model trains in the kernel (checks.train_steps there); what it reports is only shown,
         the checks score the model afterwards on samples it was never sent."""
@@ -251,6 +281,20 @@ class _RemoteBackward(torch.autograd.Function):
         return (None, None, None, None, None, *grads, *anchor)
 
 
+class _KnownLoss(torch.autograd.Function):
+    """A loss value the kernel computed at exactly this output, with its gradient."""
+
+    @staticmethod
+    def forward(ctx, out, value, grad):
+        ctx.save_for_backward(grad)
+        return value.clone()
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (grad,) = ctx.saved_tensors
+        return grad_output * grad, None, None
+
+
 class Remote:
     """The grader's handle on an object in the student's kernel: a function, a class, a model, a method."""
 
@@ -271,6 +315,9 @@ class Remote:
 
     def __tp_train__(self, model, X, y, loss_fn, *, steps: int, lr: float, seed: int = 0) -> float:
         return self._channel.train(model, X, y, loss_fn, steps, lr, seed)
+
+    def __tp_trace__(self, model, X, y, *, steps: int, lr: float, seed: int = 0):
+        return self._channel.trace(self, model, X, y, steps, lr, seed)
 
     def __repr__(self):
         return f"<{self._type} in the notebook>"
