@@ -12,6 +12,7 @@ import pickle
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from conftest import ROOT
 from targetpractice import wire
@@ -134,3 +135,42 @@ def test_the_student_library_holds_no_reference():
     assert [n for n in dir(checks) if n.startswith("reference")] == []
     library = [p for p in (ROOT / "targetpractice").rglob("*.py") if "instructor" not in p.parts]
     assert len(library) > 5 and not [p for p in library if "def reference_" in p.read_text()]
+
+
+@pytest.mark.slow
+def test_training_on_a_students_loss_takes_one_request_and_matches_step_by_step_training():
+    import jupyter_client
+    import torch.nn as nn
+
+    from targetpractice import checks
+    from targetpractice.instructor.trusted import Channel
+
+    km, kc = jupyter_client.manager.start_new_kernel(kernel_name="python3")
+    try:
+        kc.execute_interactive("import torch, torch.nn.functional as F\ntorch.set_num_threads(1)\n"
+                               "def loss_fn(logits, y):\n    return F.cross_entropy(logits, y[:, 0])\n", timeout=60)
+        torch.set_num_threads(1)
+        channel = Channel(km, km.interrupt_kernel)
+        remote = channel.get(["loss_fn"])["loss_fn"]
+        X, y = checks.separable_data(96, 4, 3, seed=3)                     # (96, 4), (96,)
+
+        def trained(loss):
+            torch.manual_seed(0)
+            model = nn.Linear(4, 3)
+            before = channel.requests
+            result = checks.check_trains(model, X, y[:, None], loss, steps=60, min_accuracy=0.95)
+            return result, model.weight.detach().clone(), channel.requests - before
+
+        local, w_local, _ = trained(lambda logits, y: F.cross_entropy(logits, y[:, 0]))
+        fast, w_fast, requests = trained(remote)
+        assert requests == 2 and fast == local and torch.equal(w_fast, w_local)   # trace, then the held-out loss
+        # a kernel whose record does not match the grader's outputs is not believed: one call per step instead
+        kc.execute_interactive("import targetpractice.wire as w\n_t = w._trace\n"
+                               "def _lying(req, ns):\n    a = _t(req, ns)\n"
+                               "    for s in a['value']['v']:\n        s['v']['grad'] = w.encode(torch.zeros(64, 3))\n"
+                               "        s['v']['out'] = w.encode(torch.zeros(64, 3))\n    return a\n"
+                               "w._OPS['trace'] = _lying\n", timeout=60)
+        slow, w_slow, requests = trained(remote)
+        assert requests == 2 + 60 and slow == local and torch.equal(w_slow, w_local)
+    finally:
+        km.shutdown_kernel(now=True)
