@@ -201,16 +201,16 @@ def _grading_classes():
                 os.kill(provisioner.process.pid, signal.SIGINT)
 
         def _grade_test_cell(self, cell, grade_id, source, resources, index):
-            """The kernel runs a quick check as the student saw it (evidence only); the verdict is computed
-            here from the instructor's source; the cell keeps the grader's outputs, never the kernel's."""
-            quick = "BEGIN HIDDEN TESTS" not in source
+            """The verdict is computed here from the instructor's source, and the cell keeps the grader's
+            outputs, never the kernel's. Where a quick check fails here, the kernel runs it as the student
+            saw it: passing there is evidence that the notebook answers its own checks differently."""
+            verdict = self._trusted().run_test(source)
             kernel_passed = None
-            if quick:
+            if not verdict.passed and "BEGIN HIDDEN TESTS" not in source:
                 cell.source = source
                 cell, resources = super().preprocess_cell(cell, resources, index)
                 kernel_passed = not any(o.get("output_type") == "error" or o.get("name") == "stderr"
                                         for o in cell.outputs)
-            verdict = self._trusted().run_test(source)
             cell.outputs = verdict.outputs()
             self._verdicts[grade_id] = verdict.passed
             TRUSTED_STATS["seconds"] += verdict.seconds
