@@ -146,6 +146,7 @@ def test_training_on_a_students_loss_takes_one_request_and_matches_step_by_step_
     from targetpractice.instructor.trusted import Channel
 
     km, kc = jupyter_client.manager.start_new_kernel(kernel_name="python3")
+    channel = None
     try:
         kc.execute_interactive("import torch, torch.nn.functional as F\ntorch.set_num_threads(1)\n"
                                "def loss_fn(logits, y):\n    return F.cross_entropy(logits, y[:, 0])\n", timeout=60)
@@ -172,5 +173,8 @@ def test_training_on_a_students_loss_takes_one_request_and_matches_step_by_step_
                                "w._OPS['trace'] = _lying\n", timeout=60)
         slow, w_slow, requests = trained(remote)
         assert requests == 2 + 60 and slow == local and torch.equal(w_slow, w_local)
-    finally:
+    finally:  # every socket closed before the context goes: a context collected with open sockets blocks
+        if channel is not None:
+            channel.close()
+        kc.stop_channels()
         km.shutdown_kernel(now=True)
