@@ -41,6 +41,17 @@ def test_nbgrader_validate_passes_solutions_and_fails_every_test_of_the_release(
 SAMPLED = [a for a in ASSIGNMENTS if build.load_sample_spec(a)]
 
 
+def students_from(fixes: list, prefix: str) -> dict:
+    """Exercises are independent (each check takes the student's function and builds its own inputs),
+    so student <prefix>k carries the k-th fix of every exercise that has one, and the rest solved: a
+    few submissions instead of one per fix. The tests still check the solved ones."""
+    by_exercise = {}
+    for fx in fixes:
+        by_exercise.setdefault(fx["exercise"], []).append(fx)
+    return {f"{prefix}{k}": {ex: fxs[k] for ex, fxs in by_exercise.items() if k < len(fxs)}
+            for k in range(max(map(len, by_exercise.values()), default=0))}
+
+
 @pytest.fixture(scope="module", params=SAMPLED)
 def graded_class(request, tmp_path_factory):
     """One grading run per topic: its sample class plus one student per tempting wrong fix."""
@@ -49,21 +60,8 @@ def graded_class(request, tmp_path_factory):
     course = make_course(tmp / "course")
     subs = tmp / "class"
     shutil.copytree(ROOT / "grader" / "samples" / assignment, subs)
-    fixes = build.load_wrong_fixes(assignment)
-    # Exercises are independent (each check takes the student's function and builds its own inputs),
-    # so one submission carries the k-th wrong fix of every exercise that has one, and the rest
-    # solved: a few submissions instead of one per fix. The test still checks the solved ones.
-    by_exercise = {}
-    for fx in fixes:
-        by_exercise.setdefault(fx["exercise"], []).append(fx)
-    corpus = {f"wrong{k}": {ex: fxs[k] for ex, fxs in by_exercise.items() if k < len(fxs)}
-              for k in range(max(map(len, by_exercise.values()), default=0))}
-    rights = build.load_right_fixes(assignment)
-    by_exercise = {}
-    for fx in rights:
-        by_exercise.setdefault(fx["exercise"], []).append(fx)
-    right_corpus = {f"right{k}": {ex: fxs[k] for ex, fxs in by_exercise.items() if k < len(fxs)}
-                    for k in range(max(map(len, by_exercise.values()), default=0))}
+    fixes, rights = build.load_wrong_fixes(assignment), build.load_right_fixes(assignment)
+    corpus, right_corpus = students_from(fixes, "wrong"), students_from(rights, "right")
     for student, chosen in {**corpus, **right_corpus}.items():
         for path in sorted((course / "exercises" / assignment).glob("*.ipynb")):
             release = nbformat.read(path, as_version=4)

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from ..diagnosis import describe, shape_str
-from .core import CheckFailed, _no_grad, call, held_out_split, loss_after_training, rows, separable_data, train_steps
+from .core import CheckFailed, _no_grad, call, rows, separable_data, train_held_out
 
 
 _logsigmoid = F.logsigmoid
@@ -56,9 +56,7 @@ def check_trains_binary(model, X: torch.Tensor, y: torch.Tensor, loss_fn, *, ste
     (default: y). A prediction is 1 where the logit is > 0.
     """
     N = X.shape[0]
-    train, held_out = held_out_split(N, seed)
-    train_steps(model, X[train], rows(y, N, train), loss_fn, steps=steps, lr=lr, seed=seed)
-    value = loss_after_training(model, X[held_out], rows(y, N, held_out), loss_fn)   # labels never sent
+    held_out, value = train_held_out(model, X, y, loss_fn, steps=steps, lr=lr, seed=seed)
     with _no_grad():
         out = call(model, {"X": X[held_out]}, what="model(X)")
     acc = _binary_accuracy(out, rows(y if labels is None else labels, N, held_out))

@@ -352,6 +352,15 @@ def loss_after_training(model, X: torch.Tensor, y: torch.Tensor, loss_fn) -> flo
                                      shape=()).detach())
 
 
+def train_held_out(model, X: torch.Tensor, y: torch.Tensor, loss_fn, *, steps: int, lr: float, seed: int = 0):
+    """Train on two thirds of (X, y); return the held-out indices and the loss there, recomputed on
+    samples whose labels training never saw."""
+    N = X.shape[0]
+    train, held_out = held_out_split(N, seed)
+    train_steps(model, X[train], rows(y, N, train), loss_fn, steps=steps, lr=lr, seed=seed)
+    return held_out, loss_after_training(model, X[held_out], rows(y, N, held_out), loss_fn)
+
+
 def check_trains(model, X: torch.Tensor, y: torch.Tensor, loss_fn, *, steps: int = 150, lr: float = 0.05,
                  min_accuracy: float = 0.95, max_loss: float | None = None, seed: int = 0,
                  labels: torch.Tensor | None = None) -> dict:
@@ -361,9 +370,7 @@ def check_trains(model, X: torch.Tensor, y: torch.Tensor, loss_fn, *, steps: int
     ``labels`` are the 0-based class ids (N,) the accuracy is measured against (default: y).
     """
     N = X.shape[0]
-    train, held_out = held_out_split(N, seed)
-    train_steps(model, X[train], rows(y, N, train), loss_fn, steps=steps, lr=lr, seed=seed)
-    value = loss_after_training(model, X[held_out], rows(y, N, held_out), loss_fn)   # labels never sent
+    held_out, value = train_held_out(model, X, y, loss_fn, steps=steps, lr=lr, seed=seed)
     with _no_grad():
         out = _require_tensor(call(model, {"X": X[held_out]}, what="model(X)"), "model(X)")
         acc = _accuracy(out, (y if labels is None else labels).reshape(N, -1)[held_out, 0])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from ..diagnosis import describe
-from .core import CheckFailed, _args_text, _no_grad, call, held_out_split, loss_after_training, rows, strict, train_steps
+from .core import CheckFailed, _args_text, _no_grad, call, rows, strict, train_held_out
 
 
 def regression_batch(N: int, K: int = 1, seed: int = 0):
@@ -83,9 +83,7 @@ def check_regression_trains(model, X: torch.Tensor, y: torch.Tensor, loss_fn, *,
     them flattened to (N*K,).
     """
     N = X.shape[0]
-    train, held_out = held_out_split(N, seed)
-    train_steps(model, X[train], rows(y, N, train), loss_fn, steps=steps, lr=lr, seed=seed)
-    value = loss_after_training(model, X[held_out], rows(y, N, held_out), loss_fn)   # labels never sent
+    held_out, value = train_held_out(model, X, y, loss_fn, steps=steps, lr=lr, seed=seed)
     with _no_grad():
         pred = call(model, {"X": X[held_out]}, what="model(X)")
     score = check_r2(pred, rows(y if truth is None else truth, N, held_out), min_r2,
