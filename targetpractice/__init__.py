@@ -4,6 +4,7 @@
     tp.diagnose("CrossEntropyLoss", logits, y)         # what is wrong, and the fix
     with tp.show_error(): F.cross_entropy(logits, y)   # lessons: run, catch, explain
     tp.show_shapes({"logits": logits, "y": y}, axes={"logits": "N C", "y": "N"})
+    tp.hint("column_labels")                           # exercises: the next hint, when asked
 
 Submodules load on first use, so the instructor tooling (targetpractice.instructor)
 does not pay for importing torch and matplotlib.
@@ -22,6 +23,7 @@ _LAZY = {
     "diagnose": ("diagnosis", "diagnose"), "explain_error": ("diagnosis", "explain_error"),
     "shape_str": ("diagnosis", "shape_str"), "shape_table": ("diagnosis", "shape_table"),
     "show_shapes": ("pictures", "show_shapes"),
+    "hint": ("hints", "hint"),
 }
 __all__ = [*_LAZY, "show_error"]
 
@@ -49,6 +51,7 @@ def show_error(loss=None, input=None, target=None):
         diag = diagnose(loss, input, target) if loss is not None else None
         if diag is None or diag.tag == "ok":  # the shapes look right: the message knows more
             diag = explain_error(exc)
-        print(f"\nDiagnosis [{diag.tag}]: {diag.message.split(chr(10) + 'Likely fix: ')[-1]}")
+        problem = diag.problem.split("\n", 1)[-1] if diag.problem.startswith(type(exc).__name__) else diag.problem
+        print(f"\nDiagnosis [{diag.tag}]: {problem}" + (f"\nFix: {diag.fix}" if diag.fix else ""))
     else:
         raise AssertionError("this cell was meant to show an error, but nothing was raised")

@@ -1,8 +1,9 @@
-"""Diagnosis: turn a loss, its tensors or its exception into one paragraph a student can act on.
+"""Diagnosis: turn a loss, its tensors or its exception into what a student can act on.
 
-Every diagnosis has a tag (a misconception id such as ``target-extra-dim``) so
-the grader can count mistakes across a class, and a message that names the
-shapes and dtypes seen, what the loss expected, and the likely fix.
+Every diagnosis has a tag (a misconception id such as ``target-extra-dim``) so the grader can count
+mistakes across a class, a ``problem`` that names the shapes and dtypes seen and which rule of the
+loss's contract they break, and a ``fix``: the idiom that repairs it. Lessons print both (they
+teach); exercise checks print the problem and keep the fix for the hint the student asks for.
 """
 from __future__ import annotations
 
@@ -17,7 +18,12 @@ from .contracts import contract_for, expected_target_shapes
 @dataclass(frozen=True)
 class Diagnosis:
     tag: str
-    message: str
+    problem: str       # what was seen and which rule is broken, in the student's terms; no code to copy
+    fix: str = ""      # the repair in code: shown by lessons, and by exercises only as a hint
+
+    @property
+    def message(self) -> str:
+        return self.problem + (f"\nLikely fix: {self.fix}" if self.fix else "")
 
     def __str__(self) -> str:
         return self.message
@@ -35,7 +41,8 @@ def describe(x) -> str:
         return f"{shape_str(x.shape)} {str(x.dtype).replace('torch.', '')}"
     if x is None:
         return "None (did the function forget to return?)"
-    return f"a {type(x).__name__}, not a tensor"
+    name = type(x).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}, not a tensor"
 
 
 def _dt(t) -> str:
@@ -82,68 +89,74 @@ def _diagnose_class_ids(c, x, y, seen, ignore_index) -> Diagnosis:
     if x.dim() >= 2 and x.shape[0] == 1 and y.dim() == len(wanted) - 1:
         return Diagnosis(
             "squeeze-ate-batch",
-            f"{seen}; {want}. With N = 1 a bare squeeze() removed the batch dim too: "
+            f"{seen}; {want}. With N = 1 the target lost its batch dim: a squeeze that removes every dim "
+            "of size 1 also removes N when N is 1.",
             "squeeze only the dim you mean, y.squeeze(1), or use y.view(-1).")
     if x.dim() >= 2 and y.dim() >= 1 and y.shape[0] != x.shape[0]:
         return Diagnosis(
             "batch-mismatch",
-            f"{seen}: the batch sizes differ ({x.shape[0]} vs {y.shape[0]}). Dim 0 of both must be N. "
-            "Look for a view/reshape/flatten earlier that mixed the batch into other dims "
-            "(use x.flatten(1) and x.size(0), never a hard-coded batch size), or for logits and "
-            "targets that come from different batches. Trimming the targets to match only hides it.")
+            f"{seen}: the batch sizes differ ({x.shape[0]} vs {y.shape[0]}). Dim 0 of both must be N, "
+            "one target per sample.",
+            "look for a view/reshape/flatten earlier that mixed the batch into other dims (use x.flatten(1) "
+            "and x.size(0), never a hard-coded batch size), or for logits and targets from different "
+            "batches. Trimming the targets to match only hides it.")
     if x.dim() == 3 and tuple(y.shape) == (x.shape[0], x.shape[1]) and x.shape[1] != x.shape[2]:
         return Diagnosis(
             "class-dim-last",
-            f"{seen}: this looks like (N, T, C) sequence logits, but {c.name} reads the classes from dim 1. "
-            f"Use logits.permute(0, 2, 1) to get (N, C, T), or flatten both: "
-            f"logits.reshape(-1, C) with y.reshape(-1). Never view/reshape straight to (N, C, T): that scrambles the data.")
+            f"{seen}: this looks like (N, T, C) sequence scores, but {c.name} reads the classes from dim 1, "
+            f"so it takes the {x.shape[1]} time steps for classes.",
+            "logits.permute(0, 2, 1) gives (N, C, T); or flatten both: logits.reshape(-1, C) with "
+            "y.reshape(-1). Never view/reshape straight to (N, C, T): that scrambles the data.")
     if tuple(y.shape) == tuple(wanted):
         if y.is_floating_point():
-            return Diagnosis("float-class-ids",
-                             f"{seen}; {want}. The shape is right but the ids are {_dt(y)}: use y.long().")
+            return Diagnosis("float-class-ids", f"{seen}; {want}. The shape is right but the ids are {_dt(y)}.",
+                             "y.long().")
         if y.dtype not in (torch.int64, torch.uint8):
-            return Diagnosis("int-class-ids", f"{seen}; {want}. Convert the ids with y.long().")
+            return Diagnosis("int-class-ids", f"{seen}; {want}. The ids are {_dt(y)}.", "y.long().")
         ids = y[y != ignore_index]
         if ids.numel():
             lo, hi = int(ids.min()), int(ids.max())
             if hi >= C:
-                hint = ("The labels look 1-based (1..C): subtract 1." if lo >= 1 else
-                        "Either C is too small or a special value (padding, 'void' 255) needs ignore_index.")
+                fix = ("the labels look 1-based (1..C): subtract 1." if lo >= 1 else
+                       "either C is too small or a special value (padding, 'void' 255) needs ignore_index.")
                 return Diagnosis("labels-out-of-range",
                                  f"{seen}; labels run from {lo} to {hi}, but with C = {C} classes they must lie "
-                                 f"in 0..{C - 1}. {hint} Clamping or taking them modulo C silently relabels them.")
+                                 f"in 0..{C - 1}.", fix + " Clamping or taking them modulo C silently relabels them.")
             if lo < 0:
                 return Diagnosis("negative-labels",
-                                 f"{seen}; label {lo} is negative. If it marks padding, pass "
-                                 f"ignore_index={lo} (or pad with -100, the default).")
+                                 f"{seen}; label {lo} is negative, and class ids must lie in 0..{C - 1}.",
+                                 f"if it marks padding, pass ignore_index={lo} (or pad with -100, the default).")
         if c.name == "CrossEntropyLoss" and _looks_like_probs(x, 1 if x.dim() >= 2 else 0):
             return Diagnosis("softmax-before-loss",
-                             f"{seen}; every row of the input sums to 1, so softmax was applied already. "
-                             "CrossEntropyLoss applies log_softmax itself: pass raw logits, or the loss "
-                             "stalls at a floor of log(1 + (C-1)/e).")
+                             f"{seen}; every row of the input sums to 1: these are probabilities, but "
+                             "CrossEntropyLoss applies log_softmax itself and wants raw scores. The loss "
+                             "stalls at a floor of log(1 + (C-1)/e).",
+                             "pass raw logits (remove the softmax).")
         if c.name == "NLLLoss" and x.is_floating_point() and bool((x.detach() > 0).any()):
             return Diagnosis("nll-without-log-softmax",
-                             f"{seen}; NLLLoss wants log-probabilities (all <= 0), but some inputs are positive. "
-                             "Apply log_softmax(dim=1) first, or use CrossEntropyLoss on the logits.")
+                             f"{seen}; NLLLoss wants log-probabilities (all <= 0), but some inputs are positive.",
+                             "apply log_softmax(dim=1) first, or use CrossEntropyLoss on the logits.")
         return Diagnosis("ok", f"{seen}; this matches: {want}.")
     if tuple(y.shape) == tuple(x.shape):
         if not y.is_floating_point():
             return Diagnosis("one-hot-long",
-                             f"{seen}: a one-hot target. {want}. Use y.argmax(1) for class ids"
-                             + (" or y.float() as probabilities." if c.name == "CrossEntropyLoss" else "."))
+                             f"{seen}: a target of the input's shape, so a one-hot or probability target; "
+                             f"{want}. An integer target of that shape is neither.",
+                             "y.argmax(1) for class ids" + (" or y.float() as probabilities." if
+                                                            c.name == "CrossEntropyLoss" else "."))
         if c.name == "NLLLoss":
-            return Diagnosis("probability-target-nll",
-                             f"{seen}. NLLLoss has no probability form: use y.argmax(1), or CrossEntropyLoss.")
+            return Diagnosis("probability-target-nll", f"{seen}. NLLLoss has no probability form.",
+                             "y.argmax(1), or CrossEntropyLoss.")
         return Diagnosis("ok", f"{seen}; float targets of the input's shape are read as class probabilities.")
     drop = _singleton_to_drop(y, wanted)
     if drop is not None:
         return Diagnosis("target-extra-dim",
-                         f"{seen}; {want}. The target has an extra dim of size 1: use y.squeeze({drop}) "
-                         f"(never a bare y.squeeze(), which also drops N when N = 1).")
+                         f"{seen}; {want}. The target has an extra dim of size 1 (dim {drop}).",
+                         f"y.squeeze({drop}) (never a bare y.squeeze(), which also drops N when N = 1).")
     if y.dim() == x.dim() + 1 and y.shape[-1] in (3, C):
         return Diagnosis("target-extra-dim",
                          f"{seen}; {want}. The target has a trailing dim of size {y.shape[-1]} "
-                         "(one-hot or colour channels?): map it to one class id per position.")
+                         "(one-hot or colour channels?).", "map it to one class id per position.")
     return Diagnosis("shape-mismatch", f"{seen}; {want}.")
 
 
@@ -151,12 +164,12 @@ def _diagnose_same_shape(c, x, y, seen) -> Diagnosis:
     want = f"{c.name} wants a target of exactly the input's shape {shape_str(x.shape)}"
     if tuple(x.shape) != tuple(y.shape):
         if x.numel() == y.numel():
-            fix = "use y.view_as(output) (or output.squeeze(1) / y.unsqueeze(1); never a bare squeeze())"
+            fix = "y.view_as(output) (or output.squeeze(1) / y.unsqueeze(1); never a bare squeeze())."
         elif c.name == "BCEWithLogitsLoss" and x.dim() == 2 and y.dim() == 1:
             fix = ("these look like (N, C) class scores with (N,) class ids: use CrossEntropyLoss for one "
-                   "class per sample, or F.one_hot(y, C).float() if samples can have several labels")
+                   "class per sample, or F.one_hot(y, C).float() if samples can have several labels.")
         else:
-            fix = "check which dim is N on both sides"
+            fix = "check which dim is N on both sides."
         note = ""
         if not c.name.startswith("BCE"):  # BCE raises; the regression losses warn and broadcast
             try:
@@ -166,113 +179,124 @@ def _diagnose_same_shape(c, x, y, seen) -> Diagnosis:
                             "with every target: it runs, warns, and is wrong.")
             except RuntimeError:
                 pass
-        return Diagnosis("shape-mismatch", f"{seen}; {want}.{note} Fix: {fix}.")
+        return Diagnosis("shape-mismatch", f"{seen}; {want}.{note}", fix)
     if c.name in ("BCELoss", "BCEWithLogitsLoss") and not y.is_floating_point():
-        return Diagnosis("int-target-for-bce", f"{seen}; {c.name} wants float targets: use y.float().")
+        return Diagnosis("int-target-for-bce", f"{seen}; {c.name} wants float targets, got {_dt(y)}.", "y.float().")
     if c.name == "BCELoss" and x.is_floating_point() and bool(((x < 0) | (x > 1)).any()):
         return Diagnosis("logits-into-bce",
-                         f"{seen}; BCELoss wants probabilities in [0, 1] but got raw scores. "
-                         "Use BCEWithLogitsLoss on the logits (numerically safer than sigmoid + BCELoss).")
+                         f"{seen}; BCELoss wants probabilities in [0, 1] but got raw scores.",
+                         "use BCEWithLogitsLoss on the logits (numerically safer than sigmoid + BCELoss).")
     if c.name == "BCEWithLogitsLoss" and x.is_floating_point() and x.numel() > 1 and bool(
             ((x.detach() > 0) & (x.detach() < 1)).all()):
         return Diagnosis("sigmoid-before-loss",
-                         f"{seen}; all inputs lie in (0, 1): was sigmoid applied already? "
-                         "BCEWithLogitsLoss applies it itself; pass raw logits.")
+                         f"{seen}; all inputs lie in (0, 1): they look like probabilities, but "
+                         "BCEWithLogitsLoss applies the sigmoid itself and wants raw scores.",
+                         "pass raw logits (remove the sigmoid).")
     return Diagnosis("ok", f"{seen}; this matches: {want}.")
 
 
-# Error texts of torch 2.13 mapped to a tag and a fix, for when only the exception is at hand.
+# Error texts of torch 2.13 mapped to a tag, the rule the call broke, and the fix, for when only the
+# exception is at hand. (pattern, tag, rule, fix)
 _ERROR_PATTERNS = [
     # (N,) class ids against (N, C > 1) scores in a BCE loss: first, so it wins over the generic
     # "Target size ... must be the same" pattern, whose view_as advice cannot work there.
     (r"Target size \(torch\.Size\(\[(\d+)\]\)\) must be the same as input size "
-    r"\(torch\.Size\(\[\1, (?!1\])\d+\]\)\)", "class-ids-for-bce",
-    "(N,) class ids against (N, C) scores: a BCE loss wants one 0/1 label per score. For one class per "
-    "sample use CrossEntropyLoss with the (N,) int64 ids; for several labels per sample build an (N, C) "
-    "float multi-hot target, e.g. F.one_hot(y, C).float()."),
+     r"\(torch\.Size\(\[\1, (?!1\])\d+\]\)\)", "class-ids-for-bce",
+     "(N,) class ids against (N, C) scores: a BCE loss wants one 0/1 label per score, in the input's shape.",
+     "for one class per sample use CrossEntropyLoss with the (N,) int64 ids; for several labels per sample "
+     "build an (N, C) float multi-hot target, e.g. F.one_hot(y, C).float()."),
     (r"0D or 1D target tensor expected, multi-target not supported", "target-extra-dim",
-     "CrossEntropyLoss/NLLLoss got a 2-d target: squeeze a (N, 1) target with y.squeeze(1), "
-     "or turn one-hot rows into ids with y.argmax(1)."),
+     "CrossEntropyLoss/NLLLoss got a 2-d target for 2-d scores: class ids are the input's shape without "
+     "the class dim, one id per sample.",
+     "squeeze a (N, 1) target with y.squeeze(1), or turn one-hot rows into ids with y.argmax(1)."),
     (r"expected target dtype to be Long or Byte, but got (\w+)", "float-class-ids",
-     "class ids must be int64: use y.long()."),
+     "class ids must be int64.", "y.long()."),
     (r"Expected floating point type for target with class probabilities, got Long", "one-hot-long",
-     "a target of the input's shape is read as probabilities and must be float: use y.argmax(1) "
-     "for ids or y.float() for probabilities."),
+     "a target of the input's shape is read as class probabilities, which must be float.",
+     "y.argmax(1) for ids, or y.float() for probabilities."),
     (r"Target (-?\d+) is out of bounds", "labels-out-of-range",
-     "a label is outside 0..C-1: 1-based labels need y - 1; padding needs ignore_index."),
+     "a label lies outside 0..C-1, the range of the class dim.",
+     "1-based labels need y - 1; padding needs ignore_index."),
     (r"Expected input batch_size \(1\) to match target batch_size \(0\)", "squeeze-ate-batch",
-     "with N = 1 a bare squeeze() removed the batch dim of the target: use y.squeeze(1) or y.view(-1)."),
+     "with N = 1 the target lost its batch dim: a squeeze of every dim of size 1 also removed N.",
+     "y.squeeze(1) or y.view(-1)."),
     (r"Expected input batch_size \((\d+)\) to match target batch_size \((\d+)\)", "batch-mismatch",
-     "the logits and the target have different N: look for a view/flatten that changed the batch size."),
+     "the scores and the target have different N, and dim 0 must be the batch on both sides.",
+     "find the reshape that changed the batch size, or the tensors that come from different batches."),
     (r"Expected target size \[(\d+), (\d+)\], got \[", "class-dim-last",
-     "the classes must be dim 1: permute (N, T, C) logits to (N, C, T)."),
+     "the loss reads the classes from dim 1, and the target's shape must be the input's without that dim.",
+     "permute (N, T, C) logits to (N, C, T)."),
     (r"Using a target size .* is deprecated", "shape-mismatch",
-     "BCE needs the target in the input's exact shape: y.view_as(output)."),
+     "BCE needs the target in the input's exact shape.", "y.view_as(output)."),
     (r"Target size .* must be the same as input size", "shape-mismatch",
-     "BCEWithLogitsLoss needs the target in the input's exact shape: y.view_as(output)."),
-    (r"Found dtype (\w+) but expected Float", "int-target-for-bce", "use y.float()."),
-    (r"result type Float can't be cast to the desired output type", "int-target-for-bce", "use y.float()."),
+     "BCEWithLogitsLoss needs the target in the input's exact shape.", "y.view_as(output)."),
+    (r"Found dtype (\w+) but expected Float", "int-target-for-bce", "the target must be float.", "y.float()."),
+    (r"result type Float can't be cast to the desired output type", "int-target-for-bce",
+     "the target must be float.", "y.float()."),
     (r"all elements of input should be between 0 and 1", "logits-into-bce",
-     "BCELoss got logits: use BCEWithLogitsLoss."),
+     "BCELoss wants probabilities in [0, 1], and got scores outside it.", "BCEWithLogitsLoss on the logits."),
     (r"mat1 and mat2 shapes cannot be multiplied \((\d+)x(\d+) and (\d+)x(\d+)\)", "linear-in-features",
-     "mat1 is (rows, features reaching Linear) and mat2 is (in_features, out_features): the second number must "
-     "equal the third. The rows are the batch size only if the input was flattened with x.flatten(1); a "
-     "view(-1, k) or a hard-coded batch size moves features into rows."),
+     "mat1 is (rows, features reaching Linear) and mat2 is the weight transposed, (in_features, "
+     "out_features): the second number must equal the third.",
+     "the rows are the batch size only if the input was flattened with x.flatten(1); a view(-1, k) or a "
+     "hard-coded batch size moves features into rows. Give the Linear the real feature count."),
     (r"size of tensor a \((\d+)\) must match the size of tensor b \((\d+)\)", "shape-mismatch",
-     "two shapes cannot broadcast: print both and check which dim is N."),
+     "two shapes cannot broadcast.", "print both and check which dim is N."),
     (r"different to the input size.*broadcasting", "shape-mismatch",
-     "the loss broadcast the target against the output: make them the same shape with y.view_as(output)."),
+     "the loss broadcast the target against the output: a value target must have exactly the output's shape.",
+     "y.view_as(output)."),
     # a loss cut off from the model
     (r"element 0 of tensors does not require grad and does not have a grad_fn", "no-gradient",
      "the loss was computed from a tensor cut off from the model (.detach(), .item(), argmax, a threshold "
-     "or torch.no_grad()): remove the cut so the gradient reaches the weights; fix shapes with view_as, "
-     "squeeze(1) or unsqueeze(1) instead."),
+     "or torch.no_grad()), so no gradient reaches the weights.",
+     "remove the cut; fix shapes with view_as, squeeze(1) or unsqueeze(1) instead."),
     # conv, pool and flatten layers
     (r"expected input\[\d+, \d+, \d+, (\d+)\] to have (\d+) channels, but got \d+ channels instead",
-     "conv-channels",
-     "Conv2d reads the channels from dim 1 of (N, C, H, W). If the last dim holds the channels, "
-     "(N, H, W, C), use x.permute(0, 3, 1, 2), never view/reshape (that scrambles the pixels); otherwise "
-     "make in_channels match the data (grayscale vs RGB)."),
+     "conv-channels", "Conv2d reads the channels from dim 1 of (N, C, H, W).",
+     "if the last dim holds the channels, (N, H, W, C), use x.permute(0, 3, 1, 2), never view/reshape "
+     "(that scrambles the pixels); otherwise make in_channels match the data (grayscale vs RGB)."),
     (r"Expected 3D \(unbatched\) or 4D \(batched\) input to conv2d", "conv-rank",
-     "Conv2d wants (N, C, H, W) or one (C, H, W) image: add the missing dim, x[:, None] for (N, H, W) "
-     "grayscale or x[None] for a single (C, H, W) image."),
+     "Conv2d wants (N, C, H, W) or one (C, H, W) image.",
+     "add the missing dim: x[:, None] for (N, H, W) grayscale, x[None] for a single (C, H, W) image."),
     (r"shape '\[.*\]' is invalid for input of size \d+", "view-size",
-     "a view/reshape with a hard-coded size: flatten per sample with x.flatten(1) (or "
-     "x.view(x.size(0), -1)) and give the Linear the real number of features (dummy forward pass, "
-     "nn.LazyLinear or adaptive pooling)."),
+     "a view/reshape asked for a size that does not divide the tensor's elements: a hard-coded size.",
+     "flatten per sample with x.flatten(1) (or x.view(x.size(0), -1)) and give the Linear the real "
+     "number of features (dummy forward pass, nn.LazyLinear or adaptive pooling)."),
     (r"Output size is too small|Kernel size can't be greater than actual input size", "too-small",
-     "the spatial size shrank to nothing: print the per-layer shape table, and use fewer pools or strides, "
-     "padding, or larger images."),
+     "the spatial size shrank to nothing before this layer.",
+     "print the per-layer shape table, and use fewer pools or strides, padding, or larger images."),
     (r"Input type \((\w+)\) and bias type \((\w+)\) should be the same", "input-dtype",
-     "the input's dtype differs from the layer's (float64 numpy data?): use x.float()."),
+     "the input's dtype differs from the layer's weights.", "x.float() (float64 numpy data?)."),
     (r"padding='same' is not supported for strided convolutions", "same-padding-stride",
-     "padding='same' only works with stride 1: give the padding as a number, e.g. (kernel - 1) // 2."),
+     "padding='same' only works with stride 1.", "give the padding as a number, e.g. (kernel - 1) // 2."),
     # recurrent layers
     (r"RNN input dtype \(torch\.int64\) does not match weight dtype", "token-ids-into-rnn",
-     "these are token ids, not features: map them with nn.Embedding(V, E) (or F.one_hot(x, V).float()) "
-     "before the RNN. Casting the ids to float runs, but tells the model that token 7 is 'more' than token 3."),
+     "these are token ids, not features: an RNN wants a float vector per step.",
+     "map them with nn.Embedding(V, E) (or F.one_hot(x, V).float()) before the RNN. Casting the ids to "
+     "float runs, but tells the model that token 7 is 'more' than token 3."),
     (r"Expected hidden(\[0\])? size \((\d+), (\d+), (\d+)\), got \[(\d+), (\d+), (\d+)\]", "hidden-state-batch",
-     "the initial hidden state was made for another batch size (the first shape is the one this input needs): "
-     "size it from the input, torch.zeros(layers * dirs, x.size(0), H) with batch_first, or leave it out "
-     "(zeros by default). h0 is (layers * dirs, N, H) even when batch_first=True."),
+     "the initial hidden state was made for another batch size (the first shape is the one this input "
+     "needs); h0 is (layers * dirs, N, H) even when batch_first=True.",
+     "size it from the input, torch.zeros(layers * dirs, x.size(0), H), or leave it out (zeros by default)."),
     (r"input\.size\(-1\) must be equal to input_size\. Expected (\d+), got (\d+)", "rnn-input-size",
-     "the last dim of the RNN input must be its input_size (features per step): check the layout "
-     "(N, T, F) with batch_first=True, and map token ids through nn.Embedding first."),
+     "the last dim of the RNN input must be its input_size (features per step).",
+     "check the layout (N, T, F) with batch_first=True, and map token ids through nn.Embedding first."),
     (r"Expected input to be 2D or 3D, got (\d)D", "rnn-input-rank",
-     "an RNN takes (N, T, F) with batch_first=True, (T, N, F) without, or one unbatched (T, F) sequence."),
+     "an RNN takes (N, T, F) with batch_first=True, (T, N, F) without, or one unbatched (T, F) sequence.",
+     "add or remove the dim that makes it (N, T, F)."),
 ]
 
 
 def explain_error(exc: BaseException) -> Diagnosis:
-    """Map a torch exception (or warning) to a tag and a one-line fix."""
+    """Map a torch exception (or warning) to a tag, the rule it broke, and the fix."""
     return explain_message(type(exc).__name__, str(exc))
 
 
 def explain_message(name: str, text: str) -> Diagnosis:
     """explain_error for an error known only by its name and message (e.g. a notebook's output)."""
-    for pattern, tag, fix in _ERROR_PATTERNS:
+    for pattern, tag, rule, fix in _ERROR_PATTERNS:
         if re.search(pattern, text, flags=re.S):
-            return Diagnosis(tag, f"{name}: {text.strip()}\nLikely fix: {fix}")
+            return Diagnosis(tag, f"{name}: {text.strip()}\n{rule}", fix)
     return Diagnosis("unknown", f"{name}: {text.strip()}")
 
 
@@ -306,6 +330,7 @@ class ShapeTable:
     output: object = None
     error: BaseException | None = None
     failed_at: str | None = None
+    show_fix: bool = True    # lessons show the fix; an exercise's check keeps it for the hint
 
     def __getitem__(self, name: str) -> LayerShape:
         """The (last) row of the layer called ``name``."""
@@ -338,7 +363,9 @@ class ShapeTable:
             lines.append(f"  {str(self.error).strip()}")
             diag = explain_error(self.error)
             if diag.tag != "unknown":
-                lines.append("  Likely fix: " + diag.message.split("\nLikely fix: ")[-1])
+                lines.append("  " + diag.problem.split("\n", 1)[-1])
+                if self.show_fix:
+                    lines.append("  Likely fix: " + diag.fix)
         return "\n".join(line.rstrip() for line in lines)
 
     __repr__ = __str__

@@ -49,6 +49,34 @@ def strict():
         yield
 
 
+def topic(name: str) -> None:
+    """The exercises notebook's setup cell names its topic: tp.hint() then finds this topic's hints."""
+    from .. import hints
+
+    hints.use_topic(name)
+
+
+@contextlib.contextmanager
+def exercise(exercise_id: str):
+    """The block of a test cell: warnings are errors (strict), and a failure says how to ask for a hint.
+
+    The failure's message says what the student's code produced and which rule it breaks; the fix in
+    code is the last rung of the exercise's hint ladder (tp.hint), shown when asked, or by itself after
+    the same failure three times in a row.
+    """
+    from .. import hints
+
+    try:
+        with strict():
+            yield
+    except AssertionError as exc:                 # a CheckFailed, or a plain assert of the cell
+        tag = getattr(exc, "tag", "check-assertion")
+        hints.failed(exercise_id, tag)
+        pointer = hints.pointer(exercise_id)
+        raise CheckFailed(f"{exc}\n{pointer}" if pointer else str(exc), tag) from None
+    hints.passed(exercise_id)
+
+
 # ----------------------------------------------------------------------------- data
 
 
@@ -147,7 +175,7 @@ def call(fn, args: dict, *, loss=None, what: str | None = None):
         tensors = [v for v in args.values() if isinstance(v, torch.Tensor)]
         if loss is not None and len(tensors) >= 2 and diag.tag == "unknown":
             diag = diagnose(loss, tensors[0], tensors[1])
-        raise CheckFailed(f"{what} raised an error when called with {_args_text(args)}:\n{diag.message}",
+        raise CheckFailed(f"{what} raised an error when called with {_args_text(args)}:\n{diag.problem}",
                           diag.tag) from None
 
 
@@ -174,11 +202,88 @@ def _gap(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 # ---------------------------------------------------------------------------- checks
+def check_not_mutated(what: str, before: dict, after: dict) -> None:
+    """The student's function must leave its arguments as it got them: an in-place `y -= 1` or
+    `y.squeeze_()` changes the caller's tensors, and the next use of them is wrong."""
+    for name, old in before.items():
+        new = after.get(name)
+        if isinstance(old, torch.Tensor) and isinstance(new, torch.Tensor) and not _gap(old, new) == 0:
+            raise CheckFailed(f"{what} changed its argument {name} in place: it was {describe(old)} and is "
+                              f"{describe(new)}" + ("" if old.shape != new.shape else " with other values")
+                              + " afterwards. The caller's tensor is changed too, so the next loss, metric or "
+                              "epoch that uses it sees wrong data. A function must leave its inputs as they were.",
+                              "mutates-input")
+
+
+_LOGIT_LOSSES = ("CrossEntropyLoss", "BCEWithLogitsLoss")
+
+
+def _why_wrong(fn, reference, args: dict, out, expected, *, loss, atol: float, what: str) -> tuple:
+    """(tag, sentence): what the student's value is, judged from what it produced, not from the inputs."""
+    floats = [k for k, v in args.items() if isinstance(v, torch.Tensor) and v.is_floating_point()]
+    first = floats[0] if floats else None
+    name = None
+    if loss is not None:
+        from ..contracts import contract_for
+
+        name = contract_for(loss).name
+    # probabilities into a loss that applies softmax / sigmoid itself (needs the real reference: at
+    # grading and in the instructor's tests; a student's kernel only has the recorded answers)
+    if first is not None and not isinstance(reference, _Recorded) and name in (None, *_LOGIT_LOSSES):
+        x = args[first]
+        squash = [("sigmoid", torch.sigmoid)] if name == "BCEWithLogitsLoss" or x.dim() < 2 else []
+        squash += [("softmax(dim=1)", lambda t: t.softmax(dim=1))] if x.dim() >= 2 else []
+        for label, f in squash:
+            try:
+                with strict(), _no_grad():
+                    again = reference(*{k: (f(v) if k == first else v) for k, v in args.items()}.values())
+            except Exception:  # noqa: BLE001 - a hypothesis that does not apply
+                continue
+            if _gap(out, again) <= atol:
+                tag = "softmax-before-loss" if label.startswith("softmax") else "sigmoid-before-loss"
+                return tag, (f"Your value is exactly the loss of {label} applied to {first}: the scores were turned "
+                             f"into probabilities before a loss that applies {label.split('(')[0]} itself, so it "
+                             "is applied twice. Such a loss stalls at a floor and trains slowly.")
+    # a value that does not move when the scores move
+    if first is not None:
+        g = torch.Generator().manual_seed(7)
+        moved = {k: (v + 1.5 * torch.randn(v.shape, generator=g, dtype=v.dtype) if k == first else v.clone())
+                 for k, v in args.items()}
+        try:
+            with _no_grad():
+                other = fn(*moved.values())
+            if isinstance(other, torch.Tensor) and other.shape == out.shape and _gap(other, out) == 0:
+                return "constant", (f"It returns the same value for other {first}: the result does not depend "
+                                    f"on {first} at all.")
+        except Exception:  # noqa: BLE001 - the main check already reported how it behaves
+            pass
+    # a sum where a mean is wanted, or the reverse
+    want, got = float(expected.detach()), float(out.detach())
+    counts = sorted({int(v.numel()) for v in args.values() if isinstance(v, torch.Tensor)}
+                    | {int(v.shape[0]) for v in args.values() if isinstance(v, torch.Tensor) and v.dim()}
+                    | {int(v.shape[0] * v.shape[-1]) for v in args.values()
+                       if isinstance(v, torch.Tensor) and v.dim() > 1} - {0, 1})
+    if abs(want) > 1e-6:
+        for k in counts:
+            if abs(got - k * want) <= 1e-4 * abs(k * want):
+                return "reduction", f"Your value is exactly {k} times the expected one: a sum where a mean is wanted?"
+            if abs(got * k - want) <= 1e-4 * abs(want):
+                return "reduction", (f"Your value is exactly the expected one divided by {k}: the mean is taken "
+                                     "over the wrong number of elements?")
+    if name in ("CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss", "BCELoss") and got < -atol:
+        return "negative-loss", (f"A {name} is never negative, and yours is {got:.4f}: log-probabilities "
+                                 "(or probabilities) are missing where the loss needs them.")
+    return "wrong-value", ""
+
+
 def check_loss(fn, reference, args: dict, *, loss=None, grad_of: str | None = "logits",
                atol: float = 1e-5, label: str = "") -> None:
-    """fn(*args) must be a scalar loss equal to reference(...) in value and, for args[grad_of], in gradient.
+    """fn(*args) must be a scalar loss equal to reference(...) in value and, for args[grad_of], in gradient,
+    and must leave its arguments unchanged.
 
-    ``reference`` takes the same args; it is the loss computed another way.
+    ``reference`` takes the same args; it is the loss computed another way. A failure says what the
+    student's code produced (and, where it can tell, which mistake makes exactly that value), never the
+    code that fixes it: that is the exercise's hint.
     """
     what = f"{getattr(fn, '__name__', 'your function')}({', '.join(args)}){label}"
     mine = {k: (v.detach().clone().requires_grad_(True) if k == grad_of else v.clone())
@@ -186,27 +291,26 @@ def check_loss(fn, reference, args: dict, *, loss=None, grad_of: str | None = "l
     theirs = {k: (v.detach().clone().requires_grad_(True) if k == grad_of else v.clone())
               for k, v in args.items()}
     out = _require_tensor(call(fn, mine, loss=loss, what=what), what, shape=())
+    check_not_mutated(what, args, mine)
     with strict():
         expected = reference(*theirs.values())
     gap = _gap(out, expected)
     if not gap <= atol:
-        diag = diagnose(loss, *list(args.values())[:2]) if loss is not None else None
-        hint = f"\n{diag.message}" if diag is not None and diag.tag != "ok" else ""
+        tag, why = _why_wrong(fn, reference, args, out, expected, loss=loss, atol=atol, what=what)
         raise CheckFailed(
             f"{what} returned {float(out.detach()):.6f}, but the loss computed sample by sample is "
-            f"{float(expected.detach()):.6f} (inputs: {_args_text(args)}).{hint}",
-            diag.tag if diag is not None and diag.tag != "ok" else "wrong-value")
+            f"{float(expected.detach()):.6f} (inputs: {_args_text(args)})." + (f"\n{why}" if why else ""), tag)
     if grad_of is not None and expected.requires_grad:      # a recorded answer has no gradient to compare
         if not out.requires_grad:
-            raise CheckFailed(f"{what} returned a loss that does not depend on {grad_of} "
-                              "(detached? computed from .item() or argmax?), so nothing would learn.",
-                              "no-gradient")
+            raise CheckFailed(f"{what} returned a loss that does not depend on {grad_of}: no gradient flows "
+                              "back through it, so nothing would learn.", "no-gradient")
         out.backward()
         expected.backward()
         g_mine, g_ref = mine[grad_of].grad, theirs[grad_of].grad   # _gap: inf if not finite
         if g_mine is None or not _gap(g_mine, g_ref) <= 10 * atol:
-            raise CheckFailed(f"{what}: the gradient reaching {grad_of} differs from the reference "
-                              f"(largest difference {(_gap(g_mine, g_ref) if g_mine is not None else float('inf')):.3g}), "
+            raise CheckFailed(f"{what}: the value is right, but the gradient reaching {grad_of} differs from the "
+                              f"reference (largest difference "
+                              f"{(_gap(g_mine, g_ref) if g_mine is not None else float('inf')):.3g}), "
                               "so training would follow the wrong signal.", "wrong-gradient")
 
 
@@ -393,5 +497,6 @@ def check_shape(name: str, predicted, actual) -> None:
         raise CheckFailed(f"{name}: write the shape as a tuple of ints such as (4, 5); got {predicted!r}.",
                           "predict-shape") from None
     if guess != actual:
-        raise CheckFailed(f"{name}: you predicted {shape_str(guess)}; the real shape has "
-                          f"{len(actual)} dim(s). Think about which dims the operation keeps.", "predict-shape")
+        raise CheckFailed(f"{name}: you predicted {shape_str(guess)}, and that is not its shape. Go through the "
+                          "expression one operation at a time: which dims does each keep, remove, add or "
+                          "broadcast?", "predict-shape")

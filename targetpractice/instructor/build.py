@@ -28,6 +28,7 @@ import argparse
 import ast
 import copy
 import hashlib
+import os
 import shutil
 import sys
 import tempfile
@@ -50,7 +51,7 @@ MARKERS = """
 # %% answer ID           the student's answer: a SOLUTION region, then the BROKEN CODE they start from
 # %% quick ID POINTS     the quick check students run (grade_id ID_test)
 # %% hidden ID POINTS    the full check (grade_id ID_hidden): the quick check above it, then these
-                         lines as hidden tests, written without the `with tp.strict():` indent.
+                         lines as hidden tests, written without the `with checks.exercise(ID):` indent.
                          A first line starting `# Full check` replaces the standard header.
 """
 HIDDEN_HEADER = "# Full check ({points}): the quick check again; hidden checks run here at grading."
@@ -80,7 +81,7 @@ def compose_hidden(quick: str, hidden: str, points: int, where: str) -> str:
     tree = ast.parse(quick)
     block = tree.body[-1] if tree.body else None
     if not isinstance(block, ast.With):
-        raise ValueError(f"{where}: the quick check must be one `with tp.strict():` block")
+        raise ValueError(f"{where}: the quick check must be one `with checks.exercise(...):` block")
     lines = quick.split("\n")
     last = block.body[-1]
     body = lines[block.lineno:last.lineno - 1]            # the with-block minus its final passed(...)
@@ -270,9 +271,47 @@ def build_samples(assignment: str, root: Path = ROOT, out: Path | None = None) -
 
 # ------------------------------------------------------------------------ recorded answers
 EXPECTED_JSON = Path("targetpractice") / "checks" / "expected.json"
+HINTS_JSON = Path("targetpractice") / "checks" / "hints.json"
 
 
-def recorded_answers(root: Path = ROOT) -> str:
+def _exercise_ids(root: Path, topic: str) -> set:
+    return set(answer_ids(notebook_from_text(root / "topics" / topic / "exercises.py")))
+
+
+def hint_ladders(root: Path = ROOT, only: str | None = None) -> str:
+    """hints.json: every topic's hints.toml, {topic: {exercise: [hint, ...]}}, for tp.hint().
+
+    Each exercise of a topic needs a ladder of two to four hints; the build refuses a missing one.
+    """
+    import json
+
+    ladders = {}
+    if only and (root / HINTS_JSON).exists():          # one topic rebuilt: the others' hints as they were
+        ladders = json.loads((root / HINTS_JSON).read_text())
+    for topic in topics(root):
+        if only and topic.name != only:
+            continue
+        path = topic / "hints.toml"
+        hints = tomllib.loads(path.read_text()) if path.exists() else {}
+        exercises = answer_ids(notebook_from_text(topic / "exercises.py"))
+        missing = [ex for ex in exercises if not 2 <= len(hints.get(ex, [])) <= 4]
+        if missing:
+            raise ValueError(f"{path}: each exercise needs 2 to 4 hints; check {', '.join(missing)}")
+        extra = sorted(set(hints) - set(exercises))
+        if extra:
+            raise ValueError(f"{path}: hints for exercises that do not exist: {', '.join(extra)}")
+        ladders[topic.name] = {ex: [" ".join(h.split()) for h in hints[ex]] for ex in exercises}
+    ladders = dict(sorted(ladders.items()))
+    return json.dumps(ladders, indent=1, ensure_ascii=False) + "\n"
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def recorded_answers(root: Path = ROOT, only: str | None = None) -> str:
     """expected.json: what checks.expected() returned while each quick check ran on the solution.
 
     A student's kernel has no references (grader-only code); it replays these values, recorded here
@@ -290,6 +329,8 @@ def recorded_answers(root: Path = ROOT) -> str:
     core.REFERENCES = lambda key: core.record_expected(key, references.lookup(key), sink)
     try:
         for topic in topics(root):
+            if only and topic.name != only:
+                continue
             nb = notebook_from_text(topic / "exercises.py")
             ns = {"__name__": "__main__"}
             for cell in nb.cells:
@@ -303,6 +344,9 @@ def recorded_answers(root: Path = ROOT) -> str:
                     exec(compile(source, f"{topic.name}: {meta.get('grade_id', 'cell')}", "exec"), ns)  # noqa: S102
     finally:
         core.REFERENCES = saved
+    if only and (root / EXPECTED_JSON).exists():       # one topic rebuilt: the others' answers as they were
+        sink = {**{k: v for k, v in json.loads((root / EXPECTED_JSON).read_text()).items()
+                   if k not in sink and k not in _exercise_ids(root, only)}, **sink}
     lines = [f" {json.dumps(key)}: [{', '.join(json.dumps(c) for c in calls)}]" for key, calls in sorted(sink.items())]
     return "{\n" + ",\n".join(lines) + "\n}\n"                  # one line per exercise: reviewable diffs
 
@@ -333,12 +377,12 @@ def build(root: Path = ROOT, check: bool = False, only: str | None = None) -> li
                     stale.append(dst)
             else:
                 write_notebook(nb, dst)
-        answers = recorded_answers(root)
-        if check:
-            if not (root / EXPECTED_JSON).exists() or (root / EXPECTED_JSON).read_text() != answers:
-                stale.append(root / EXPECTED_JSON)
-        else:
-            (root / EXPECTED_JSON).write_text(answers)
+        for rel, text in ((EXPECTED_JSON, recorded_answers(root, only)), (HINTS_JSON, hint_ladders(root, only))):
+            if check:
+                if not (root / rel).exists() or (root / rel).read_text() != text:
+                    stale.append(root / rel)
+            else:
+                _write_atomic(root / rel, text)
         for a in assignments(root):
             if only and a != only:
                 continue

@@ -19,6 +19,8 @@ import torch.nn.functional as F
 import targetpractice as tp
 from targetpractice import checks
 
+checks.topic("01-classification")   # tp.hint("<exercise>") shows this notebook's hints
+
 torch.manual_seed(0)
 torch.set_num_threads(1)   # tiny tensors: one thread is faster than two fighting over a laptop's cores
 
@@ -45,7 +47,7 @@ loss_from_column_labels(logits, y[:, None])                 # y[:, None] is (N, 
 
 # %% quick column_labels 1
 # Quick check (1 point): N = 4.
-with tp.strict():
+with checks.exercise("column_labels"):
     logits, y = checks.class_batch(4, 5, seed=1)            # (4, 5), (4,)
     checks.check_loss(loss_from_column_labels, checks.expected("column_labels"),
                       {"logits": logits, "y": y[:, None]}, loss="CrossEntropyLoss", grad_of=None)
@@ -82,7 +84,7 @@ loss_from_one_hot(logits, F.one_hot(y, 5))                  # one-hot (N, C) int
 
 # %% quick one_hot 1
 # Quick check (1 point): N = 4.
-with tp.strict():
+with checks.exercise("one_hot"):
     logits, y = checks.class_batch(4, 5, seed=2)            # (4, 5), (4,)
     checks.check_loss(loss_from_one_hot, checks.expected("one_hot"),
                       {"logits": logits, "onehot": F.one_hot(y, 5)}, loss="CrossEntropyLoss", grad_of=None)
@@ -121,7 +123,7 @@ loss_from_one_based(logits, y)
 
 # %% quick one_based 1
 # Quick check (1 point): N = 5, every label 1..C present.
-with tp.strict():
+with checks.exercise("one_based"):
     logits, y = checks.class_batch(5, 5, seed=3)            # (5, 5), (5,)
     y = torch.arange(5)                                     # (5,) 0-based truth
     checks.check_loss(loss_from_one_based, checks.expected("one_based"),
@@ -168,7 +170,7 @@ print(f"final loss {loss.item():.3f}, accuracy {(model(X).argmax(1) == y).float(
 
 # %% quick softmax_head 1
 # Quick check (1 point): trains below the loss floor on this data.
-with tp.strict():
+with checks.exercise("softmax_head"):
     torch.manual_seed(1)
     X, y = checks.separable_data(96, 4, 3, seed=1)          # (96, 4), (96,)
     checks.check_trains(make_classifier(4, 3), X, y, nn.CrossEntropyLoss(), steps=150, max_loss=0.2)
@@ -209,7 +211,7 @@ accuracy(perfect, y[:, None])
 
 # %% quick accuracy 1
 # Quick check (1 point): perfect predictions score exactly 1.0.
-with tp.strict():
+with checks.exercise("accuracy"):
     y = torch.tensor([0, 1, 2, 2, 1, 0])                    # (6,)
     got = checks.call(accuracy, {"logits": 10 * F.one_hot(y, 3).float(), "y": y[:, None]})
     assert got == 1.0, f"accuracy of perfect predictions is {got}, not 1.0: compare (N,) with (N,), not (N, 1)"
@@ -268,7 +270,7 @@ shape_mean_loss = ()
 
 # %% quick predict_shape 2
 # Quick check (2 points): the first two predictions.
-with tp.strict():
+with checks.exercise("predict_shape"):
     N, C = 8, 3
     X = torch.randn(N, 4)                                   # (N, 4)
     logits = nn.Linear(4, C)(X)                             # (N, C)

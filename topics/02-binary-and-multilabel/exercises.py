@@ -20,6 +20,8 @@ import torch.nn.functional as F
 import targetpractice as tp
 from targetpractice import checks
 
+checks.topic("02-binary-and-multilabel")   # tp.hint("<exercise>") shows this notebook's hints
+
 torch.manual_seed(0)
 torch.set_num_threads(1)   # tiny tensors: one thread is faster than two fighting over a laptop's cores
 
@@ -46,7 +48,7 @@ binary_loss(nn.Linear(3, 1)(X), y)                          # logits (N, 1)
 
 # %% quick column_logits 1
 # Quick check (1 point): N = 4.
-with tp.strict():
+with checks.exercise("column_logits"):
     g = torch.Generator().manual_seed(1)
     logits, y = torch.randn(4, 1, generator=g), torch.tensor([1., 0., 0., 1.])   # (4, 1), (4,)
     checks.check_loss(binary_loss, checks.expected("column_logits"),
@@ -87,7 +89,7 @@ loss_from_int_labels(logits, y)
 
 # %% quick int_labels 1
 # Quick check (1 point): N = 4.
-with tp.strict():
+with checks.exercise("int_labels"):
     g = torch.Generator().manual_seed(2)
     logits, y = torch.randn(4, 1, generator=g), torch.tensor([[1], [0], [0], [1]])   # (4, 1), (4, 1) int64
     checks.check_loss(loss_from_int_labels, checks.expected("int_labels"),
@@ -140,7 +142,7 @@ print(f"final loss {loss.item():.3f}")
 
 # %% quick sigmoid_head 1
 # Quick check (1 point): trains below the loss floor on this data.
-with tp.strict():
+with checks.exercise("sigmoid_head"):
     X, y = checks.binary_data(96, 4, seed=1)                # (96, 4), (96,)
     checks.check_trains_binary(make_binary_classifier(4), X, y.view(-1, 1), nn.BCEWithLogitsLoss(), steps=150,
                                max_loss=0.2)
@@ -181,7 +183,7 @@ loss_two_logits(nn.Linear(3, 2)(X), y)                      # logits (N, 2)
 
 # %% quick two_logits 1
 # Quick check (1 point): N = 4.
-with tp.strict():
+with checks.exercise("two_logits"):
     g = torch.Generator().manual_seed(3)
     logits, y = torch.randn(4, 2, generator=g), torch.tensor([1., 0., 0., 1.])   # (4, 2), (4,)
     checks.check_loss(loss_two_logits, checks.expected("two_logits"),
@@ -223,7 +225,7 @@ multilabel_loss(nn.Linear(6, 4)(X), Y.long())               # labels (N, C) int6
 
 # %% quick multilabel 1
 # Quick check (1 point): N = 4, C = 5.
-with tp.strict():
+with checks.exercise("multilabel"):
     g = torch.Generator().manual_seed(7)
     logits = torch.randn(4, 5, generator=g)                 # (4, 5)
     labels = torch.tensor([[1, 0, 0, 1, 0], [0, 1, 0, 0, 0], [1, 0, 1, 0, 1], [0, 0, 0, 0, 0]])   # (4, 5)
@@ -267,7 +269,7 @@ mask_loss(logits, masks, torch.tensor([1., 4., 9.]))        # pos_weight (C,)
 
 # %% quick dense_pos_weight 1
 # Quick check (1 point): (N, C, H, W) = (2, 3, 4, 5).
-with tp.strict():
+with checks.exercise("dense_pos_weight"):
     g = torch.Generator().manual_seed(5)
     logits, masks = torch.randn(2, 3, 4, 5, generator=g), (torch.rand(2, 3, 4, 5, generator=g) < 0.3).float()
     checks.check_loss(mask_loss, checks.expected("dense_pos_weight"),
@@ -333,7 +335,7 @@ shape_mean_bce = ()
 
 # %% quick predict_shape 2
 # Quick check (2 points): the first two predictions.
-with tp.strict():
+with checks.exercise("predict_shape"):
     N, C = 8, 3
     logits1 = nn.Linear(4, 1)(torch.randn(N, 4))            # (N, 1)
     logits = torch.randn(N, C)                              # (N, C)

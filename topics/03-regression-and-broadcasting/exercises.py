@@ -23,6 +23,8 @@ import torch.nn.functional as F
 import targetpractice as tp
 from targetpractice import checks
 
+checks.topic("03-regression-and-broadcasting")   # tp.hint("<exercise>") shows this notebook's hints
+
 torch.manual_seed(0)
 torch.set_num_threads(1)   # tiny tensors: one thread is faster than two fighting over a laptop's cores
 
@@ -49,7 +51,7 @@ mse_from_column(out, y[:, 0])                                   # y[:, 0] is (N,
 
 # %% quick column_output 1
 # Quick check (1 point): N = 4, compared with the loss computed value by value.
-with tp.strict():
+with checks.exercise("column_output"):
     out, y = checks.regression_batch(4, seed=1)                 # (4, 1), (4, 1)
     checks.check_loss(mse_from_column, checks.expected("column_output"), {"out": out, "y": y[:, 0]},
                       loss="MSELoss", grad_of=None)
@@ -87,7 +89,7 @@ mse_from_flat(out, y.reshape(-1))                               # the targets as
 
 # %% quick flat_targets 1
 # Quick check (1 point): N = 4, K = 3.
-with tp.strict():
+with checks.exercise("flat_targets"):
     out, y = checks.regression_batch(4, 3, seed=2)              # (4, 3), (4, 3)
     checks.check_loss(mse_from_flat, checks.expected("flat_targets"), {"out": out, "y_flat": y.reshape(-1)},
                       loss="MSELoss", grad_of=None)
@@ -137,7 +139,7 @@ except (ValueError, AssertionError) as err:
 
 # %% quick loud_gaussian 1
 # Quick check (1 point): N = 4: the right value for equal shapes, an error for (N, 1) against (N,).
-with tp.strict():
+with checks.exercise("loud_gaussian"):
     mean, y = checks.regression_batch(4, seed=3)                # (4, 1), (4, 1)
     var = torch.full((4, 1), 0.5)                               # (4, 1)
     checks.check_loss(gaussian_nll_checked, checks.expected("loud_gaussian"),
@@ -198,7 +200,7 @@ print(f"loss {losses[0]:.3f} -> {losses[-1]:.3f} (var(y) = {y.var(unbiased=False
 
 # %% quick train_loop 1
 # Quick check (1 point): 100 steps reach R² >= 0.95 on easy data.
-with tp.strict():
+with checks.exercise("train_loop"):
     torch.manual_seed(1)
     X, y = checks.regression_data(64, seed=1)                   # (64, 4), (64,)
     model = nn.Linear(4, 1)
@@ -248,7 +250,7 @@ fraction_within(y[:, None], y, 0.25)                            # perfect predic
 
 # %% quick within_tolerance 1
 # Quick check (1 point): perfect predictions score exactly 1.0.
-with tp.strict():
+with checks.exercise("within_tolerance"):
     y = torch.tensor([0.0, 0.2, 0.4, 1.0, 1.1, 3.0])            # (6,)
     got = checks.call(fraction_within, {"pred": y[:, None].clone(), "y": y, "tol": 0.25})
     assert got == 1.0, f"fraction_within on perfect predictions is {got}, not 1.0: compare (N,) with (N,), not (N, 1)"
@@ -310,7 +312,7 @@ shape_squeeze_n1 = ()
 
 # %% quick predict_shape 2
 # Quick check (2 points): the first two predictions.
-with tp.strict():
+with checks.exercise("predict_shape"):
     N = 8
     X = torch.randn(N, 4)                                       # (N, 4)
     out = nn.Linear(4, 1)(X)                                    # (N, 1)

@@ -21,6 +21,8 @@ import torch.nn.functional as F
 
 import targetpractice as tp
 from targetpractice import checks
+
+checks.topic("04-convolutions-and-pooling")   # tp.hint("<exercise>") shows this notebook's hints
 from targetpractice.diagnosis import shape_table
 
 torch.manual_seed(0)
@@ -49,7 +51,7 @@ print(conv_out(32, 3, padding=1), conv_out(31, 2, stride=2), conv_out(32, 3, pad
 
 # %% quick conv_out 1
 # Quick check (1 point): MaxPool2d(2) on 31 pixels.
-with tp.strict():
+with checks.exercise("conv_out"):
     real = nn.MaxPool2d(2)(torch.zeros(1, 1, 31, 31)).shape[-1]           # what the layer really gives
     got = checks.call(conv_out, {"size": 31, "kernel": 2, "stride": 2})
     assert type(got) is int and got == real, (
@@ -126,7 +128,7 @@ print(f"logits {tuple(logits.shape)}, loss {loss.item():.3f}")
 
 # %% quick flatten_head 1
 # Quick check (1 point): a batch of 64 images gives 64 rows of logits.
-with tp.strict():
+with checks.exercise("flatten_head"):
     torch.manual_seed(1)
     checks.check_model_output(TinyCNN(), torch.randn(64, 3, 32, 32), (64, 10), what="TinyCNN()(X)")
     checks.passed("quick check: (64, 3, 32, 32) -> (64, 10). " + checks.HIDDEN_NOTE)
@@ -171,7 +173,7 @@ print(tuple(logits.shape))
 
 # %% quick any_size 1
 # Quick check (1 point): 28 x 28 and 64 x 64 images.
-with tp.strict():
+with checks.exercise("any_size"):
     torch.manual_seed(1)
     for size in (28, 64):
         model = checks.call(make_cnn, {"n_classes": 10, "image_size": size}, what=f"make_cnn(10, {size})")
@@ -219,7 +221,7 @@ print(tuple(feats.shape))
 
 # %% quick channels_last 1
 # Quick check (1 point): the shape, on images that are not square.
-with tp.strict():
+with checks.exercise("channels_last"):
     images = torch.rand(2, 5, 7, 3)                         # (N, H, W, C)
     checks.check_model_output(to_nchw, images, (2, 3, 5, 7), what="to_nchw(images)")
     checks.passed("quick check: (2, 5, 7, 3) -> (2, 3, 5, 7). Hidden checks compare every pixel, N = 1 and N = 3.")
@@ -284,7 +286,7 @@ shape_logits = (2, 10)
 
 # %% quick predict_shape 2
 # Quick check (2 points): the first two predictions, against the real layers.
-with tp.strict():
+with checks.exercise("predict_shape"):
     torch.manual_seed(0)
     net = nn.Sequential(nn.Conv2d(3, 8, kernel_size=5), nn.MaxPool2d(2),
                         nn.Conv2d(8, 16, kernel_size=3, stride=2, padding=1), nn.MaxPool2d(2),

@@ -20,6 +20,8 @@ import torch.nn.functional as F
 import targetpractice as tp
 from targetpractice import checks
 
+checks.topic("05-sequences-and-padding")   # tp.hint("<exercise>") shows this notebook's hints
+
 torch.manual_seed(0)
 torch.set_num_threads(1)   # tiny tensors: one thread is faster than two fighting over a laptop's cores
 
@@ -46,7 +48,7 @@ tagging_loss(logits, y)
 
 # %% quick tagging_loss 1
 # Quick check (1 point): N = 4, T = 7, V = 5.
-with tp.strict():
+with checks.exercise("tagging_loss"):
     logits, y, _ = checks.token_batch(4, 7, 5, seed=1)      # (4, 7, 5), (4, 7)
     checks.check_loss(tagging_loss, checks.expected("tagging_loss"), {"logits": logits, "y": y},
                       loss="CrossEntropyLoss", grad_of=None)
@@ -90,7 +92,7 @@ print("lengths", lengths.tolist(), "| loss", masked_token_loss(logits, y, length
 
 # %% quick masked_loss 1
 # Quick check (1 point): N = 4, T = 6, with padding.
-with tp.strict():
+with checks.exercise("masked_loss"):
     logits, y, lengths = checks.token_batch(4, 6, 5, seed=2, pad=0)  # (4, 6, 5), (4, 6), (4,)
     checks.check_loss(masked_token_loss, checks.expected("masked_loss"), {"logits": logits, "y": y, "lengths": lengths}, grad_of=None)
     checks.passed("quick check: N = 4 gives the mean over the real tokens. " + checks.HIDDEN_NOTE)
@@ -133,7 +135,7 @@ token_accuracy(perfect, y)
 
 # %% quick token_accuracy 1
 # Quick check (1 point): predictions right on every real token score exactly 1.0.
-with tp.strict():
+with checks.exercise("token_accuracy"):
     _, y, _ = checks.token_batch(4, 6, 5, seed=3, pad=-100)  # (4, 6)
     got = checks.call(token_accuracy, {"logits": 10 * F.one_hot(y.clamp(min=0), 5).float(), "y": y})
     assert got == 1.0, f"token_accuracy of predictions right on every real token is {got}, not 1.0: skip the pads"
@@ -188,7 +190,7 @@ print("largest change in the scores of samples 1..5:", (model(X) - before)[1:].a
 
 # %% quick batch_first 1
 # Quick check (1 point): (8, 6, 3) -> (8, 2), and the samples do not affect each other.
-with tp.strict():
+with checks.exercise("batch_first"):
     torch.manual_seed(1)
     model = SumSignClassifier(3)
     out = checks.call(model, {"X": torch.randn(8, 6, 3)}, what="SumSignClassifier(3)(X)")
@@ -247,7 +249,7 @@ for start in range(0, 40, 16):                              # batches of 16, 16 
 
 # %% quick hidden_state 1
 # Quick check (1 point): batches of 16 and of 5.
-with tp.strict():
+with checks.exercise("hidden_state"):
     model = TokenTagger(10, 4)
     for N in (16, 5):
         X, _ = checks.tagging_data(N, 7, 10, seed=N)        # (N, 7)
@@ -313,7 +315,7 @@ IdTagger(10, 3)(X)
 
 # %% quick embedding 1
 # Quick check (1 point): ids (4, 6) -> float scores (4, 6, 3).
-with tp.strict():
+with checks.exercise("embedding"):
     X, _ = checks.tagging_data(4, 6, 10, seed=1, rule="mod3")    # (4, 6)
     out = checks.call(IdTagger(10, 3), {"X": X}, what="IdTagger(10, 3)(X)")
     assert out.is_floating_point() and tuple(out.shape) == (4, 6, 3), f"IdTagger(10, 3)(X) gave {tp.describe(out)}"
@@ -386,7 +388,7 @@ seq2seq_loss(Seq2Seq(12), src, tgt)
 
 # %% quick seq2seq 1
 # Quick check (1 point): N = 4, S = 6, T = 5, against the loss computed one decoder step at a time.
-with tp.strict():
+with checks.exercise("seq2seq"):
     torch.manual_seed(3)
     src, tgt = checks.reversal_data(4, 6, 4, 9, seed=3)     # (4, 6), (4, 5)
     checks.check_model_loss(seq2seq_loss, checks.expected("seq2seq"), Seq2Seq(9), {"src": src, "tgt": tgt})
@@ -457,7 +459,7 @@ shape_flat_logits = (28, 5)
 
 # %% quick predict_shape 2
 # Quick check (2 points): the first two predictions.
-with tp.strict():
+with checks.exercise("predict_shape"):
     N, T, F_in, H, V = 4, 7, 8, 16, 5
     X = torch.randn(N, T, F_in)                             # (N, T, F)
     gru = nn.GRU(F_in, H, num_layers=2, batch_first=True)
