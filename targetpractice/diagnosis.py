@@ -221,8 +221,11 @@ _ERROR_PATTERNS = [
      "with N = 1 the target lost its batch dim: a squeeze of every dim of size 1 also removed N.",
      "y.squeeze(1) or y.view(-1)."),
     (r"Expected input batch_size \((\d+)\) to match target batch_size \((\d+)\)", "batch-mismatch",
-     "the scores and the target have different N, and dim 0 must be the batch on both sides.",
-     "find the reshape that changed the batch size, or the tensors that come from different batches."),
+     "the scores and the target have a different number of rows: dim 0 must count the same things on both "
+     "sides (samples; or positions, once a sequence or an image is flattened).",
+     "compare the two shapes before the reshape: a different batch size (a view with a hard-coded size, tensors "
+     "from different batches) or a different length (a sequence whose target is longer or shorter than the "
+     "output) each give this."),
     (r"Expected target size \[(\d+), (\d+)\], got \[", "class-dim-last",
      "the loss reads the classes from dim 1, and the target's shape must be the input's without that dim.",
      "permute (N, T, C) logits to (N, C, T)."),

@@ -63,8 +63,9 @@ def _handle(obj) -> int:
     return _handle_of[key]
 
 
-def leaves(values) -> list:
+def leaves(values, *, all_tensors: bool = False) -> list:
     """Tensors that require grad among values, in a fixed order: tensors, then modules' parameters.
+    With all_tensors: every tensor argument (not the modules' parameters), grad or not.
 
     The grader walks its own arguments with the same function, so its i-th leaf is the kernel's i-th.
     """
@@ -74,10 +75,11 @@ def leaves(values) -> list:
         if depth > MAX_DEPTH:
             return
         if isinstance(v, torch.Tensor):
-            if v.requires_grad:
+            if v.requires_grad or all_tensors:
                 found.append(v)
         elif isinstance(v, torch.nn.Module):
-            found.extend(p for p in v.parameters() if p.requires_grad)
+            if not all_tensors:
+                found.extend(p for p in v.parameters() if p.requires_grad)
         elif isinstance(v, (list, tuple)):
             for item in v:
                 walk(item, depth + 1)
@@ -187,15 +189,15 @@ def _call(req, ns):
     args, kwargs = _resolve(req["args"], ns), _resolve(req["kwargs"], ns)
     if req.get("seed") is not None:
         torch.manual_seed(req["seed"])
-    before = [t._version for t in inputs]
+    arguments = leaves([args, kwargs], all_tensors=True)
+    before = [t._version for t in arguments]
     with warnings.catch_warnings(), torch.set_grad_enabled(req["grad"]):
         if req.get("strict"):
             warnings.simplefilter("error")
         out = target(*args, **kwargs)
     answer = {"value": encode(out)}
     # an argument changed in place (y -= 1): the grader's copy changes the same way, as a local call would
-    mutated = [[i, encode(t.detach())] for i, (t, v) in enumerate(zip(inputs, before))
-               if t._version != v and not isinstance(t, torch.nn.Parameter)]
+    mutated = [[i, encode(t.detach())] for i, (t, v) in enumerate(zip(arguments, before)) if t._version != v]
     if mutated:
         answer["mutated"] = mutated
     if any(_versions(m) != v for m, v in zip(modules, versions)):   # trained in place: send the weights

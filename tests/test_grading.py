@@ -92,7 +92,7 @@ def test_sample_class_grades_to_its_expected_scores(graded_class):
     assert digest(course / "exercises" / assignment) == digest(ROOT / "exercises" / assignment)
     # the class report: self-contained, with every section an instructor looks for
     report = (course / "grader" / "report.html").read_text()
-    for section in ("distribution", "exercises", "mistakes", "flagged", "missing", "scores"):
+    for section in ("distribution", "exercises", "mistakes", "hints", "flagged", "missing", "scores"):
         assert f'id="{section}"' in report, section
     assert report.count("data:image/png;base64,") == 2 and "http" not in report.replace("http-equiv", "")
     assert active_elements(report) == [] and "Content-Security-Policy" in report

@@ -1,6 +1,7 @@
 """Instructor tooling without grading anything: answer cells, cell markers, cell metadata repair."""
 from __future__ import annotations
 
+import nbformat
 import pytest
 
 from targetpractice.instructor.nbgrader_ext import solution_source, split_answer_cell, student_source
@@ -125,3 +126,26 @@ def test_cell_metadata_a_student_wrote_in_the_graders_name_is_dropped():
     cell.metadata["targetpractice"] = {"tampering": 1}            # would crash the report's review
     nb, _ = RepairCellMetadata().preprocess(nbformat.v4.new_notebook(cells=[cell]), {})
     assert "targetpractice" not in nb.cells[0].metadata
+
+
+# ------------------------------------------------------------------------------- hints in the report
+def test_the_report_counts_the_hints_in_the_notebooks_as_handed_in_and_trusts_no_marker(tmp_path):
+    from targetpractice.hints import HINT_MIME
+    from targetpractice.instructor.intake import Student
+    from targetpractice.instructor.report import collect_hints
+
+    def shown(ex, level):
+        return nbformat.v4.new_output("display_data", data={"text/plain": "Hint", HINT_MIME: {
+            "topic": "01-classification", "exercise": ex, "level": level, "auto": False}})
+
+    cell = nbformat.v4.new_code_cell("tp.hint('one_hot')")
+    cell.outputs = [shown("one_hot", 1), shown("one_hot", 2), shown("accuracy", 1),
+                    shown("<img src=x onerror=alert(1)>", 1), shown("one_hot", 99), shown("one_hot", "3"),
+                    nbformat.v4.new_output("display_data", data={HINT_MIME: ["not", "a", "dict"]})]
+    for sid, cells in (("ada", [cell]), ("ben", [nbformat.v4.new_code_cell("x = 1")])):
+        folder = tmp_path / "grader" / "submitted" / sid / "01-classification"
+        folder.mkdir(parents=True)
+        nbformat.write(nbformat.v4.new_notebook(cells=cells), folder / "01-classification.ipynb")
+    students = [Student("ada"), Student("ben")]
+    assert collect_hints("01-classification", tmp_path, students, ["one_hot", "accuracy"]) == {
+        "ada": {"one_hot": 2, "accuracy": 1}}

@@ -304,3 +304,118 @@ def test_show_shapes_draws_every_tensor(tensors, axes):
 def test_show_shapes_rejects_axis_names_that_do_not_fit():
     with pytest.raises(ValueError, match="name 1 dims but the tensor has 2"):
         tp.show_shapes({"logits": torch.randn(2, 3)}, axes={"logits": "N"})
+
+
+# ------------------------------------------------- diagnosis from what the student's code produced
+def test_a_diagnosis_keeps_the_fix_apart_from_the_problem():
+    d = tp.diagnose("CrossEntropyLoss", logits, y[:, None])
+    assert "y.squeeze(1)" in d.fix and "squeeze" not in d.problem and d.problem in d.message
+    d = tp.explain_error(raised(lambda: F.cross_entropy(logits, y.float())))
+    assert d.fix == "y.long()." and "long()" not in d.problem and d.problem.startswith("RuntimeError")
+
+
+def ce_column_in_place(logits, y):
+    y.squeeze_(1)                                  # the caller's labels lose their column
+    return F.cross_entropy(logits, y)
+
+
+def ce_column_softmax_twice(logits, y):
+    return F.cross_entropy(logits.softmax(dim=1), y[:, 0])
+
+
+def ce_column_summed(logits, y):
+    return F.cross_entropy(logits, y[:, 0], reduction="sum")
+
+
+def ce_column_constant(logits, y):
+    return torch.tensor(1.25, requires_grad=True)
+
+
+def ce_column_nll_on_logits(logits, y):
+    return F.nll_loss(logits, y[:, 0])             # no log_softmax: the fix "squeeze" is already applied
+
+
+@pytest.mark.parametrize("fn, tag, says", [
+    (ce_column_in_place, "mutates-input", "changed its argument y in place"),
+    (ce_column_softmax_twice, "softmax-before-loss", "softmax(dim=1) applied to logits"),
+    (ce_column_summed, "reduction", "exactly 5 times"),
+    (ce_column_constant, "constant", "does not depend on logits"),
+    (ce_column_nll_on_logits, "wrong-value", "computed sample by sample"),
+])
+def test_check_loss_says_what_the_code_produced_and_never_repeats_a_fix_it_applied(fn, tag, says):
+    args = column_inputs(5)
+    with pytest.raises(checks.CheckFailed) as e:
+        checks.check_loss(fn, ref_column, args, loss="CrossEntropyLoss")
+    assert e.value.tag == tag and says in str(e.value), str(e.value)
+    assert "squeeze(1)" not in str(e.value) and "Likely fix" not in str(e.value)
+
+
+# ------------------------------------------------------------------------------ hint ladder
+@pytest.fixture
+def fresh_hints():
+    from targetpractice import hints
+
+    hints._shown.clear(), hints._failures.clear()
+    hints.use_topic("01-classification")
+    yield hints
+    hints._shown.clear(), hints._failures.clear()
+
+
+def test_hints_climb_one_rung_per_ask_and_the_last_gives_the_code(fresh_hints, capsys):
+    ladder = fresh_hints._load()["01-classification"]["column_labels"]
+    for k in range(1, len(ladder) + 2):                        # one more ask repeats the last rung
+        tp.hint("column_labels")
+        out = capsys.readouterr().out
+        assert out.startswith(f"Hint {min(k, len(ladder))} of {len(ladder)} for column_labels")
+    assert fresh_hints.hints_shown("column_labels") == len(ladder)
+    with pytest.raises(KeyError, match="column_labels"):
+        tp.hint("no_such_exercise")
+
+
+def test_a_failed_check_points_to_the_next_hint_and_three_alike_show_it(fresh_hints, capsys):
+    def fail():
+        with pytest.raises(checks.CheckFailed) as e:
+            with checks.exercise("one_hot"):
+                checks.check_loss(ce_column_broken, ref_column, column_inputs(4), loss="CrossEntropyLoss")
+        return str(e.value)
+
+    assert fail().endswith("Stuck? tp.hint('one_hot') gives hint 1 of 3.")
+    fail()
+    assert capsys.readouterr().out == ""
+    assert fail().endswith("gives hint 2 of 3.")                # the third alike showed hint 1 by itself
+    assert "Hint 1 of 3 for one_hot (this check failed the same way 3 times)" in capsys.readouterr().out
+    with pytest.raises(checks.CheckFailed, match=r"(?s)^not 2.*\nStuck\? tp.hint\(.one_hot.\)"):
+        with checks.exercise("one_hot"):                        # a plain assert of a cell gets the pointer too
+            assert 1 == 2, "not 2"
+
+
+def test_a_hint_leaves_a_marker_the_report_can_count(fresh_hints):
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    shell = InteractiveShell.instance()
+    try:
+        with capture_output() as cap:
+            shell.run_cell("import targetpractice as tp\ntp.hint('accuracy')")
+        bundles = [o.data for o in cap.outputs]
+        assert bundles and bundles[0][fresh_hints.HINT_MIME] == {
+            "topic": "01-classification", "exercise": "accuracy", "level": 1, "auto": False}
+        assert bundles[0]["text/plain"].startswith("Hint 1 of 3 for accuracy")
+    finally:
+        InteractiveShell.clear_instance()
+
+
+def test_every_ladder_starts_with_the_rule_and_ends_with_code_it_did_not_give_away():
+    import re
+
+    from targetpractice import hints
+
+    for topic, exercises in hints._load().items():
+        for ex, ladder in exercises.items():
+            if ex.startswith("predict"):       # a prediction has no idiom to give: its hints teach the rules
+                continue
+            code = re.findall(r"`([^`]+)`", ladder[-1])
+            assert code, f"{topic} {ex}: the last hint gives the idiom in `code`"
+            early = " ".join(ladder[:-1])
+            idioms = [c for c in code if any(ch in c for ch in "(.[")]   # calls and indexing, not bare names
+            assert not [c for c in idioms if c in early], f"{topic} {ex}: an earlier hint already gives the code"

@@ -164,8 +164,11 @@ def test_every_test_cell_controls_warnings_and_ends_in_a_statement(assignment):
                 continue
             body = ast.parse(cell.source).body
             assert body and not isinstance(body[-1], ast.Expr), f"{cell.id} ends in an expression"
-            assert isinstance(body[-1], ast.With) and "strict()" in ast.unparse(body[-1].items[0]), \
-                f"{cell.id}: wrap the checks in `with tp.strict():` so warnings fail loudly, never on stderr"
+            exercise = cell.metadata["nbgrader"]["grade_id"].rsplit("_", 1)[0]
+            assert isinstance(body[-1], ast.With) and \
+                ast.unparse(body[-1].items[0]) == f"checks.exercise({exercise!r})", \
+                f"{cell.id}: wrap the checks in `with checks.exercise({exercise!r}):` (warnings fail loudly, " \
+                "never on stderr, and a failure says how to ask for a hint)"
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)

@@ -178,3 +178,39 @@ def test_training_on_a_students_loss_takes_one_request_and_matches_step_by_step_
             channel.close()
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+@pytest.mark.slow
+def test_a_students_function_that_changes_its_arguments_in_place_fails_and_never_writes_into_the_grader():
+    import jupyter_client
+
+    from targetpractice import checks
+    from targetpractice.instructor import references
+    from targetpractice.instructor.trusted import Channel
+
+    km, kc = jupyter_client.manager.start_new_kernel(kernel_name="python3")
+    channel = None
+    try:
+        kc.execute_interactive("import torch, torch.nn.functional as F\n"
+                               "def shifted(logits, y):\n    y -= 1\n    return F.cross_entropy(logits, y)\n"
+                               "def squeezed(logits, y):\n    y.squeeze_(1)\n    return F.cross_entropy(logits, y)\n",
+                               timeout=60)
+        channel = Channel(km, km.interrupt_kernel)
+        remote = channel.get(["shifted", "squeezed"])
+        logits, y = checks.class_batch(5, 4, seed=2)                      # (5, 4), (5,)
+        mine = y + 1
+        with pytest.raises(checks.CheckFailed, match=r"shifted changed a tensor it was given in place"):
+            remote["shifted"](logits, mine)
+        assert torch.equal(mine, y + 1)          # the grader's tensor is untouched: nothing steers a check
+        column = y[:, None].clone()
+        with pytest.raises(checks.CheckFailed, match=r"it was \(5, 1\) int64 and is \(5,\) int64"):
+            remote["squeezed"](logits, column)
+        with pytest.raises(checks.CheckFailed, match="in place") as e:
+            checks.check_loss(remote["shifted"], lambda lg, t: references.reference_cross_entropy(lg, t - 1),
+                              {"logits": logits, "y": y + 1}, loss="CrossEntropyLoss")
+        assert e.value.tag == "mutates-input"
+    finally:
+        if channel is not None:
+            channel.close()
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)

@@ -59,6 +59,33 @@ def collect_failures(assignment: str, root: Path, students: list) -> dict:
     return found
 
 
+def collect_hints(assignment: str, root: Path, students: list, exercises: list) -> dict:
+    """{student: {exercise: highest hint shown}} from the markers tp.hint() leaves in the outputs of the
+    notebooks as handed in. A student who cleared the outputs shows none: the count is a lower bound.
+    The markers are the student's data: only known exercises and small whole numbers are counted."""
+    from ..hints import HINT_MIME
+
+    found = {}
+    for s in students:
+        seen = {}
+        for path in sorted((root / "grader" / "submitted" / s.id / assignment).glob("*.ipynb")):
+            try:
+                nb = nbformat.read(path, as_version=4)
+            except Exception:  # noqa: BLE001 - reported by the grader already
+                continue
+            for cell in nb.cells:
+                for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+                    mark = (out.get("data") or {}).get(HINT_MIME) if isinstance(out, dict) else None
+                    if not isinstance(mark, dict):
+                        continue
+                    ex, level = mark.get("exercise"), mark.get("level")
+                    if ex in exercises and type(level) is int and 1 <= level <= 4:
+                        seen[ex] = max(seen.get(ex, 0), level)
+        if seen:
+            found[s.id] = seen
+    return found
+
+
 def _figure_png(fig) -> str:
     import matplotlib.pyplot as plt
 
@@ -129,6 +156,12 @@ def write_report(path: Path, assignment: str, root: Path, exercises: list, stude
         who = ", ".join(sorted({sid for sid, _ in items})[:8])
         mistakes.append(f"<tr><td>{esc(tag)}</td><td>{esc(ex)}</td><td>{n}</td><td><code>{esc(example)}</code></td>"
                         f"<td>{esc(who)}</td></tr>")
+    hints = collect_hints(assignment, root, students, exercises)
+    hint_rows = "".join(
+        f"<tr><td>{esc(sid)}</td><td>{sum(seen.values())}</td><td>"
+        + esc(", ".join(f"{ex} ({n})" for ex, n in seen.items())) + "</td></tr>" for sid, seen in sorted(hints.items()))
+    hints_html = (f'<table><tr><th>student</th><th>hints seen</th><th>exercise (highest hint)</th></tr>{hint_rows}'
+                  '</table>' if hints else "<p>No hints in the notebooks as handed in.</p>")
     table = "".join(
         f"<tr><td>{esc(s.id)}</td>" + "".join(f"<td>{s.scores[ex][0]:g}/{s.scores[ex][1]:g}</td>" for ex in exercises)
         + f"<td><b>{sum(v[0] for v in s.scores.values()):g}</b></td></tr>" for s in students)
@@ -159,6 +192,10 @@ th{{background:#f3f3f3}}code{{font-size:90%}}h2{{margin-top:1.6em}}</style></hea
 <h2 id="mistakes">Most frequent failures, grouped by mistake</h2>
 <table><tr><th>mistake (diagnosis tag)</th><th>exercise</th><th>students</th><th>typical message</th><th>who</th></tr>
 {''.join(mistakes) or '<tr><td colspan="5">no failed checks</td></tr>'}</table>
+<h2 id="hints">Hints used</h2>
+<p>Counted from the hints <code>tp.hint()</code> showed in each notebook as handed in (a student who cleared the
+outputs shows none). A hint costs no points; many hints on one exercise point to what to teach again.</p>
+{hints_html}
 <h2 id="flagged">Flagged for review</h2>{listing(flagged, "Nothing flagged: no tampering, crashes or timeouts.")}
 <h2 id="missing">Missing or unreadable notebooks</h2>{listing(missing, "Every student handed in a readable notebook.")}
 <h2 id="refused">Refused input</h2>{refused_list}

@@ -39,6 +39,7 @@ import torch
 
 from .. import wire
 from ..checks.core import CheckFailed
+from ..diagnosis import describe
 from . import references  # noqa: F401 - registers the grader's references: checks.expected() is them here
 
 REQUEST_SECONDS = 60.0      # one call into the kernel (a training run is one call)
@@ -184,7 +185,7 @@ class Channel:
         value = self.decode(answer.get("value"))
         if isinstance(value, wire.RemoteException):
             raise as_exception(value)
-        self._mirror_mutations(mine, answer.get("mutated"))
+        self._refuse_mutations(name, wire.leaves([list(args), kwargs], all_tensors=True), answer.get("mutated"))
         if "states" in answer:                           # the student's code trained the grader's models
             self._load_states(wire.sent_modules(args, kwargs), self.decode(answer["states"]))
         graph = answer.get("graph")
@@ -194,21 +195,21 @@ class Channel:
             return _RemoteBackward.apply(self, graph, len(mine), eager, value, *mine, *anchor)
         return value
 
-    def _mirror_mutations(self, mine: list, mutated) -> None:
-        """The student's code changed some arguments in place in the kernel: change the grader's the same
-        way, so a check sees what a local call would leave behind (labels shifted in place, for one)."""
-        if not isinstance(mutated, list):
+    def _refuse_mutations(self, name: str, sent: list, mutated) -> None:
+        """The student's code changed a tensor it was given in place (the kernel reports it). A local call
+        would have changed the caller's tensor: that is the failure. The grader's copy is never changed,
+        so no check can be steered by writing into its arguments."""
+        if not isinstance(mutated, list) or not mutated:
             return
-        for pair in mutated:
-            if not (isinstance(pair, list) and len(pair) == 2 and type(pair[0]) is int and 0 <= pair[0] < len(mine)):
-                continue
-            new, t = self.decode(pair[1]), mine[pair[0]]
-            if isinstance(new, torch.Tensor) and new.dtype == t.dtype and not t.requires_grad:
-                with torch.no_grad():
-                    if new.shape == t.shape:
-                        t.copy_(new)
-                    else:
-                        t.data = new.clone()
+        pair = mutated[0]
+        old = sent[pair[0]] if isinstance(pair, list) and len(pair) == 2 and type(pair[0]) is int \
+            and 0 <= pair[0] < len(sent) else None
+        new = self.decode(pair[1]) if isinstance(pair, list) and len(pair) == 2 else None
+        seen = (f" (it was {describe(old)} and is {describe(new)} afterwards)"
+                if isinstance(old, torch.Tensor) and isinstance(new, torch.Tensor) else "")
+        raise CheckFailed(f"{name} changed a tensor it was given in place{seen}. The caller's tensor changes too, "
+                          "so the next loss, metric or epoch that uses it sees wrong data. A function must leave "
+                          "its inputs as they were.", "mutates-input")
 
     @staticmethod
     def _load_states(modules: list, states) -> None:
