@@ -22,7 +22,9 @@ _LAZY = {
     "Diagnosis": ("diagnosis", "Diagnosis"), "describe": ("diagnosis", "describe"),
     "diagnose": ("diagnosis", "diagnose"), "explain_error": ("diagnosis", "explain_error"),
     "shape_str": ("diagnosis", "shape_str"), "shape_table": ("diagnosis", "shape_table"),
-    "show_shapes": ("pictures", "show_shapes"),
+    "show_shapes": ("pictures", "show_shapes"), "show_contract": ("pictures", "show_contract"),
+    "show_broadcast": ("pictures", "show_broadcast"), "show_memory_order": ("pictures", "show_memory_order"),
+    "show_picked": ("pictures", "show_picked"), "show_teacher_forcing": ("pictures", "show_teacher_forcing"),
     "hint": ("hints", "hint"),
 }
 __all__ = [*_LAZY, "show_error"]

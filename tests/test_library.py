@@ -301,6 +301,46 @@ def test_show_shapes_draws_every_tensor(tensors, axes):
     matplotlib.pyplot.close(fig)
 
 
+def _texts(fig) -> list:
+    texts = [t.get_text() for t in fig.axes[0].texts] + [fig.axes[0].get_title()]
+    matplotlib.pyplot.close(fig)
+    return texts
+
+
+def test_a_vector_and_a_column_look_different_and_every_axis_is_labelled():
+    from matplotlib.patches import FancyBboxPatch, Rectangle
+
+    fig = tp.show_shapes({"y": torch.arange(5)}, axes={"y": "N"})
+    shapes = {type(p) for p in fig.axes[0].patches}
+    assert shapes == {FancyBboxPatch} and [t for t in _texts(fig) if "=" in t] == ["N=5"]
+    fig = tp.show_shapes({"y": torch.arange(5)[:, None]}, axes={"y": "N K"})
+    assert {type(p) for p in fig.axes[0].patches} == {Rectangle}
+    assert {"N=5", "K=1"} <= set(_texts(fig))                    # the column axis of size 1 is drawn
+    texts = _texts(tp.show_shapes({"x": torch.randn(2, 3, 5, 7), "s": torch.randn(4, 6, 9)},
+                                  axes={"x": "N C H W", "s": "N T C"}))
+    assert {"N=2 \u00d7", "C=3", "H=5", "W=7", "N=4", "T=6", "C=9"} <= set(texts)
+
+
+def test_the_teaching_figures_label_what_they_show():
+    texts = _texts(tp.show_broadcast(torch.zeros(4, 1), torch.zeros(4), names=("out", "y")))
+    assert {"out (4, 1)", "y (4,)", "result (4, 4)", "16 cells"} <= set(texts)
+    assert "(4,) is read as (1, 4)\ncopied down to 4 rows" in texts and "copied across to 4 columns" in texts
+    texts = _texts(tp.show_memory_order(torch.zeros(2, 3), (3, 2), (1, 0)))
+    assert {"x (2, 3)", "memory order (6,)", "x.view(3, 2)", "x.permute(1, 0)"} <= set(texts)
+    assert any("view keeps the memory order" in t for t in texts)
+    logits, y = torch.tensor([[2.0, 0.0, 0.0], [0.0, 0.0, 2.0]]), torch.tensor([0, 2])
+    texts = _texts(tp.show_picked(logits, y))
+    want = float(F.cross_entropy(logits, y))
+    assert f"loss = mean of minus the 2 red cells = {want:.3f}" in texts and "y[1] = 2" in texts
+    texts = _texts(tp.show_teacher_forcing(torch.tensor([1, 5, 7, 3])))
+    assert "decoder input  tgt[:, :-1]" in texts and "loss target  tgt[:, 1:]" in texts
+    texts = _texts(tp.show_contract("CrossEntropyLoss", (4, 5, 7), axes="N C T"))
+    assert "CrossEntropyLoss: class-id target = the input's shape without the class axis (dim 1), int64" in texts
+    assert any(t.startswith("target: class ids\n(4, 7) int64") for t in texts)
+    texts = _texts(tp.show_contract("MSELoss", (4, 3), axes="N K"))
+    assert any(t.startswith("target: same shape\n(4, 3) float32") for t in texts)
+
+
 def test_show_shapes_rejects_axis_names_that_do_not_fit():
     with pytest.raises(ValueError, match="name 1 dims but the tensor has 2"):
         tp.show_shapes({"logits": torch.randn(2, 3)}, axes={"logits": "N"})
