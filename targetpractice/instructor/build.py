@@ -2,7 +2,7 @@
 
 Everything about a topic lives in one folder, topics/NN-topic/:
 
-    lesson.py            -> course/NN-topic-lesson.ipynb
+    lesson.py            -> course/NN-topic-lesson.ipynb (lesson-1.py, lesson-2.py: one per part)
     exercises.py         -> solutions/NN-topic/NN-topic.ipynb, then (nbgrader) exercises/NN-topic/
     samples.toml         -> grader/samples/NN-topic/<student>/NN-topic.ipynb (the bundled sample class)
     expected_errors.toml    every error the lesson and the broken starter code raise (tests)
@@ -151,8 +151,8 @@ def text_sources(root: Path = ROOT):
     """(source .py, target .ipynb) pairs for lessons and solution notebooks."""
     pairs = []
     for t in topics(root):
-        if (t / "lesson.py").exists():
-            pairs.append((t / "lesson.py", root / "course" / f"{t.name}-lesson.ipynb"))
+        for lesson in sorted(t.glob("lesson*.py")):       # lesson.py, or lesson-1.py and lesson-2.py
+            pairs.append((lesson, root / "course" / f"{t.name}-{lesson.stem}.ipynb"))
         if (t / "exercises.py").exists():
             pairs.append((t / "exercises.py", root / "solutions" / t.name / f"{t.name}.ipynb"))
     return pairs
