@@ -26,6 +26,8 @@ _LAZY = {
     "show_broadcast": ("pictures", "show_broadcast"), "show_memory_order": ("pictures", "show_memory_order"),
     "show_picked": ("pictures", "show_picked"), "show_teacher_forcing": ("pictures", "show_teacher_forcing"),
     "hint": ("hints", "hint"),
+    "loss_at_init": ("habits", "loss_at_init"), "overfit_one_batch": ("habits", "overfit_one_batch"),
+    "baseline_loss": ("habits", "baseline_loss"),
 }
 __all__ = [*_LAZY, "show_error"]
 

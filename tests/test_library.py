@@ -459,3 +459,27 @@ def test_every_ladder_starts_with_the_rule_and_ends_with_code_it_did_not_give_aw
             early = " ".join(ladder[:-1])
             idioms = [c for c in code if any(ch in c for ch in "(.[")]   # calls and indexing, not bare names
             assert not [c for c in idioms if c in early], f"{topic} {ex}: an earlier hint already gives the code"
+
+
+# ------------------------------------------------------------------------------ habits
+def test_the_three_habits_measure_and_say_what_it_means(capsys):
+    torch.manual_seed(0)
+    X, y_ids = checks.separable_data(16, 4, 3, seed=1)                 # (16, 4), (16,)
+    model = nn.Linear(4, 3)
+    with torch.no_grad():
+        model.weight.mul_(0.01), model.bias.zero_()                    # scores near 0: loss near log 3
+    value = tp.loss_at_init(model, X, y_ids, nn.CrossEntropyLoss())
+    assert abs(value - torch.log(torch.tensor(3.0)).item()) < 0.05
+    assert "as expected for a model that knows nothing" in capsys.readouterr().out
+    assert tp.overfit_one_batch(model, X, y_ids, nn.CrossEntropyLoss(), steps=150) < 0.05
+    assert "learnt by heart" in capsys.readouterr().out
+    softmaxed = nn.Sequential(nn.Linear(4, 3), nn.Softmax(dim=1))
+    assert tp.overfit_one_batch(softmaxed, X, y_ids, nn.CrossEntropyLoss(), steps=150) > 0.5
+    assert "does not get near 0" in capsys.readouterr().out
+    y = torch.tensor([0, 0, 0, 1])                                     # frequencies 3/4 and 1/4
+    want = -(3 * torch.log(torch.tensor(0.75)) + torch.log(torch.tensor(0.25))) / 4
+    assert abs(tp.baseline_loss(y, nn.CrossEntropyLoss()) - float(want)) < 1e-5
+    seq = torch.tensor([[0, 1, 1], [1, 1, 0]])                          # (N, T) ids: scores (N, C, T)
+    assert tp.baseline_loss(seq, nn.CrossEntropyLoss(), C=2) > 0
+    values = torch.tensor([1.0, 2.0, 3.0])
+    assert abs(tp.baseline_loss(values, nn.MSELoss()) - 2 / 3) < 1e-6
