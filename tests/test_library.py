@@ -483,3 +483,28 @@ def test_the_three_habits_measure_and_say_what_it_means(capsys):
     assert tp.baseline_loss(seq, nn.CrossEntropyLoss(), C=2) > 0
     values = torch.tensor([1.0, 2.0, 3.0])
     assert abs(tp.baseline_loss(values, nn.MSELoss()) - 2 / 3) < 1e-6
+
+
+def test_predictions_are_all_checked_at_once_never_revealed_and_a_miss_asks_for_a_sentence():
+    truths = {"a": (8, 3), "b": (8,), "c": ()}
+    checks.check_predictions({"a": (8, 3), "b": [8], "c": ()}, truths)
+    with pytest.raises(checks.CheckFailed) as e:
+        checks.check_predictions({"a": (8, 3), "b": (8, 1), "c": (1,)}, truths)
+    text = str(e.value)
+    assert text.startswith("2 of 3 predictions missed") and "b: you predicted (8, 1)" in text
+    assert "c: you predicted (1,)" in text and "(8,)" not in text.replace("(8, 1)", "") and "why['b']" in text
+    with pytest.raises(checks.CheckFailed) as e:                        # explained, still wrong: no new ask
+        checks.check_predictions({"a": (8, 3), "b": (8, 1), "c": ()}, truths,
+                                 why={"b": "I thought argmax keeps the class dim"})
+    assert "1 of 3" in str(e.value) and "why[" not in str(e.value)
+    with pytest.raises(checks.CheckFailed, match="no prediction for c"):
+        checks.check_predictions({"a": (8, 3), "b": (8,)}, truths)
+    checks.check_predictions({"a": (8, 3)}, truths, only=("a",))
+
+
+def test_a_table_of_true_shapes_is_recorded_and_replayed():
+    sink = {}
+    recorder = checks.core.record_expected("predict_x", lambda: {"a": (8, 3), "b": ()}, sink)
+    assert recorder() == {"a": (8, 3), "b": ()}
+    replay = checks.core._Recorded("predict_x", sink["predict_x"])
+    assert replay() == {"a": (8, 3), "b": ()}

@@ -138,6 +138,8 @@ class _Recorded:
             raise CheckFailed(f"the quick check of {self.exercise} knows its answer only for its own inputs "
                               f"(shapes {call_['shapes']}), not for {shapes}: run the check as written.",
                               "authoring")
+        if "json" in call_:                      # a table of true shapes: {name: shape}
+            return {k: tuple(v) for k, v in call_["json"].items()}
         dtype = getattr(torch, call_["dtype"])
         value = torch.tensor([float.fromhex(v) for v in call_["value"]], dtype=dtype).reshape(call_["shape"])
         return value.item() if call_.get("python") else value
@@ -147,6 +149,11 @@ def record_expected(exercise: str, real, sink: dict):
     """The build's wrapper around a reference: calls it and keeps what expected.json replays."""
     def recording(*args):
         out = real(*args)
+        if isinstance(out, dict):                # the true shapes of a prediction exercise
+            sink.setdefault(exercise, []).append({
+                "shapes": [list(a.shape) for a in args if isinstance(a, torch.Tensor)],
+                "json": {k: list(v) for k, v in out.items()}})
+            return out
         t = out.detach() if isinstance(out, torch.Tensor) else torch.tensor(out, dtype=torch.float64)
         sink.setdefault(exercise, []).append({
             "shapes": [list(a.shape) for a in args if isinstance(a, torch.Tensor)],
@@ -486,6 +493,44 @@ def check_trains(model, X: torch.Tensor, y: torch.Tensor, loss_fn, *, steps: int
                           f"it should fall below {max_loss}. A loss stuck at a floor usually means softmax "
                           "or sigmoid was applied before a loss that applies it itself.", "loss-floor")
     return {"accuracy": acc, "loss": value}
+
+
+def _as_shape(value):
+    try:
+        return tuple(int(s) for s in value)
+    except (TypeError, ValueError):
+        return None
+
+
+def check_predictions(predicted: dict, truths: dict, why: dict | None = None, *, only=None) -> None:
+    """Predict-then-run: every prediction checked at once, with feedback on every miss.
+
+    ``predicted`` maps an item's name to the student's tuple; ``truths`` the true shapes (from
+    ``checks.expected(...)``: the code they describe is not in the notebook, so nothing can be run and
+    pasted). A miss never shows the answer; it asks for one sentence in ``why[name]`` on which operation
+    was misread, and stays a miss until the prediction is right. ``only`` limits the items checked.
+    """
+    names = [n for n in truths if only is None or n in only]
+    missing = [n for n in names if n not in predicted]
+    if missing:
+        raise CheckFailed(f"no prediction for {', '.join(missing)}: write each as a tuple of ints.", "predict-shape")
+    misses, unexplained = [], []
+    for name in names:
+        guess = _as_shape(predicted[name])
+        if guess is None:
+            misses.append(f"  {name}: write the shape as a tuple of ints such as (4, 5); got {predicted[name]!r}.")
+            continue
+        if guess != tuple(truths[name]):
+            sentence = (why or {}).get(name, "")
+            if not (isinstance(sentence, str) and len(sentence.split()) >= 5):
+                unexplained.append(name)
+            misses.append(f"  {name}: you predicted {shape_str(guess)}, and that is not its shape. Go through it one "
+                          "operation at a time: which dims does each keep, remove, add or broadcast?")
+    if misses:
+        ask = (f"\nFor each miss, write one sentence in why[...] saying which operation you misread, e.g. "
+               f"why[{unexplained[0]!r}] = \"...\"; then correct the prediction." if unexplained else "")
+        raise CheckFailed(f"{len(misses)} of {len(names)} predictions missed:\n" + "\n".join(misses) + ask,
+                          "predict-shape")
 
 
 def check_shape(name: str, predicted, actual) -> None:
