@@ -1,5 +1,6 @@
 """Checks for topic 01, classification: random logits with class ids, cross-entropy computed from its
-definition, and the perfect-prediction floor (softmax applied before CrossEntropyLoss)."""
+definition, the perfect-prediction floor (softmax applied before CrossEntropyLoss), a model's raw scores
+and an accuracy judged by what it returned."""
 from __future__ import annotations
 
 import math
@@ -7,7 +8,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .core import CheckFailed, _logsumexp, _require_tensor, call
+from ..diagnosis import describe
+from .core import CheckFailed, _abs, _no_grad, _require_tensor, call, check_not_mutated
 
 
 def class_batch(N: int, C: int, seed: int = 0, extra: tuple = ()):
@@ -16,7 +18,6 @@ def class_batch(N: int, C: int, seed: int = 0, extra: tuple = ()):
     logits = torch.randn((N, C, *extra), generator=g)           # (N, C, ...)
     y = torch.randint(0, C, (N, *extra), generator=g)           # (N, ...)
     return logits, y
-
 
 
 def check_perfect_floor(fn, y: torch.Tensor, C: int, *, tol: float = 1e-3, scale: float = 30.0) -> None:
@@ -34,3 +35,140 @@ def check_perfect_floor(fn, y: torch.Tensor, C: int, *, tol: float = 1e-3, scale
         raise CheckFailed(f"{what} is {value:.4f} for perfect predictions; it should be about 0. "
                           f"(With softmax applied before CrossEntropyLoss the floor is log(1 + (C-1)/e) = "
                           f"{floor:.4f} for C = {C}.)", "softmax-before-loss")
+
+
+def check_raw_scores(model, X: torch.Tensor, *, what: str = "model(X)") -> None:
+    """A model trained with CrossEntropyLoss must hand it raw scores (any real numbers), not probabilities.
+
+    Judged from what the model returns for X and for 10 * X: scores that all stay between 0 and 1, or
+    rows that are all >= 0 and all sum to the same value, have been squashed (a softmax over either dim,
+    a sigmoid, a scaled softmax); CrossEntropyLoss then squashes them again and the loss keeps a floor.
+    """
+    outs, seen = [], None
+    with _no_grad():
+        for scale in (1.0, 10.0):
+            out = _require_tensor(call(model, {"X": scale * X}, what=what), what)
+            seen = seen or describe(out)
+            outs.append(out.detach().double())
+    values = torch.cat([o.reshape(-1) for o in outs])
+    if values.numel() == 0 or outs[0].dim() != 2:
+        return                                  # no scores to judge: the shape checks say what is wrong
+    lo, hi = float(values.min()), float(values.max())
+    row_sums = torch.cat([o.sum(dim=1) for o in outs])              # one per sample
+    col_sums = torch.cat([o.sum(dim=0) for o in outs])              # one per class
+    head = (f"{what} returned scores {seen} that, for these inputs and for inputs 10 times "
+            f"larger, are all between {lo:.3f} and {hi:.3f}")
+    rule = ("CrossEntropyLoss applies log_softmax to its input itself and wants raw scores, any real "
+            "numbers: these get squashed twice, so the loss cannot fall below a floor (the accuracy can "
+            "still look fine).")
+
+    def same(sums):
+        return float(_abs(sums - sums[0]).max()) <= 1e-4 * max(1.0, abs(float(sums[0])))
+
+    if lo >= 0 and hi <= 1:
+        if same(row_sums):
+            raise CheckFailed(f"{head}, and every row sums to {float(row_sums[0]):.3f}: probabilities "
+                              f"over the classes, not raw scores. {rule}", "softmax-before-loss")
+        if same(col_sums):
+            raise CheckFailed(f"{head}, and every column sums to {float(col_sums[0]):.3f}: probabilities "
+                              f"over the samples of the batch, not raw scores of each sample. {rule}",
+                              "softmax-before-loss")
+        raise CheckFailed(f"{head}: squashed into (0, 1) one by one, not raw scores. {rule}",
+                          "sigmoid-before-loss")
+    if lo >= 0 and same(row_sums):
+        raise CheckFailed(f"{head}, and every row sums to the same {float(row_sums[0]):.3f}: normalised "
+                          f"over the classes (a scaled probability), not raw scores. {rule}",
+                          "softmax-before-loss")
+
+
+def check_classifier_shape(model, n_features: int, n_classes: int, *, sizes=(1, 2, 7),
+                           what: str = "model(X)") -> None:
+    """The model must map X (N, n_features) to one row of n_classes scores per sample, (N, n_classes),
+    for every batch size (N = 1 and an odd N included)."""
+    for N in sizes:
+        X = torch.randn(N, n_features, generator=torch.Generator().manual_seed(N))     # (N, F)
+        out = call(model, {"X": X}, what=f"{what} with N = {N}")
+        if not isinstance(out, torch.Tensor) or tuple(out.shape) != (N, n_classes):
+            raise CheckFailed(f"{what} maps X {describe(X)} to {_kind(out)}; the model must give one row "
+                              f"of n_classes = {n_classes} scores per sample, ({N}, {n_classes}).",
+                              "output-shape")
+
+
+def _kind(x) -> str:
+    """'a (6, 6) float32 tensor', 'a float', 'an ndarray': what a function returned, in words."""
+    if isinstance(x, torch.Tensor):
+        return f"a {describe(x)} tensor"
+    if x is None:
+        return "None"
+    name = type(x).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' or name.startswith('nd') else 'a'} {name}"
+
+
+def _why_accuracy(value: float, want: float, logits: torch.Tensor, y: torch.Tensor) -> tuple:
+    """(tag, sentence): which mistake gives exactly this value, judged from the value alone."""
+    N = logits.shape[0]
+    hits = round(want * N)
+    pairs = logits.argmax(dim=1)[:, None] == y.reshape(-1)[None, :]     # (N, N): prediction i, label j
+    pair_fraction, pair_count = float(pairs.double().mean()), int(pairs.sum())
+    some_label = [float(pairs.any(dim=d).double().mean()) for d in (0, 1)]
+    if N > 1 and abs(value - pair_fraction) < 1e-6:
+        return "broadcast", (f"{value:.4f} is the fraction of matches among all {N} x {N} = {N * N} "
+                             "(prediction, label) pairs: each sample's prediction was compared with the "
+                             "label of every sample, not only with its own.")
+    if N > 1 and abs(value - pair_count / N) < 1e-6:
+        return "broadcast", (f"{value:.4f} is the number of matches among all {N} x {N} (prediction, "
+                             f"label) pairs, {pair_count}, divided by N = {N}: each sample's prediction was "
+                             "compared with the label of every sample, not only with its own.")
+    if N > 1 and any(abs(value - v) < 1e-6 for v in some_label):
+        return "broadcast", (f"{value:.4f} is the fraction of samples whose prediction is the label of "
+                             "some sample, not necessarily its own: each prediction was compared with the "
+                             "label of every sample and any match counted.")
+    if not 0 <= value <= 1:
+        return "not-a-fraction", "A fraction of the samples lies between 0 and 1."
+    if hits and value > 0 and abs(hits / value - round(hits / value)) < 1e-4 and round(hits / value) != N:
+        return "wrong-count", (f"{value:.4f} is the {hits} right samples divided by {round(hits / value)}, "
+                               f"not by the batch size N = {N}.")
+    if abs(value - (1 - want)) < 1e-6:
+        return "inverted", "That is the fraction of samples whose highest logit is NOT their label."
+    return "wrong-value", ""
+
+
+def check_accuracy(fn, logits: torch.Tensor, y: torch.Tensor, want: float, *, python_float: bool = False,
+                   label: str = "") -> None:
+    """fn(logits, y) must return `want`, the fraction of samples whose highest logit is their label, and
+    leave its arguments unchanged; with python_float, as a Python float.
+
+    ``y`` holds one label per sample (any shape with N elements, e.g. the (N, 1) column of exercise 5).
+    A wrong value is explained from the value itself: the fraction of matches among all N x N
+    (prediction, label) pairs is a broadcast comparison, a value above 1 is not a fraction.
+    """
+    what = f"{getattr(fn, '__name__', 'your function')}(logits, y){label}"
+    args = {"logits": logits, "y": y}
+    mine = {k: v.clone() for k, v in args.items()}
+    got = call(fn, mine, what=what)
+    check_not_mutated(what, args, mine)
+    N = logits.shape[0]
+    inputs = f"logits {describe(logits)} and y {describe(y)}"
+    if isinstance(got, torch.Tensor) and got.numel() != 1:
+        raise CheckFailed(f"{what} returned {_kind(got)} for {inputs}: one number for the whole batch was "
+                          f"expected, the fraction of the N = {N} samples whose highest logit is their "
+                          "label.", "output-shape")
+    try:
+        close = bool(abs(got - want) < 1e-6)     # compared as the value itself: a float, a 0-d tensor, ...
+    except Exception:  # noqa: BLE001 - None, a string, ...: not a number
+        close = False
+    if not close:
+        try:
+            value = float(got)
+        except Exception:  # noqa: BLE001
+            raise CheckFailed(f"{what} returned {_kind(got)} for {inputs}, not a number"
+                              + (": did the function forget to return?" if got is None else "."),
+                              "not-a-number") from None
+        tag, why = _why_accuracy(value, want, logits, y)
+        raise CheckFailed(f"{what} returned {value:.4f} for {inputs}, but {round(want * N)} of the {N} "
+                          f"samples have their label as their highest logit: the accuracy is {want:.4f}."
+                          + (f"\n{why}" if why else ""), tag)
+    if python_float and not isinstance(got, float):
+        raise CheckFailed(f"{what} returned the right fraction, but as {_kind(got)}: the exercise asks for "
+                          "a Python float, a plain number that prints, formats and compares like one.",
+                          "not-a-float")

@@ -9,6 +9,8 @@
 # * Each exercise has a **quick check** you can run now, and a **full check**. At grading time the
 #   full check also runs hidden checks: N = 1, an odd N, the gradient, and a few training steps.
 #   "Quick check passed" is not full marks.
+# * A function must leave its arguments as it got them (no in-place changes to `logits` or `y`):
+#   the checks verify it.
 # * Do not edit the check cells: they are restored from the instructor's copy at grading.
 
 # %% locked setup
@@ -104,7 +106,8 @@ checks.check_trains(nn.Linear(4, 3), X, F.one_hot(y, 3), loss_from_one_hot, step
 # ## Exercise 3 · Labels numbered 1 to C
 #
 # A survey numbers its answers 1..C. CrossEntropyLoss numbers classes 0..C-1, so class C does
-# not exist for it. Make `loss_from_one_based` give the loss where label `k` means logit column `k - 1`.
+# not exist for it. Make `loss_from_one_based` give the mean cross-entropy where label `k` means logit
+# column `k - 1`. A batch need not contain every answer 1..C.
 
 # %% answer one_based
 def loss_from_one_based(logits, y):
@@ -117,18 +120,18 @@ def loss_from_one_based(logits, y):
     ### END BROKEN CODE
 
 
-logits = torch.randn(5, 5)                                  # (N, C)
-y = torch.arange(1, 6)                                      # (N,) answers 1..5
+logits = torch.randn(6, 5)                                  # (N, C)
+y = torch.tensor([1, 2, 3, 4, 5, 2])                        # (N,) answers 1..5
 loss_from_one_based(logits, y)
 
 # %% quick one_based 1
-# Quick check (1 point): N = 5, every label 1..C present.
+# Quick check (1 point): N = 6, C = 5, every label 1..C present.
 with checks.exercise("one_based"):
-    logits, y = checks.class_batch(5, 5, seed=3)            # (5, 5), (5,)
-    y = torch.arange(5)                                     # (5,) 0-based truth
+    logits, y = checks.class_batch(6, 5, seed=3)            # (6, 5), (6,)
+    y = torch.arange(6) % 5                                 # (6,) 0-based truth, every class
     checks.check_loss(loss_from_one_based, checks.expected("one_based"),
                       {"logits": logits, "y": y + 1}, loss="CrossEntropyLoss", grad_of=None)
-    checks.passed("quick check: N = 5 gives the right loss. " + checks.HIDDEN_NOTE)
+    checks.passed("quick check: N = 6 gives the right loss. " + checks.HIDDEN_NOTE)
 
 # %% hidden one_based 2
 def _inputs(N):
@@ -144,7 +147,8 @@ checks.check_trains(nn.Linear(4, 3), X, y + 1, loss_from_one_based, steps=60, mi
 #
 # `make_classifier` builds the model; the loop below trains it with `nn.CrossEntropyLoss`.
 # The accuracy looks fine, yet the loss stalls far above zero (the lesson measured this floor).
-# Fix the model so that CrossEntropyLoss gets what it expects. Keep the output shape (N, C).
+# Fix the model so that CrossEntropyLoss gets what it expects. Keep one row of `n_classes` scores per
+# sample, (N, n_classes), for any `n_features` and `n_classes`.
 
 # %% answer softmax_head
 def make_classifier(n_features, n_classes):
@@ -173,15 +177,17 @@ print(f"final loss {loss.item():.3f}, accuracy {(model(X).argmax(1) == y).float(
 with checks.exercise("softmax_head"):
     torch.manual_seed(1)
     X, y = checks.separable_data(96, 4, 3, seed=1)          # (96, 4), (96,)
-    checks.check_trains(make_classifier(4, 3), X, y, nn.CrossEntropyLoss(), steps=150, max_loss=0.2)
-    checks.passed("quick check: the loss falls below 0.2. " + checks.HIDDEN_NOTE)
+    model = make_classifier(4, 3)
+    checks.check_classifier_shape(model, 4, 3, sizes=(5,), what="make_classifier(4, 3)(X)")
+    checks.check_raw_scores(model, X[:5], what="make_classifier(4, 3)(X)")
+    checks.check_trains(model, X, y, nn.CrossEntropyLoss(), steps=150, max_loss=0.2)
+    checks.passed("quick check: raw scores (N, C), and the loss falls below 0.2. " + checks.HIDDEN_NOTE)
 
 # %% hidden softmax_head 3
 torch.manual_seed(2)
-model = make_classifier(6, 5)
-for N in (1, 2, 7):
-    out = checks.call(model, {"X": torch.randn(N, 6)}, what="make_classifier(6, 5)(X)")
-    assert tuple(out.shape) == (N, 5), f"make_classifier(6, 5) maps ({N}, 6) to {tuple(out.shape)}, not ({N}, 5)"
+model = make_classifier(6, 5)                           # F = 6, C = 5; N below is 1, 2 or 7
+checks.check_classifier_shape(model, 6, 5, sizes=(1, 2, 7), what="make_classifier(6, 5)(X)")
+checks.check_raw_scores(model, torch.randn(7, 6), what="make_classifier(6, 5)(X)")
 checks.check_batch_independence(model, torch.randn(7, 6))
 X, y = checks.separable_data(150, 6, 5, seed=6)         # (150, 6), (150,)
 checks.check_trains(make_classifier(6, 5), X, y, nn.CrossEntropyLoss(), steps=150, max_loss=0.2)
@@ -213,20 +219,17 @@ accuracy(perfect, y[:, None])
 # Quick check (1 point): perfect predictions score exactly 1.0.
 with checks.exercise("accuracy"):
     y = torch.tensor([0, 1, 2, 2, 1, 0])                    # (6,)
-    got = checks.call(accuracy, {"logits": 10 * F.one_hot(y, 3).float(), "y": y[:, None]})
-    assert got == 1.0, f"accuracy of perfect predictions is {got}, not 1.0: compare (N,) with (N,), not (N, 1)"
+    perfect = 10 * F.one_hot(y, 3).float()                  # (6, 3) logits that are all right
+    checks.check_accuracy(accuracy, perfect, y[:, None], 1.0)
     checks.passed("quick check: perfect predictions give 1.0. " + checks.HIDDEN_NOTE)
 
 # %% hidden accuracy 2
-for N, C in ((1, 3), (2, 4), (7, 3), (5, 5)):
+for N, C in ((1, 3), (2, 4), (7, 3), (5, 6)):          # N = 1, an odd N; N never equal to C
     logits, y = checks.class_batch(N, C, seed=40 + N)   # (N, C), (N,)
-    got = checks.call(accuracy, {"logits": logits, "y": y[:, None]}, what=f"accuracy with N = {N}")
-    want = checks.expected("accuracy")(logits, y)
-    assert isinstance(got, float), f"accuracy should return a Python float (use .item()), got {type(got).__name__}"
-    assert abs(got - want) < 1e-6, f"accuracy with N = {N}, C = {C} gave {got}, but {want} of the samples are right"
-    wrong = -10 * F.one_hot(y, C).float()               # every prediction wrong
-    got = checks.call(accuracy, {"logits": wrong, "y": y[:, None]}, what=f"accuracy with N = {N}")
-    assert got == 0.0, f"accuracy of all-wrong predictions with N = {N} is {got}, not 0.0"
+    checks.check_accuracy(accuracy, logits, y[:, None], checks.expected("accuracy")(logits, y),
+                          python_float=True, label=f" with N = {N}, C = {C}")
+    wrong = -10 * F.one_hot(y, C).float()               # (N, C) every prediction wrong
+    checks.check_accuracy(accuracy, wrong, y[:, None], 0.0, label=f" with N = {N}, C = {C}")
 
 # %% [markdown]
 # ## Exercise 6 · Predict the shape
@@ -276,7 +279,8 @@ with checks.exercise("predict_shape"):
     logits = nn.Linear(4, C)(X)                             # (N, C)
     y = torch.randint(0, C, (N,))                           # (N,)
     checks.check_shape("shape_logits", shape_logits, logits.shape)
-    checks.check_shape("shape_loss_none", shape_loss_none, F.cross_entropy(logits, y, reduction="none").shape)
+    loss_none = F.cross_entropy(logits, y, reduction="none")   # (N,)
+    checks.check_shape("shape_loss_none", shape_loss_none, loss_none.shape)
     checks.passed("quick check: the first two shapes are right. " + checks.HIDDEN_NOTE)
 
 # %% hidden predict_shape 2

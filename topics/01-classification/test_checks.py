@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
 from targetpractice import checks
@@ -19,7 +20,78 @@ def test_reference_cross_entropy_equals_torch():
 def test_check_perfect_floor():
     checks.check_perfect_floor(lambda logits, y: F.cross_entropy(logits, y), torch.arange(5), 5)
     with pytest.raises(checks.CheckFailed, match="1.4612") as e:
-        checks.check_perfect_floor(lambda logits, y: F.cross_entropy(logits.softmax(1), y), torch.arange(10), 10)
+        checks.check_perfect_floor(lambda logits, y: F.cross_entropy(logits.softmax(1), y),
+                                   torch.arange(10), 10)
     assert e.value.tag == "softmax-before-loss"
     with pytest.raises(checks.CheckFailed, match="below 0"):
         checks.check_perfect_floor(lambda logits, y: F.nll_loss(logits, y), torch.arange(5), 5)
+
+
+def _perfect(y, C):
+    return 10 * F.one_hot(y, C).float()                     # (N, C) logits that are all right
+
+
+def test_check_accuracy_explains_the_broadcast_from_the_value():
+    y = torch.tensor([0, 1, 2, 2, 1, 0])                    # (6,)
+    right = lambda logits, y: (logits.argmax(1) == y[:, 0]).float().mean().item()   # noqa: E731
+    checks.check_accuracy(right, _perfect(y, 3), y[:, None], 1.0, python_float=True)
+    broadcast = lambda logits, y: (logits.argmax(1) == y).float().mean().item()     # noqa: E731
+    with pytest.raises(checks.CheckFailed, match="all 6 x 6 = 36") as e:
+        checks.check_accuracy(broadcast, _perfect(y, 3), y[:, None], 1.0)
+    assert e.value.tag == "broadcast" and "squeeze" not in str(e.value) and "view" not in str(e.value)
+    summed = lambda logits, y: ((logits.argmax(1) == y).sum() / len(y)).item()      # noqa: E731
+    with pytest.raises(checks.CheckFailed, match="divided by N = 6") as e:
+        checks.check_accuracy(summed, _perfect(y, 3), y[:, None], 1.0)
+    assert e.value.tag == "broadcast"
+
+
+def test_check_accuracy_type_count_and_mutation():
+    logits, y = checks.class_batch(7, 3, seed=47)           # (7, 3), (7,)
+    want = references.reference_accuracy(logits, y)
+    as_tensor = lambda logits, y: (logits.argmax(1) == y[:, 0]).float().mean()      # noqa: E731
+    checks.check_accuracy(as_tensor, logits, y[:, None], want)                      # the value alone is right
+    with pytest.raises(checks.CheckFailed, match="Python float") as e:
+        checks.check_accuracy(as_tensor, logits, y[:, None], want, python_float=True)
+    assert e.value.tag == "not-a-float"
+    by_six = lambda logits, y: (logits.argmax(1) == y[:, 0]).sum().item() / 6       # noqa: E731
+    with pytest.raises(checks.CheckFailed, match="divided by 6, not by the batch size N = 7") as e:
+        checks.check_accuracy(by_six, logits, y[:, None], want)
+    assert e.value.tag == "wrong-count"
+
+    def squeezes_in_place(logits, y):
+        y.squeeze_(1)
+        return (logits.argmax(1) == y).float().mean().item()
+    column = y[:, None].clone()
+    with pytest.raises(checks.CheckFailed, match="changed its argument y in place") as e:
+        checks.check_accuracy(squeezes_in_place, logits, column, want)
+    assert e.value.tag == "mutates-input" and tuple(column.shape) == (7, 1)     # the caller's copy is intact
+
+
+def test_check_raw_scores():
+    torch.manual_seed(0)
+    X = torch.randn(5, 4)                                   # (N, F)
+    body = [nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 3)]
+    checks.check_raw_scores(nn.Sequential(*body), X)
+    checks.check_raw_scores(nn.Sequential(*body, nn.LogSoftmax(dim=1)), X)        # log-probs are scores
+    checks.check_raw_scores(nn.Sequential(nn.Linear(4, 64), nn.Tanh(), nn.Linear(64, 3)), X)
+    for last, tag, says in ((nn.Softmax(dim=1), "softmax-before-loss", "every row sums to 1.000"),
+                            (nn.Softmax(dim=0), "softmax-before-loss", "every column sums to 1.000"),
+                            (nn.Sigmoid(), "sigmoid-before-loss", "one by one")):
+        with pytest.raises(checks.CheckFailed, match=says) as e:
+            checks.check_raw_scores(nn.Sequential(*body, last), X)
+        assert e.value.tag == tag and "nn." not in str(e.value)
+
+    class Sharp(nn.Module):
+        def forward(self, x):
+            return 10 * x.softmax(dim=1)
+    with pytest.raises(checks.CheckFailed, match="the same 10.000"):
+        checks.check_raw_scores(nn.Sequential(*body, Sharp()), X)
+
+
+def test_check_classifier_shape():
+    checks.check_classifier_shape(nn.Sequential(nn.Linear(6, 32), nn.ReLU(), nn.Linear(32, 5)), 6, 5)
+    with pytest.raises(checks.CheckFailed, match=r"\(1, 32\) float32 tensor") as e:
+        checks.check_classifier_shape(nn.Sequential(nn.Linear(6, 32), nn.ReLU()), 6, 5)
+    assert e.value.tag == "output-shape"
+    with pytest.raises(checks.CheckFailed, match="with N = 1 raised"):
+        checks.check_classifier_shape(nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 3)), 6, 5)
