@@ -238,8 +238,9 @@ def _why_wrong(fn, reference, args: dict, out, expected, *, loss, atol: float, w
     # grading and in the instructor's tests; a student's kernel only has the recorded answers)
     if first is not None and not isinstance(reference, _Recorded) and name in (None, *_LOGIT_LOSSES):
         x = args[first]
-        squash = [("sigmoid", torch.sigmoid)] if name == "BCEWithLogitsLoss" or x.dim() < 2 else []
-        squash += [("softmax(dim=1)", lambda t: t.softmax(dim=1))] if x.dim() >= 2 else []
+        squash = [("softmax(dim=1)", lambda t: t.softmax(dim=1))] if x.dim() >= 2 and name != "BCEWithLogitsLoss" \
+            else []
+        squash += [("sigmoid", torch.sigmoid)]
         for label, f in squash:
             try:
                 with strict(), _no_grad():
