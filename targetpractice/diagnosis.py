@@ -245,6 +245,10 @@ _ERROR_PATTERNS = [
      "hard-coded batch size moves features into rows. Give the Linear the real feature count."),
     (r"size of tensor a \((\d+)\) must match the size of tensor b \((\d+)\)", "shape-mismatch",
      "two shapes cannot broadcast.", "print both and check which dim is N."),
+    (r"The expanded size of the tensor \((\d+)\) must match the existing size \((\d+)\)", "shape-mismatch",
+     "expand/expand_as can only stretch dims of size 1 (that is broadcasting): a dim that already has another size "
+     "cannot become this one.", "make the two shapes equal instead (view_as, squeeze(1), unsqueeze(1)), after "
+     "checking which dim is N on each side."),
     (r"different to the input size.*broadcasting", "shape-mismatch",
      "the loss broadcast the target against the output: a value target must have exactly the output's shape.",
      "y.view_as(output)."),

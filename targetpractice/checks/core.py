@@ -165,8 +165,18 @@ def record_expected(exercise: str, real, sink: dict):
 
 
 # --------------------------------------------------------------------------- helpers
+def _value_text(v) -> str:
+    """An argument as a message names it: a tensor by shape and dtype, a number by value, a model by class."""
+    if isinstance(v, torch.Tensor) or v is None:
+        return describe(v)
+    if isinstance(v, (bool, int, float)):
+        return repr(v)
+    name = type(v).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
 def _args_text(args: dict) -> str:
-    return ", ".join(f"{k} {describe(v)}" for k, v in args.items())
+    return ", ".join(f"{k} {_value_text(v)}" for k, v in args.items())
 
 
 def call(fn, args: dict, *, loss=None, what: str | None = None):
