@@ -1,16 +1,20 @@
 """Checks for topic 03, regression and broadcasting: tiny regression data, references that pair
-element i with element i and never broadcast, R², a training check measured by R², and a check
-that a guard raises instead of letting a broadcast run silently."""
+element i with element i and never broadcast, R², a training check measured by R², checks that a
+guard raises (and names both shapes) instead of letting a broadcast run silently, and checks of a
+metric and of a training loop's report that judge what the student's code produced."""
 from __future__ import annotations
+
+import re
 
 import torch
 
-from ..diagnosis import describe
-from .core import CheckFailed, _args_text, _no_grad, call, rows, strict, train_held_out
+from ..diagnosis import describe, explain_error, shape_str
+from .core import (CheckFailed, _args_text, _no_grad, call, check_loss, check_not_mutated, rows, strict,
+                   train_held_out)
 
 
 def regression_batch(N: int, K: int = 1, seed: int = 0):
-    """Random outputs (N, K) and float targets (N, K) for loss checks; reshape the target as the test needs."""
+    """Random outputs (N, K) and float targets (N, K) for loss checks; the test reshapes the target."""
     g = torch.Generator().manual_seed(seed)
     out = torch.randn(N, K, generator=g)                                  # (N, K)
     y = torch.randn(N, K, generator=g) + 1.0                              # (N, K)
@@ -38,10 +42,9 @@ def _pair_up(output, target, what: str):
             raise CheckFailed(f"{what}: the {name} should be a tensor, got {describe(t)}.", "not-a-tensor")
     if output.numel() != target.numel():
         raise CheckFailed(f"{what}: the output {describe(output)} and the target {describe(target)} hold "
-                          f"{output.numel()} and {target.numel()} values; a regression target has one value per "
-                          "output. Check which dim is N on both sides.", "shape-mismatch")
+                          f"{output.numel()} and {target.numel()} values; a regression target has one value "
+                          "per output. Check which dim is N on both sides.", "shape-mismatch")
     return output.reshape(-1), target.reshape(-1).to(output.dtype)
-
 
 
 def r2_score(pred: torch.Tensor, y: torch.Tensor) -> float:
@@ -61,14 +64,21 @@ def r2_score(pred: torch.Tensor, y: torch.Tensor) -> float:
 
 
 def check_r2(pred: torch.Tensor, y: torch.Tensor, min_r2: float = 0.95, context: str = "") -> float:
-    """Predictions must reach R² >= min_r2 against y; R² near 0 is a model that learned only the mean."""
+    """Predictions must reach R² >= min_r2 against y; R² near 0 is a model that learned only the mean.
+
+    The message says what the predictions look like (their spread against the targets'), never the code.
+    """
     score = r2_score(pred, y)
     if not score >= min_r2:
-        hint = (" R² near 0 means the model learned only the mean of the targets: the loss compared every "
-                "output with every target, as an (N, 1) output against an (N,) target does (they broadcast "
-                "to (N, N)). Give the target the output's shape: y.view_as(output)." if score < 0.5 else "")
-        raise CheckFailed(f"{context}R² of the predictions {describe(pred)} against the targets {describe(y)} "
-                          f"is {score:.3f}; it should reach {min_r2:.2f} on this easy data.{hint}",
+        p, t = pred.detach().double().reshape(-1), y.detach().double().reshape(-1)
+        spread = (f" The predictions spread {float(p.std()):.3f} (std) around {float(p.mean()):.3f}, the "
+                  f"targets {float(t.std()):.3f} around {float(t.mean()):.3f}." if p.numel() > 1 else "")
+        why = (" R² near 0 is what predicting the mean of the targets for every sample scores: the loss "
+               "that trained the model rewarded exactly that, as a loss does when it compares every output "
+               "with every target instead of each output with its own." if score < 0.5 else "")
+        raise CheckFailed(f"{context}R² of the predictions {describe(pred)} against the targets "
+                          f"{describe(y)} is {score:.3f}; it should reach {min_r2:.2f} on this easy data."
+                          f"{spread}{why}",
                           "learns-the-mean" if score < 0.5 else "does-not-learn")
     return score
 
@@ -91,20 +101,222 @@ def check_regression_trains(model, X: torch.Tensor, y: torch.Tensor, loss_fn, *,
     return {"r2": score, "loss": value}
 
 
-def check_raises(fn, args: dict, *, expected=(ValueError, AssertionError), why: str = "") -> BaseException:
-    """fn(*args) must raise one of ``expected``: a guard that makes a silent broadcast loud. Returns the error."""
+def _value_text(v) -> str:
+    """An argument as a message shows it: a tensor by shape and dtype, a number by value, else its type."""
+    if isinstance(v, torch.Tensor):
+        return describe(v)
+    if isinstance(v, (bool, int, float, str)):
+        return repr(v)
+    return f"a {type(v).__name__}"
+
+
+def call_with(fn, args: dict, *, what: str | None = None):
+    """call() for functions that also take models and numbers: the message shows each argument plainly
+    ("model a Linear, X (64, 4) float32, steps 100"), and says what the student's code raised."""
+    what = what or f"{getattr(fn, '__name__', 'your function')}({', '.join(args)})"
+    try:
+        with strict():
+            return fn(*args.values())
+    except CheckFailed:
+        raise
+    except Exception as exc:  # the student's bug, not ours: explain it
+        diag = explain_error(exc)
+        shown = ", ".join(f"{k} {_value_text(v)}" for k, v in args.items())
+        raise CheckFailed(f"{what} raised an error when called with {shown}:\n{diag.problem}",
+                          diag.tag) from None
+
+
+# ------------------------------------------------------------------------ a loss that must pair values
+def check_paired_loss(fn, reference, args: dict, *, output: str = "out", target: str = "y", loss="MSELoss",
+                      grad_of: str | None = "out", label: str = "") -> None:
+    """check_loss, and on a wrong value the regression mistakes that give exactly that value: every output
+    against every target (an (N, N) broadcast), or a flat (N*K,) target read output by output."""
+    try:
+        check_loss(fn, reference, args, loss=loss, grad_of=grad_of, label=label)
+    except CheckFailed as failed:
+        if failed.tag != "wrong-value":
+            raise
+        got = _produced(fn, args)
+        why = _pairing_mistake(reference, args, output, target, got) if got is not None else None
+        if why is None:
+            raise
+        raise CheckFailed(f"{failed}\n{why[1]}", why[0]) from None
+
+
+def _produced(fn, args: dict):
+    try:
+        with strict(), _no_grad():
+            value = fn(*[v.clone() if isinstance(v, torch.Tensor) else v for v in args.values()])
+    except Exception:  # noqa: BLE001 - check_loss already said how it fails
+        return None
+    return value if isinstance(value, torch.Tensor) and value.dim() == 0 else None
+
+
+def _pairing_mistake(reference, args: dict, output: str, target: str, got):
+    """(tag, sentence) when ``got`` is exactly the loss of a known wrong pairing of output and target."""
+    out, y = args[output].detach(), args[target].detach()
+    mean_sq = (lambda a, b: ((a - b) ** 2).mean())
+    tries = []
+    try:
+        table = torch.broadcast_shapes(out.shape, y.shape)
+        if tuple(out.shape) != tuple(y.shape):
+            tries.append(("broadcast", mean_sq(out, y),
+                          f"Your value is exactly the mean over the {shape_str(table)} table of every "
+                          "output against every target: outputs were compared with other samples' targets, "
+                          "not only with their own."))
+    except RuntimeError:
+        pass
+    if out.dim() == 2 and y.dim() == 1 and y.numel() == out.numel() and min(out.shape) > 1:
+        N, K = out.shape
+        tries.append(("flat-order", mean_sq(out, y.view(K, N).T),
+                      f"Your value is exactly the loss that pairs one side read output by output (output 0 "
+                      f"of all {N} samples first) with the other read sample by sample: a value of sample n "
+                      f"meets a target value of another sample. The flat target holds sample 0's {K} values "
+                      "first, then sample 1's."))
+    for tag, value, sentence in tries:
+        if abs(float(got) - float(value)) <= 1e-5 * max(1.0, abs(float(value))):
+            return tag, sentence
+    return None
+
+
+# ------------------------------------------------------------------------ a guard that must be loud
+_BRACKETED = re.compile(r"[\(\[]\s*(\d+(?:\s*,\s*\d+)*)?\s*,?\s*[\)\]]")    # (4, 1)  [4, 1]  (4,)  ()  [4]
+_BY = re.compile(r"(?<![\w.])(\d+(?:\s*[x×]\s*\d+)+)(?![\w.])")             # 4x1  4 × 1
+
+
+def shapes_named(message: str) -> set:
+    """The shapes a message writes out, as tuples of ints: (4, 1), [4, 1], torch.Size([4, 1]), (4,), 4x1."""
+    found = {tuple(int(s) for s in re.split(r"\s*,\s*", m.group(1))) if m.group(1) else ()
+             for m in _BRACKETED.finditer(message)}
+    found |= {tuple(int(s) for s in re.split(r"\s*[x×]\s*", m.group(1))) for m in _BY.finditer(message)}
+    return found
+
+
+def check_raises(fn, args: dict, *, expected=(ValueError, AssertionError), why: str = "",
+                 names: tuple = ()) -> BaseException:
+    """fn(*args) must raise one of ``expected``: a guard that makes a silent broadcast loud.
+
+    ``names`` are the arguments whose shapes the error message must write out (as a tuple, a list or
+    torch.Size). Returns the error.
+    """
     what = f"{getattr(fn, '__name__', 'your function')}({', '.join(args)})"
-    names = " or ".join(e.__name__ for e in expected)
+    kinds = " or ".join(e.__name__ for e in expected)
+    before = {k: v.clone() for k, v in args.items() if isinstance(v, torch.Tensor)}
     try:
         with strict():
             value = fn(*args.values())
     except expected as exc:
+        check_not_mutated(what, before, args)
+        missing = [k for k in names if tuple(args[k].shape) not in shapes_named(str(exc))]
+        if missing:
+            said = str(exc).strip()
+            said = f"'{said}'" if said else "is empty and"
+            unnamed = " and of ".join(f"{k} {shape_str(args[k].shape)}" for k in missing)
+            raise CheckFailed(f"{what} with {_args_text(args)} raised {type(exc).__name__}, as it should, "
+                              f"but its message {said} does not name the shape of {unnamed}. The message "
+                              f"must name the shapes of both {' and '.join(names)} (written as a tuple, a "
+                              "list or torch.Size), so that whoever reads it sees which side is off. "
+                              f"{why}".rstrip(), "guard-message")
         return exc
     except Exception as exc:  # the student's code crashed some other way: explain it
+        how = ("issued a warning instead of raising" if isinstance(exc, Warning) else
+               "raised an error of the loss itself: these shapes got past the shape check into the loss"
+               if isinstance(exc, RuntimeError) else "raised another kind of error")
         raise CheckFailed(f"{what} with {_args_text(args)} raised {type(exc).__name__}: {str(exc).strip()}\n"
-                          f"It should raise a {names} from your own check. {why}".rstrip(),
+                          f"It {how}; the task asks for a {kinds} when the shapes differ. {why}".rstrip(),
                           "wrong-exception") from None
     shown = (f"{float(value.detach()):.4f}" if isinstance(value, torch.Tensor) and value.numel() == 1
              else describe(value))
     raise CheckFailed(f"{what} with {_args_text(args)} returned {shown} without raising: the shape mismatch "
-                      f"is still silent. It should raise a {names}. {why}".rstrip(), "silent-broadcast")
+                      f"is still silent. It should raise a {kinds}. {why}".rstrip(), "silent-broadcast")
+
+
+def mismatched_shapes(N: int, K: int) -> list:
+    """(label, output shape, target shape) pairs whose shapes differ, one per family a guard must catch:
+    a size-1 dim on one side only, transposed (same ndim, same number of values), broadcastable pairs,
+    and a same-ndim pair that does not broadcast. N and K should differ (and differ from 1 where they
+    can)."""
+    pairs = [("an (N, 1) output with an (N,) target", (N, 1), (N,)),
+             ("an (N,) output with an (N, 1) target", (N,), (N, 1)),
+             ("an (N, 1) output with a (1, N) target: same ndim, same number of values", (N, 1), (1, N)),
+             ("an (N, K) output with a transposed (K, N) target", (N, K), (K, N)),
+             ("an (N, K) output with an (N, 1) target, which broadcasts", (N, K), (N, 1)),
+             ("an (N, K) output with a (1, K) target, which broadcasts", (N, K), (1, K)),
+             ("an (N, K) output with a (K,) target, which broadcasts", (N, K), (K,)),
+             ("an (N, K) output with an (N, K + 1) target", (N, K), (N, K + 1))]
+    return [(label, a, b) for label, a, b in pairs if a != b]
+
+
+# ------------------------------------------------------------------------ a metric, a training report
+def check_fraction(fn, pred: torch.Tensor, y: torch.Tensor, tol: float, want: float, *, case: str,
+                   atol: float = 1e-6) -> float:
+    """fn(pred, y, tol) must return the Python float ``want`` (the fraction of samples within tol, counted
+    one by one) and leave pred and y as they were."""
+    what = f"{getattr(fn, '__name__', 'your function')}(pred, y, tol)"
+    args = {"pred": pred.clone(), "y": y.clone(), "tol": tol}
+    got = call_with(fn, args, what=f"{what} ({case})")
+    check_not_mutated(what, {"pred": pred, "y": y}, args)
+    if not isinstance(got, float):
+        shown = f"{describe(got)} {got.detach().reshape(-1)[:3].tolist()}" if isinstance(got, torch.Tensor) \
+            else describe(got).removesuffix(", not a tensor")
+        raise CheckFailed(f"{what} ({case}) returned {shown}: the task asks for a Python float.",
+                          "not-a-float")
+    if not abs(got - want) <= atol:
+        N = y.numel()
+        pairs = _pairs_within(pred, y, tol)
+        if _also_on_perfect(fn, y, tol, lambda p: p / N, atol) and abs(got - pairs / N) <= atol:
+            why, tag = (f" Your value is exactly the number of (prediction, target) pairs within tol among "
+                        f"all {N} x {N} pairs, {pairs}, divided by the {N} samples: every prediction was "
+                        "compared with every target.", "metric-broadcast")
+        elif _also_on_perfect(fn, y, tol, lambda p: p / N ** 2, atol) and abs(got - pairs / N ** 2) <= atol:
+            why, tag = (f" Your value is exactly the fraction of all {N} x {N} (prediction, target) pairs "
+                        "that are within tol: every prediction was compared with every target, not only "
+                        "with its own.", "metric-broadcast")
+        elif got > 1 + atol:
+            why, tag = " A fraction of the samples is never above 1.", "metric-broadcast"
+        else:
+            why, tag = "", "wrong-value"
+        raise CheckFailed(f"{what} ({case}) with pred {describe(pred)}, y {describe(y)}, tol {tol} returned "
+                          f"{got:.4f}, but {want:.4f} of the samples (counted one by one, "
+                          f"|pred[n] - y[n]| <= tol) are within tol.{why}", tag)
+    return got
+
+
+def _pairs_within(pred: torch.Tensor, y: torch.Tensor, tol: float) -> int:
+    """How many of all N x N (prediction, target) pairs are within tol: what a broadcast counts."""
+    return int(((pred.detach().reshape(-1, 1) - y.detach().reshape(1, -1)).abs() <= tol).sum())
+
+
+def _also_on_perfect(fn, y: torch.Tensor, tol: float, formula, atol: float) -> bool:
+    """A broadcast hypothesis is named only if fn follows it on perfect predictions too, where it differs
+    from the right answer 1.0 (one coincidence is not a diagnosis)."""
+    N = y.numel()
+    if N < 2:
+        return False
+    expected = formula(_pairs_within(y[:, None], y, tol))
+    if abs(expected - 1.0) <= atol:
+        return False
+    try:
+        with strict(), _no_grad():
+            got = fn(y[:, None].clone(), y.clone(), tol)
+        return abs(float(got) - expected) <= atol
+    except Exception:  # noqa: BLE001 - a hypothesis that does not apply
+        return False
+
+
+def check_loss_history(losses, *, steps: int, first: float, what: str = "train_regressor") -> None:
+    """A training loop's report: a list of ``steps`` Python floats whose first is ``first``, the mean
+    squared error of the untrained model."""
+    if not isinstance(losses, list):
+        raise CheckFailed(f"{what} returned {describe(losses).removesuffix(', not a tensor')}; it should "
+                          f"return a list with one Python float per step ({steps} here).", "loss-report")
+    kinds = sorted({type(v).__name__ for v in losses if not isinstance(v, float)})
+    if len(losses) != steps or kinds:
+        raise CheckFailed(f"{what} returned a list of {len(losses)} entries"
+                          + (f", some of them {', '.join(kinds)}, not Python floats" if kinds else "")
+                          + f"; it should hold one Python float per step, {steps} here.", "loss-report")
+    if not abs(losses[0] - first) <= 1e-4 * max(1.0, abs(first)):
+        ratio = f" ({losses[0] / first:.3g} times that)" if first else ""
+        raise CheckFailed(f"{what} reports {losses[0]:.4f} as the loss of its first step, but the mean "
+                          "squared error of the untrained model, each output against its own target, is "
+                          f"{first:.4f}{ratio}.", "loss-report")

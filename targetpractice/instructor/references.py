@@ -73,6 +73,12 @@ def reference_gaussian_nll(mean: torch.Tensor, target: torch.Tensor, var, eps: f
     return (0.5 * (v.log() + (m - t) ** 2 / v)).sum() / m.numel()
 
 
+def reference_fraction_within(pred: torch.Tensor, y: torch.Tensor, tol: float) -> float:
+    """Fraction of samples n with |pred[n] - y[n]| <= tol, counted one by one (pred (N, 1), y (N,))."""
+    p, t = _pair_up(pred, y, "reference_fraction_within")
+    return sum(float((p[n] - t[n]).abs()) <= tol for n in range(t.numel())) / t.numel()
+
+
 def reference_token_cross_entropy(logits: torch.Tensor, y: torch.Tensor, ignore_index: int = -100,
                                   reduction: str = "mean"):
     """Cross-entropy of (N, T, V) logits against (N, T) ids, token by token, skipping ignore_index.
@@ -139,6 +145,9 @@ EXPECTED = {
     "flat_targets": reference_mse,
     "loud_gaussian": reference_gaussian_nll,
     "train_loop": reference_mse,
+    "within_tolerance": reference_fraction_within,
+    # 04 convolutions and pooling
+    "channels_last": lambda images: images.permute(0, 3, 1, 2),                           # (N, H, W, C) -> NCHW
     # 05 sequences and padding
     "tagging_loss": reference_token_cross_entropy,
     "masked_loss": _masked_token_cross_entropy,

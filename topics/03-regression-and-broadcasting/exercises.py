@@ -2,10 +2,12 @@
 # # 03 · Regression and broadcasting — exercises
 #
 # Each exercise below holds **broken code that runs**: run its cell and you meet the real error, the
-# broadcast warning, or the silent wrong result that the lesson `course/03-regression-and-broadcasting-lesson.ipynb`
-# explains. Fix the code **in place**, in the same cell, then run the check below it.
+# broadcast warning, or the silent wrong result that the lesson
+# `course/03-regression-and-broadcasting-lesson.ipynb` explains. Fix the code **in place**, in the same
+# cell, then run the check below it.
 #
-# * Shapes use the lesson's names: `N` samples, `K` outputs per sample, `out` a model's output, `y` the targets.
+# * Shapes use the lesson's names: `N` samples, `K` outputs per sample, `out` a model's output, `y` the
+#   targets.
 # * Each exercise has a **quick check** you can run now, and a **full check**. At grading time the
 #   full check also runs hidden checks: N = 1, an odd N, the gradient, and a few training steps.
 #   "Quick check passed" is not full marks.
@@ -53,25 +55,26 @@ mse_from_column(out, y[:, 0])                                   # y[:, 0] is (N,
 # Quick check (1 point): N = 4, compared with the loss computed value by value.
 with checks.exercise("column_output"):
     out, y = checks.regression_batch(4, seed=1)                 # (4, 1), (4, 1)
-    checks.check_loss(mse_from_column, checks.expected("column_output"), {"out": out, "y": y[:, 0]},
-                      loss="MSELoss", grad_of=None)
+    checks.check_paired_loss(mse_from_column, checks.expected("column_output"), {"out": out, "y": y[:, 0]},
+                             grad_of=None)
     checks.passed("quick check: N = 4 gives the right loss. " + checks.HIDDEN_NOTE)
 
 # %% hidden column_output 2
-def _inputs(N):
+for N in (1, 2, 7):                                         # N = 1, an odd N
     out, y = checks.regression_batch(N, seed=10 + N)        # (N, 1), (N, 1)
-    return {"out": out, "y": y[:, 0]}                       # y as (N,)
-checks.check_loss_fn(mse_from_column, checks.expected("column_output"), _inputs, sizes=(1, 2, 7), loss="MSELoss",
-                     grad_of="out")
+    checks.check_paired_loss(mse_from_column, checks.expected("column_output"), {"out": out, "y": y[:, 0]},
+                             label=f" with N = {N}")       # y as (N,)
 X, y = checks.regression_data(64, seed=3)                   # (64, 4), (64,)
 checks.check_regression_trains(nn.Linear(4, 1), X, y, mse_from_column, steps=100, min_r2=0.95)
 
 # %% [markdown]
 # ## Exercise 2 · K outputs, and a target that arrives flat
 #
-# A model predicts K = 3 numbers per sample: `out` is (N, K). The dataset stores the targets as one long
+# A model predicts K numbers per sample: `out` is (N, K). The dataset stores the targets as one long
 # vector `y_flat` of shape (N*K,): sample 0's K values, then sample 1's K values, and so on.
 # Make `mse_from_flat` return the mean squared error with every output paired with its own target value.
+# The same function serves models with other K (the example below has K = 3, the checks try other K
+# too) and every N, including N = 1.
 
 # %% answer flat_targets
 def mse_from_flat(out, y_flat):
@@ -91,19 +94,18 @@ mse_from_flat(out, y.reshape(-1))                               # the targets as
 # Quick check (1 point): N = 4, K = 3.
 with checks.exercise("flat_targets"):
     out, y = checks.regression_batch(4, 3, seed=2)              # (4, 3), (4, 3)
-    checks.check_loss(mse_from_flat, checks.expected("flat_targets"), {"out": out, "y_flat": y.reshape(-1)},
-                      loss="MSELoss", grad_of=None)
+    checks.check_paired_loss(mse_from_flat, checks.expected("flat_targets"),
+                             {"out": out, "y_flat": y.reshape(-1)}, target="y_flat", grad_of=None)
     checks.passed("quick check: N = 4, K = 3 gives the right loss. " + checks.HIDDEN_NOTE)
 
 # %% hidden flat_targets 2
-for K in (3, 2):
-    def _inputs(N):
-        out, y = checks.regression_batch(N, K, seed=20 + N)  # (N, K), (N, K)
-        return {"out": out, "y_flat": y.reshape(-1)}        # (N*K,) sample by sample
-    checks.check_loss_fn(mse_from_flat, checks.expected("flat_targets"), _inputs, sizes=(1, 2, 7), loss="MSELoss",
-                         grad_of="out")
-X, Y = checks.regression_data(96, K=3, seed=4)              # (96, 4), (96, 3)
-checks.check_regression_trains(nn.Linear(4, 3), X, Y.reshape(-1), mse_from_flat, steps=150, min_r2=0.95,
+for N, K in ((1, 3), (2, 5), (7, 3), (5, 2), (1, 4)):       # N != K: a transposed read cannot pass
+    out, y = checks.regression_batch(N, K, seed=20 + N + K) # (N, K), (N, K)
+    checks.check_paired_loss(mse_from_flat, checks.expected("flat_targets"),
+                             {"out": out, "y_flat": y.reshape(-1)}, target="y_flat",
+                             label=f" with N = {N}, K = {K}")
+X, Y = checks.regression_data(96, 5, K=2, seed=4)           # (96, 5), (96, 2)
+checks.check_regression_trains(nn.Linear(5, 2), X, Y.reshape(-1), mse_from_flat, steps=150, min_r2=0.95,
                                truth=Y)
 
 # %% [markdown]
@@ -112,16 +114,17 @@ checks.check_regression_trains(nn.Linear(4, 3), X, Y.reshape(-1), mse_from_flat,
 # `F.gaussian_nll_loss` (a regression loss that also predicts a variance) broadcasts an (N, 1) output
 # against an (N,) target to (N, N) **without any warning**, so warnings as errors cannot catch it.
 # Make `gaussian_nll_checked` return the mean Gaussian NLL when the shapes match, and **raise a
-# `ValueError` (or an `AssertionError`) that names both shapes** whenever `target`'s shape differs from
-# `mean`'s, for every N, including N = 1.
+# `ValueError` (or an `AssertionError`) whose message names both shapes** (`mean`'s and `target`'s)
+# whenever `target`'s shape differs from `mean`'s in any way, for every N and K, including N = 1.
+# `var` always has `mean`'s shape here.
 
 # %% answer loud_gaussian
 def gaussian_nll_checked(mean, target, var):
     """mean (N, K) float, target: must be (N, K), var (N, K) > 0 -> mean Gaussian NLL, a scalar."""
     ### BEGIN SOLUTION
     if target.shape != mean.shape:
-        raise ValueError(f"target {tuple(target.shape)} does not have the output's shape {tuple(mean.shape)}: "
-                         "gaussian_nll_loss would broadcast them against each other")
+        raise ValueError(f"target {tuple(target.shape)} does not have the output's shape "
+                         f"{tuple(mean.shape)}: gaussian_nll_loss would broadcast them against each other")
     return F.gaussian_nll_loss(mean, target, var)               # (N, K) with (N, K)
     ### END SOLUTION
     ### BEGIN BROKEN CODE
@@ -138,29 +141,32 @@ except (ValueError, AssertionError) as err:
     print(f"(N,) target: raised {type(err).__name__}: {err}")
 
 # %% quick loud_gaussian 1
-# Quick check (1 point): N = 4: the right value for equal shapes, an error for (N, 1) against (N,).
+# Quick check (1 point): N = 4: the right value for equal shapes; for (N, 1) against (N,) an error
+# whose message names both shapes.
 with checks.exercise("loud_gaussian"):
     mean, y = checks.regression_batch(4, seed=3)                # (4, 1), (4, 1)
     var = torch.full((4, 1), 0.5)                               # (4, 1)
     checks.check_loss(gaussian_nll_checked, checks.expected("loud_gaussian"),
                       {"mean": mean, "target": y, "var": var}, grad_of=None)
-    checks.check_raises(gaussian_nll_checked, {"mean": mean, "target": y[:, 0], "var": var})
+    checks.check_raises(gaussian_nll_checked, {"mean": mean, "target": y[:, 0], "var": var},
+                        names=("mean", "target"))
     checks.passed("quick check: N = 4 is right, and loud on a mismatch. " + checks.HIDDEN_NOTE)
 
 # %% hidden loud_gaussian 2
-for N in (1, 2, 7):
-    mean, y = checks.regression_batch(N, seed=30 + N)       # (N, 1), (N, 1)
-    var = torch.rand(N, 1, generator=torch.Generator().manual_seed(N)) + 0.2   # (N, 1)
-    checks.check_raises(gaussian_nll_checked, {"mean": mean, "target": y[:, 0], "var": var},
-                        why=f"(N = {N}: an (N, 1) output with an (N,) target.)")
-    checks.check_raises(gaussian_nll_checked, {"mean": mean[:, 0], "target": y, "var": var[:, 0]},
-                        why=f"(N = {N}: an (N,) output with an (N, 1) target.)")
-def _inputs(N):
-    mean, y = checks.regression_batch(N, 2, seed=40 + N)    # (N, 2), (N, 2)
-    var = torch.rand(N, 2, generator=torch.Generator().manual_seed(N)) + 0.2   # (N, 2)
-    return {"mean": mean, "target": y, "var": var}
-checks.check_loss_fn(gaussian_nll_checked, checks.expected("loud_gaussian"), _inputs, sizes=(1, 2, 7),
-                     grad_of="mean")
+g = torch.Generator().manual_seed(3)
+for N, K in ((1, 3), (2, 3), (7, 3), (5, 2)):               # N = 1, an odd N; N != K
+    for case, mean_shape, target_shape in checks.mismatched_shapes(N, K):
+        mean = torch.randn(mean_shape, generator=g)         # mean_shape
+        target = torch.randn(target_shape, generator=g)     # target_shape, not mean_shape
+        var = torch.rand(mean_shape, generator=g) + 0.2     # mean_shape
+        checks.check_raises(gaussian_nll_checked, {"mean": mean, "target": target, "var": var},
+                            names=("mean", "target"), why=f"(N = {N}, K = {K}: {case}.)")
+for N, K in ((1, 3), (2, 5), (7, 3), (6, 1)):
+    mean, y = checks.regression_batch(N, K, seed=40 + N)    # (N, K), (N, K)
+    var = torch.rand(N, K, generator=g) + 0.2               # (N, K)
+    checks.check_loss(gaussian_nll_checked, checks.expected("loud_gaussian"),
+                      {"mean": mean, "target": y, "var": var}, grad_of="mean",
+                      label=f" with N = {N}, K = {K}")
 
 # %% [markdown]
 # ## Exercise 4 · A training loop whose loss looks fine
@@ -168,7 +174,8 @@ checks.check_loss_fn(gaussian_nll_checked, checks.expected("loud_gaussian"), _in
 # `train_regressor` trains a one-output model with Adam on the mean squared error, written out by hand.
 # The loss goes down and then settles, so nothing seems wrong, and no warning is printed. But R² stays
 # near 0: the model predicts the same number for every input. Fix the loop. The targets `y` are (N,);
-# the model's output is (N, 1). Keep returning one float per step: the mean squared error of that step.
+# the model's output is (N, 1). Keep returning a list with one Python float per step: the mean squared
+# error of that step. Leave the caller's `X` and `y` as they are.
 
 # %% answer train_loop
 def train_regressor(model, X, y, steps=150, lr=0.05):
@@ -199,12 +206,14 @@ with torch.no_grad():
 print(f"loss {losses[0]:.3f} -> {losses[-1]:.3f} (var(y) = {y.var(unbiased=False):.3f}), R² {r2:.3f}")
 
 # %% quick train_loop 1
-# Quick check (1 point): 100 steps reach R² >= 0.95 on easy data.
+# Quick check (1 point): 100 steps reach R² >= 0.95 on easy data, and X and y are left as they were.
 with checks.exercise("train_loop"):
     torch.manual_seed(1)
     X, y = checks.regression_data(64, seed=1)                   # (64, 4), (64,)
     model = nn.Linear(4, 1)
-    checks.call(train_regressor, {"model": model, "X": X, "y": y, "steps": 100, "lr": 0.05})
+    given = {"X": X.clone(), "y": y.clone()}
+    checks.call_with(train_regressor, {"model": model, "X": X, "y": y, "steps": 100, "lr": 0.05})
+    checks.check_not_mutated("train_regressor(model, X, y)", given, {"X": X, "y": y})
     with torch.no_grad():
         checks.check_r2(model(X), y, 0.95, context="After train_regressor(model, X, y, steps=100): ")
     checks.passed("quick check: R² >= 0.95. " + checks.HIDDEN_NOTE)
@@ -214,18 +223,23 @@ torch.manual_seed(2)
 X, y = checks.regression_data(75, 6, seed=7)                # (75, 6), (75,): an odd N
 model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 1))
 with torch.no_grad():
-    first = float(checks.expected("train_loop")(model(X), y))        # the loss of step 0, computed value by value
-losses = checks.call(train_regressor, {"model": model, "X": X, "y": y, "steps": 150, "lr": 0.02})
-assert isinstance(losses, list) and len(losses) == 150 and all(isinstance(v, float) for v in losses), \
-    "train_regressor should return a list with one float (loss.item()) per step"
-assert abs(losses[0] - first) <= 1e-4 * max(1.0, first), \
-    f"the first loss reported is {losses[0]:.4f}, but the mean squared error of the untrained model is {first:.4f}"
+    first = float(checks.expected("train_loop")(model(X), y))   # step 0's loss, computed value by value
+given = {"X": X.clone(), "y": y.clone()}
+losses = checks.call_with(train_regressor, {"model": model, "X": X, "y": y, "steps": 150, "lr": 0.02})
+checks.check_not_mutated("train_regressor(model, X, y)", given, {"X": X, "y": y})
+checks.check_loss_history(losses, steps=150, first=first)
 with torch.no_grad():
     checks.check_r2(model(X), y, 0.95, context="An MLP after train_regressor(model, X, y, steps=150): ")
 X, y = checks.regression_data(1, seed=5)                    # (1, 4), (1,): N = 1
-losses = checks.call(train_regressor, {"model": nn.Linear(4, 1), "X": X, "y": y, "steps": 100, "lr": 0.05},
-                     what="train_regressor with N = 1")
-assert losses[-1] < 0.01, f"with N = 1 the loss should fall to about 0 in 100 steps; it is {losses[-1]:.4f}"
+model = nn.Linear(4, 1)
+with torch.no_grad():
+    first = float(checks.expected("train_loop")(model(X), y))
+losses = checks.call_with(train_regressor, {"model": model, "X": X, "y": y, "steps": 100, "lr": 0.05},
+                          what="train_regressor with N = 1")
+checks.check_loss_history(losses, steps=100, first=first, what="train_regressor with N = 1")
+assert losses[-1] < 0.01, (f"train_regressor with N = 1 reports {losses[-1]:.4f} as its last loss: "
+                           "one sample and a linear model can be fitted exactly, so the loss should "
+                           "fall to about 0")
 
 # %% [markdown]
 # ## Exercise 5 · A metric that is wrong on perfect predictions
@@ -252,28 +266,32 @@ fraction_within(y[:, None], y, 0.25)                            # perfect predic
 # Quick check (1 point): perfect predictions score exactly 1.0.
 with checks.exercise("within_tolerance"):
     y = torch.tensor([0.0, 0.2, 0.4, 1.0, 1.1, 3.0])            # (6,)
-    got = checks.call(fraction_within, {"pred": y[:, None].clone(), "y": y, "tol": 0.25})
-    assert got == 1.0, f"fraction_within on perfect predictions is {got}, not 1.0: compare (N,) with (N,), not (N, 1)"
+    pred = y[:, None].clone()                                   # (6, 1): every prediction exactly right
+    checks.check_fraction(fraction_within, pred, y, 0.25, checks.expected("within_tolerance")(pred, y, 0.25),
+                          case="perfect predictions")
     checks.passed("quick check: perfect predictions give 1.0. " + checks.HIDDEN_NOTE)
 
 # %% hidden within_tolerance 2
 g = torch.Generator().manual_seed(5)
 noisy = torch.randn(7, generator=g)                         # (7,): an odd N
-cases = [("N = 1, perfect", y[:1, None].clone(), y[:1]),
-         ("each prediction belongs to the previous sample", y.roll(1)[:, None], y),
-         ("every prediction off by 1", (y + 1)[:, None], y),
-         ("N = 7, some within tol", (noisy + 0.3 * torch.randn(7, generator=g))[:, None], noisy)]
-for name, pred, target in cases:
-    want = sum(bool(abs(pred[n, 0] - target[n]) <= 0.25) for n in range(len(target))) / len(target)
-    got = checks.call(fraction_within, {"pred": pred, "y": target, "tol": 0.25}, what=f"fraction_within ({name})")
-    assert isinstance(got, float), f"fraction_within should return a Python float (.item()), got {type(got).__name__}"
-    assert abs(got - want) < 1e-6, f"fraction_within ({name}) gave {got}, but {want:.4f} of the samples are within tol"
+edge = torch.tensor([0.5, 1.0, -2.0, 3.25, 0.0])            # (5,)
+cases = [("N = 1, perfect", y[:1, None].clone(), y[:1], 0.25),
+         ("each prediction belongs to the previous sample", y.roll(1)[:, None], y, 0.25),
+         ("every prediction off by 1", (y + 1)[:, None], y, 0.25),
+         ("every prediction off by 1, tol 1.5", (y + 1)[:, None], y, 1.5),
+         ("N = 7, some within tol", (noisy + 0.3 * torch.randn(7, generator=g))[:, None], noisy, 0.18),
+         ("N = 5, two exactly tol away", (edge + torch.tensor([0.25, -0.25, 0.5, 0.125, -0.375]))[:, None],
+          edge, 0.25)]
+for name, pred, target, tol in cases:
+    want = checks.expected("within_tolerance")(pred, target, tol)
+    checks.check_fraction(fraction_within, pred, target, tol, want, case=name)
 
 # %% [markdown]
 # ## Exercise 6 · Predict the shape
 #
-# Before running anything, predict each shape and write it as a tuple of ints (`()` for a scalar).
-# The broken answers are common guesses; only some are right.
+# Predict each shape and write it as a tuple of ints (`()` for a scalar). Work each one out on paper
+# first; running the expression afterwards shows whether you were right. The broken answers are common
+# guesses; only some are right.
 #
 # ```python
 # N = 8
@@ -325,9 +343,11 @@ with checks.exercise("predict_shape"):
 # Full check (2 points): the quick check again; the other four predictions are checked at grading.
 var = torch.ones(N, 1)                                      # (N, 1)
 with warnings.catch_warnings():
-    warnings.simplefilter("ignore")                         # the broadcast warning is the point; we want the shape
+    warnings.simplefilter("ignore")                         # the warning is the point; we want the shape
     mse_none = F.mse_loss(out, y, reduction="none")
 checks.check_shape("shape_mse_none", shape_mse_none, mse_none.shape)
-checks.check_shape("shape_fixed_none", shape_fixed_none, F.mse_loss(out, y.view_as(out), reduction="none").shape)
-checks.check_shape("shape_gauss_none", shape_gauss_none, F.gaussian_nll_loss(out, y, var, reduction="none").shape)
+fixed_none = F.mse_loss(out, y.view_as(out), reduction="none")
+checks.check_shape("shape_fixed_none", shape_fixed_none, fixed_none.shape)
+checks.check_shape("shape_gauss_none", shape_gauss_none,
+                   F.gaussian_nll_loss(out, y, var, reduction="none").shape)
 checks.check_shape("shape_squeeze_n1", shape_squeeze_n1, out[:1].squeeze().shape)

@@ -60,7 +60,8 @@ def test_reference_gaussian_nll_matches_torch_value_and_gradient():
     ref.backward()
     got.backward()
     assert torch.allclose(m1.grad, m2.grad)
-    assert torch.allclose(references.reference_gaussian_nll(mean, y, 0.5), F.gaussian_nll_loss(mean, y, torch.full((6, 2), 0.5)))
+    assert torch.allclose(references.reference_gaussian_nll(mean, y, 0.5),
+                          F.gaussian_nll_loss(mean, y, torch.full((6, 2), 0.5)))
 
 
 def test_r2_score_is_one_for_perfect_predictions_and_zero_for_the_mean():
@@ -69,8 +70,9 @@ def test_r2_score_is_one_for_perfect_predictions_and_zero_for_the_mean():
     assert checks.r2_score(torch.full((40, 1), float(y.mean())), y) == pytest.approx(0.0, abs=1e-6)
     _, Y = checks.regression_data(40, K=3, seed=2)
     assert checks.r2_score(Y.reshape(-1), Y) == pytest.approx(1.0)
-    with pytest.raises(checks.CheckFailed, match="learned only the mean"):
+    with pytest.raises(checks.CheckFailed, match="predicting the mean of the targets") as failed:
         checks.check_r2(torch.full((40, 1), float(y.mean())), y)
+    assert failed.value.tag == "learns-the-mean" and "view_as" not in str(failed.value)
     with pytest.raises(checks.CheckFailed, match="hold 40 and 39 values"):
         checks.r2_score(y, y[:39])
 
@@ -83,13 +85,15 @@ def test_check_loss_with_reference_mse_fails_the_broadcast_even_when_the_warning
         checks.check_loss(mse_broadcast, references.reference_mse, args, loss="MSELoss", grad_of="out")
     try:
         with pytest.raises(checks.CheckFailed, match="computed sample by sample"):  # the value, no warning
-            checks.check_loss(mse_broadcast_silenced, references.reference_mse, args, loss="MSELoss", grad_of="out")
+            checks.check_loss(mse_broadcast_silenced, references.reference_mse, args, loss="MSELoss",
+                              grad_of="out")
     finally:
         warnings.resetwarnings()
     checks.check_loss(mse_fixed, references.reference_mse, args, loss="MSELoss", grad_of="out")
-    checks.check_loss_fn(mse_fixed, references.reference_mse,
-                         lambda N: dict(zip(("out", "y"), (lambda o, t: (o, t[:, 0]))(*checks.regression_batch(N)))),
-                         sizes=(1, 2, 7), loss="MSELoss", grad_of="out")
+    for N in (1, 2, 7):
+        out, y = checks.regression_batch(N)
+        checks.check_loss(mse_fixed, references.reference_mse, {"out": out, "y": y[:, 0]}, loss="MSELoss",
+                          grad_of="out")
 
 
 def test_check_regression_trains_fails_a_broadcast_loss_and_passes_the_fix():
@@ -100,24 +104,26 @@ def test_check_regression_trains_fails_a_broadcast_loss_and_passes_the_fix():
             warnings.simplefilter("ignore")
             return F.mse_loss(output, y)
 
-    with pytest.raises(checks.CheckFailed, match="learned only the mean"):
+    with pytest.raises(checks.CheckFailed, match="predicting the mean of the targets"):
         checks.check_regression_trains(nn.Linear(4, 1), X, y, silenced, steps=100)
     with pytest.raises(checks.CheckFailed, match="different to the input size"):
-        checks.check_regression_trains(nn.Linear(4, 1), X, y, lambda output, y: F.mse_loss(output, y), steps=5)
-    res = checks.check_regression_trains(nn.Linear(4, 1), X, y, lambda output, y: F.mse_loss(output, y.view_as(output)),
-                                         steps=100)
+        checks.check_regression_trains(nn.Linear(4, 1), X, y, lambda output, y: F.mse_loss(output, y),
+                                       steps=5)
+    res = checks.check_regression_trains(nn.Linear(4, 1), X, y,
+                                         lambda output, y: F.mse_loss(output, y.view_as(output)), steps=100)
     assert res["r2"] > 0.95
     X3, Y3 = checks.regression_data(96, K=3, seed=2)
     res = checks.check_regression_trains(nn.Linear(4, 3), X3, Y3.reshape(-1),
-                                         lambda output, y: F.mse_loss(output, y.view_as(output)), steps=150, truth=Y3)
+                                         lambda output, y: F.mse_loss(output, y.view_as(output)), steps=150,
+                                         truth=Y3)
     assert res["r2"] > 0.95
 
 
 def test_check_regression_trains_survives_a_model_of_the_wrong_rank():
     X, y = checks.regression_data(16, seed=0)
     with pytest.raises(checks.CheckFailed):
-        checks.check_regression_trains(nn.Linear(4, 3), X, y, lambda output, y: F.mse_loss(output, y.view_as(output)),
-                                       steps=3)
+        checks.check_regression_trains(nn.Linear(4, 3), X, y,
+                                       lambda output, y: F.mse_loss(output, y.view_as(output)), steps=3)
 
 
 def test_check_raises_fails_a_silent_guard_and_passes_a_loud_one():
@@ -127,7 +133,7 @@ def test_check_raises_fails_a_silent_guard_and_passes_a_loud_one():
 
     def silent(mean, target, var):
         with warnings.catch_warnings():
-            warnings.simplefilter("error")                      # warnings as errors: Gaussian NLL never warns
+            warnings.simplefilter("error")                      # Gaussian NLL never warns
             return F.gaussian_nll_loss(mean, target, var)
 
     def loud(mean, target, var):
@@ -140,6 +146,169 @@ def test_check_raises_fails_a_silent_guard_and_passes_a_loud_one():
 
     with pytest.raises(checks.CheckFailed, match="without raising"):
         checks.check_raises(silent, args)
-    with pytest.raises(checks.CheckFailed, match="It should raise a ValueError or AssertionError"):
+    with pytest.raises(checks.CheckFailed, match="asks for a ValueError or AssertionError") as failed:
         checks.check_raises(crashes, {"mean": mean, "target": torch.randn(3), "var": var})
-    assert isinstance(checks.check_raises(loud, args), ValueError)
+    assert failed.value.tag == "wrong-exception"
+    assert isinstance(checks.check_raises(loud, args, names=("mean", "target")), ValueError)
+
+
+# ------------------------------------------------------------------------ issue 11: the guard's message
+def test_shapes_named_reads_tuples_lists_sizes_and_by_notation():
+    assert checks.shapes_named("target (4,) vs output (4, 1)") == {(4,), (4, 1)}
+    assert checks.shapes_named("torch.Size([4, 1]) != torch.Size([1, 4])") == {(4, 1), (1, 4)}
+    assert checks.shapes_named("mean is [7, 3], target 3x7") == {(7, 3), (3, 7)}
+    assert checks.shapes_named("shapes differ") == set()
+    assert (4, 1) not in checks.shapes_named("target (4,) and 1 more")
+
+
+def test_mismatched_shapes_cover_the_families_and_never_pair_equal_shapes():
+    for N, K in ((1, 3), (2, 3), (7, 3), (5, 2)):
+        pairs = checks.mismatched_shapes(N, K)
+        assert all(a != b for _, a, b in pairs)
+        numel = (lambda shape: int(torch.tensor(shape).prod()))     # noqa: E731
+        kinds = {(len(a) == len(b), numel(a) == numel(b)) for _, a, b in pairs}
+        assert (True, True) in kinds                            # transposed: same ndim, same numel
+        assert any(len(a) != len(b) for _, a, b in pairs)
+    assert ((7, 1), (1, 7)) in {(a, b) for _, a, b in checks.mismatched_shapes(7, 3)}
+
+
+def _guard(message):
+    def gaussian_nll_checked(mean, target, var):
+        if target.shape != mean.shape:
+            raise ValueError(message(mean, target))
+        return F.gaussian_nll_loss(mean, target, var)
+    return gaussian_nll_checked
+
+
+def test_check_raises_requires_both_shapes_in_the_message():
+    mean, target, var = torch.randn(4, 1), torch.randn(4), torch.ones(4, 1)
+    args = {"mean": mean, "target": target, "var": var}
+    both = _guard(lambda m, t: f"target {tuple(t.shape)} vs mean {tuple(m.shape)}")
+    assert isinstance(checks.check_raises(both, args, names=("mean", "target")), ValueError)
+    sized = _guard(lambda m, t: f"{m.size()} != {t.size()}")
+    checks.check_raises(sized, args, names=("mean", "target"))
+    for wrong in (_guard(lambda m, t: "shapes differ"), _guard(lambda m, t: f"bad target {tuple(t.shape)}")):
+        with pytest.raises(checks.CheckFailed, match="does not name the shape of mean") as failed:
+            checks.check_raises(wrong, args, names=("mean", "target"))
+        assert failed.value.tag == "guard-message"
+
+    space = {"F": F}                                # compiled here: pytest would rewrite the assert
+    exec("def bare(mean, target, var):\n    assert target.shape == mean.shape\n"
+         "    return F.gaussian_nll_loss(mean, target, var)\n", space)
+    bare = space["bare"]
+    with pytest.raises(checks.CheckFailed, match="is empty"):
+        checks.check_raises(bare, args, names=("mean", "target"))
+
+
+def test_check_raises_catches_a_dim_only_guard_on_transposed_and_broadcastable_shapes():
+    def dims_only(mean, target, var):
+        if target.dim() != mean.dim():
+            raise ValueError(f"target {tuple(target.shape)} vs mean {tuple(mean.shape)}")
+        return F.gaussian_nll_loss(mean, target, var)
+
+    caught = set()
+    for N, K in ((1, 3), (7, 3)):
+        for case, a, b in checks.mismatched_shapes(N, K):
+            args = {"mean": torch.randn(a), "target": torch.randn(b), "var": torch.rand(a) + 0.2}
+            try:
+                checks.check_raises(dims_only, args, names=("mean", "target"))
+            except checks.CheckFailed as failed:
+                caught.add(failed.tag)
+    assert caught == {"silent-broadcast", "wrong-exception"}
+
+
+def test_check_raises_says_a_warning_is_not_an_error():
+    import warnings as w
+
+    def warns(mean, target, var):
+        if target.shape != mean.shape:
+            w.warn(f"target {tuple(target.shape)} vs mean {tuple(mean.shape)}")
+        return F.gaussian_nll_loss(mean, target, var)
+
+    with pytest.raises(checks.CheckFailed, match="issued a warning instead of raising"):
+        checks.check_raises(warns, {"mean": torch.randn(3, 1), "target": torch.randn(3),
+                                    "var": torch.ones(3, 1)})
+
+
+# ------------------------------------------------------------------------ a loss that must pair values
+def test_check_paired_loss_names_the_broadcast_table_and_the_transposed_read():
+    out, y = checks.regression_batch(4, 1, seed=5)
+
+    def broadcast(out, y):
+        out, y = torch.broadcast_tensors(out, y)
+        return F.mse_loss(out, y)
+
+    with pytest.raises(checks.CheckFailed, match=r"the \(4, 4\) table") as failed:
+        checks.check_paired_loss(broadcast, references.reference_mse, {"out": out, "y": y[:, 0]},
+                                 grad_of=None)
+    assert failed.value.tag == "broadcast"
+    checks.check_paired_loss(mse_fixed, references.reference_mse, {"out": out, "y": y[:, 0]})
+
+    out, y = checks.regression_batch(5, 3, seed=6)
+    args = {"out": out, "y_flat": y.reshape(-1)}
+    for wrong in (lambda out, y_flat: F.mse_loss(out, y_flat.view(out.shape[1], -1).T),
+                  lambda out, y_flat: F.mse_loss(out.T.reshape(-1), y_flat)):
+        with pytest.raises(checks.CheckFailed, match="read output by output") as failed:
+            checks.check_paired_loss(wrong, references.reference_mse, args, target="y_flat")
+        assert failed.value.tag == "flat-order"
+    checks.check_paired_loss(lambda out, y_flat: F.mse_loss(out, y_flat.view_as(out)),
+                             references.reference_mse, args, target="y_flat")
+    with pytest.raises(checks.CheckFailed) as failed:               # another wrong value: no story invented
+        checks.check_paired_loss(lambda out, y_flat: F.mse_loss(out, y_flat.view_as(out)) + 1,
+                                 references.reference_mse, args, target="y_flat")
+    assert failed.value.tag == "wrong-value"
+
+
+def test_call_with_shows_models_and_numbers_plainly():
+    def boom(model, X, steps):
+        raise RuntimeError("shape '[64, 1]' is invalid for input of size 75")
+
+    with pytest.raises(checks.CheckFailed) as failed:
+        checks.call_with(boom, {"model": nn.Linear(4, 1), "X": torch.randn(75, 4), "steps": 3})
+    assert "model a Linear, X (75, 4) float32, steps 3" in str(failed.value)
+    assert "not a tensor" not in str(failed.value)
+
+
+# ------------------------------------------------------------------------ a metric, a training report
+def test_check_fraction_diagnoses_the_broadcast_and_rejects_coincidences():
+    y = torch.tensor([0.0, 0.2, 0.4, 1.0, 1.1, 3.0])
+    right = lambda pred, y, tol: ((pred[:, 0] - y).abs() <= tol).float().mean().item()   # noqa: E731
+    assert checks.check_fraction(right, y[:, None], y, 0.25, 1.0, case="perfect") == 1.0
+    for wrong, tag in ((lambda pred, y, tol: ((pred - y).abs() <= tol).sum().item() / len(y),
+                        "metric-broadcast"),
+                       (lambda pred, y, tol: ((pred - y).abs() <= tol).float().mean().item(),
+                        "metric-broadcast"),
+                       (lambda pred, y, tol: ((pred[:, 0] - y).abs() <= tol).float().mean(), "not-a-float")):
+        with pytest.raises(checks.CheckFailed) as failed:
+            checks.check_fraction(wrong, y[:, None], y, 0.25, 1.0, case="perfect")
+        assert failed.value.tag == tag
+        assert "squeeze" not in str(failed.value) and "view" not in str(failed.value)
+    # strictly-less on exact ties gives 1/5 here, which is also 5 pairs / 25: not a broadcast
+    edge = torch.tensor([0.5, 1.0, -2.0, 3.25, 0.0])
+    pred = (edge + torch.tensor([0.25, -0.25, 0.5, 0.125, -0.375]))[:, None]
+    less = lambda pred, y, tol: ((pred[:, 0] - y).abs() < tol).float().mean().item()   # noqa: E731
+    with pytest.raises(checks.CheckFailed) as failed:
+        checks.check_fraction(less, pred, edge, 0.25, 0.6, case="ties")
+    assert failed.value.tag == "wrong-value"
+
+
+def test_check_fraction_fails_an_in_place_squeeze():
+    y = torch.tensor([0.0, 0.2, 0.4])
+
+    def squeezes(pred, y, tol):
+        pred.squeeze_(1)
+        return ((pred - y).abs() <= tol).float().mean().item()
+
+    with pytest.raises(checks.CheckFailed, match="changed its argument pred in place"):
+        checks.check_fraction(squeezes, y[:, None].clone(), y, 0.25, 1.0, case="perfect")
+
+
+def test_check_loss_history():
+    checks.check_loss_history([2.0, 1.0, 0.5], steps=3, first=2.0)
+    for losses, match in (((2.0, 1.0, 0.5), "returned a tuple"),
+                          ([2.0, 1.0], "list of 2 entries"),
+                          ([torch.tensor(2.0), 1.0, 0.5], "some of them Tensor"),
+                          ([6.0, 3.0, 1.5], "3 times that")):
+        with pytest.raises(checks.CheckFailed, match=match) as failed:
+            checks.check_loss_history(losses, steps=3, first=2.0)
+        assert failed.value.tag == "loss-report"
