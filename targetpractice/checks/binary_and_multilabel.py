@@ -1,16 +1,50 @@
-"""Checks for topic 02, binary and multi-label: data sets, a BCE reference computed from its
-definition, an element-wise accuracy and a training check for outputs with one logit per label:
-(N, 1) binary, (N, C) multi-label, (N, C, H, W) masks."""
+"""Checks for topic 02, binary and multi-label: data sets, confident logits, a loss check that names
+the mistake that gives exactly the student's value, an element-wise accuracy and a training check for
+outputs with one logit per label: (N, 1) binary, (N, 2) two-class, (N, C) multi-label, (N, C, H, W) masks.
+
+One standard per mistake across the topic: a loss computed from probabilities (sigmoid then BCELoss,
+or the log of a sigmoid) is wrong wherever it is a plausible answer, and every loss check of the
+topic tries confident logits (|logit| > 20), where a float32 sigmoid rounds to exactly 1.0.
+Messages say what the student's code produced and which rule it breaks; the code that fixes it is
+the exercise's hint (topics/02-binary-and-multilabel/hints.toml).
+"""
 from __future__ import annotations
+
+import math
+import re
 
 import torch
 import torch.nn.functional as F
 
 from ..diagnosis import describe, shape_str
-from .core import CheckFailed, _no_grad, call, rows, separable_data, train_held_out
-
+from .core import (CheckFailed, _gap, _no_grad, _Recorded, call, check_loss, rows, separable_data, strict,
+                   train_held_out)
 
 _logsigmoid = F.logsigmoid
+_bce_with_logits = F.binary_cross_entropy_with_logits
+_sigmoid = torch.sigmoid
+_softplus = F.softplus
+
+CONFIDENT = 20.0          # |logit| above this is "confident": a float32 sigmoid of 17 already rounds to 1.0
+# One message per mistake, wherever in the topic it happens (tags group them in the class report).
+SATURATED = ("At these confident logits your value is exactly the binary cross-entropy of float32 "
+             "probabilities (a sigmoid, or a softmax column) with log(0) clamped to -100, as BCELoss "
+             "computes it: the sigmoid of a logit above about 17 rounds to exactly 1.0, so a confidently "
+             "wrong label costs 100 instead of its exact loss, and no gradient flows there. A loss computed "
+             "from rounded probabilities is not exact; it must be computed from the logits themselves.")
+NOT_FINITE = ("These are confident logits (|logit| up to {top:.0f}): in float32 the sigmoid of a logit "
+              "above about 17 rounds to exactly 1.0, and the log of 1 - 1.0 is -inf. A loss computed from "
+              "probabilities is not finite for confident logits; it must be computed from the logits "
+              "themselves.")
+SATURATES = ("At these confident logits your value does not move when the logits move: the loss saturates "
+             "(a clamp, or a probability rounded to exactly 0 or 1), while the exact loss keeps growing "
+             "with |logit|.")
+TWICE = ("Your value is exactly the loss of {squash} applied to the logits: the scores were turned into "
+         "probabilities before a loss that applies {inside} itself, so they are squashed twice. Such a loss "
+         "stalls at a floor and trains slowly.")
+COUPLED = ("A 2-class softmax couples the two logits: only their difference z1 - z0 decides the "
+           "probability, and both take part.")
+_AXES = ("N", "C", "H", "W")
 
 
 def binary_data(N: int = 96, n_features: int = 4, seed: int = 0):
@@ -31,6 +65,259 @@ def multilabel_data(N: int = 96, n_features: int = 6, C: int = 4, seed: int = 0)
     return X, Y
 
 
+def confident_logits(*shape: int, seed: int = 0, low: float = 21.0, high: float = 35.0) -> torch.Tensor:
+    """Logits of the given shape with |logit| in [low, high] and random signs: where a float32 sigmoid
+    rounds to exactly 1.0 (a logit above about 17), so a loss computed from probabilities is not exact."""
+    g = torch.Generator().manual_seed(seed)
+    size = low + (high - low) * torch.rand(shape, generator=g)       # shape
+    sign = 2.0 * torch.randint(0, 2, shape, generator=g) - 1.0       # shape, +-1
+    return size * sign
+
+
+# ------------------------------------------------------------------ what the student's value is
+def _through_probabilities(z: torch.Tensor, t: torch.Tensor, w) -> torch.Tensor:
+    """The mean BCE of the float32 probabilities sigmoid(z), each log clamped at -100 as BCELoss does."""
+    p = _sigmoid(z)
+    return -(w * t * p.log().clamp(min=-100) + (1 - t) * (1 - p).log().clamp(min=-100)).mean()
+
+
+def _class_weight(pos_weight, z: torch.Tensor, dim: int = 1):
+    """pos_weight (C,) laid along ``dim`` of z, as (1, C, 1, ...) on dim 1 or (1, ..., C) on the last."""
+    pw = torch.as_tensor(pos_weight, dtype=z.dtype).reshape(-1)
+    view = [1] * z.dim()
+    view[dim] = pw.numel()
+    return pw.reshape(view)
+
+
+def _arranged(args: dict):
+    """(logits, targets as float in the logits' shape, pos_weight or None) of a loss's arguments, or None.
+
+    Two logits per sample against (N,) labels are the 2-class softmax: a sigmoid of z1 - z0.
+    """
+    tensors = [v for v in args.values() if isinstance(v, torch.Tensor)]
+    if len(tensors) < 2 or not tensors[0].is_floating_point():
+        return None
+    z, t, pw = tensors[0].detach(), tensors[1].detach().to(tensors[0].dtype), args.get("pos_weight")
+    if z.dim() == 2 and z.shape[1] == 2 and t.dim() == 1 and t.shape[0] == z.shape[0]:
+        z = z[:, 1] - z[:, 0]                                        # (N,)
+    if t.numel() != z.numel():
+        return None
+    return z, t.reshape(z.shape), pw
+
+
+def _raw_shape(args: dict):
+    """The shape of a loss's first tensor argument (its logits)."""
+    return next(v for v in args.values() if isinstance(v, torch.Tensor)).shape
+
+
+def _quiet(loss, *args, **kwargs):
+    """loss(*args, **kwargs), or None where a hypothesis does not apply to these shapes."""
+    try:
+        with strict(), _no_grad():
+            return loss(*args, **kwargs).detach()
+    except Exception:  # noqa: BLE001 - a hypothesis that does not apply
+        return None
+
+
+def _hypotheses(args: dict, expected):
+    """(tag, sentence, value) for each mistake of this topic that gives a value of its own on these args."""
+    arranged = _arranged(args)
+    if arranged is None:
+        return
+    z, t, pw = arranged
+    w = 1.0 if pw is None or z.dim() < 2 else _class_weight(pw, z)
+    if z.shape == _raw_shape(args):                                       # one logit per label: a BCE
+        yield ("sigmoid-before-loss", TWICE.format(squash="sigmoid", inside="the sigmoid"),
+               _quiet(_bce_with_logits, _sigmoid(z), t, pos_weight=None if pw is None else w))
+        if z.dim() >= 2:
+            yield ("softmax-before-loss", TWICE.format(squash="softmax(dim=1)", inside="a sigmoid"),
+                   _quiet(_bce_with_logits, z.softmax(dim=1), t, pos_weight=None if pw is None else w))
+    if float(z.abs().max()) > CONFIDENT:
+        yield "probabilities-saturate", SATURATED, _quiet(_through_probabilities, z, t, w)
+    raw = [v for v in args.values() if isinstance(v, torch.Tensor)][:2]
+    two = raw[0].detach()
+    if two.dim() == 2 and two.shape[1] == 2 and raw[1].dim() == 1 and raw[1].shape[0] == two.shape[0]:
+        y = raw[1].detach().to(two.dtype)                                # (N,)
+        yield ("softmax-before-loss", TWICE.format(squash="softmax(dim=1)", inside="log_softmax"),
+               _quiet(F.cross_entropy, two.softmax(dim=1), y.long()))
+        yield ("two-sigmoids",
+               "Your value is exactly the loss of two independent sigmoids, one per logit, with labels "
+               f"(1 - y, y). {COUPLED}", _quiet(_bce_with_logits, two, torch.stack([1 - y, y], dim=1)))
+        yield ("two-sigmoids",
+               "Your value is exactly the loss of two independent sigmoids, one per logit, both with the "
+               f"sample's label y. {COUPLED}", _quiet(_bce_with_logits, two, torch.stack([y, y], dim=1)))
+        for k in (0, 1):
+            yield ("one-logit-of-two",
+                   f"Your value is exactly the binary loss of logit {k} alone: logit {1 - k} plays no part. "
+                   + COUPLED, _quiet(_bce_with_logits, two[:, k], y))
+    try:
+        table = torch.broadcast_shapes(raw[0].shape, raw[1].shape)
+    except RuntimeError:
+        table = None
+    if table is not None and math.prod(table) > raw[0].numel():
+        zz, tt = raw[0].detach().expand(table), raw[1].detach().to(raw[0].dtype).expand(table)
+        yield ("broadcast",
+               f"Your value is exactly the mean over a {shape_str(table)} table: the logits "
+               f"{describe(raw[0])} and the labels {describe(raw[1])} broadcast against each other, so "
+               "every logit was scored against every label. Logit n must meet label n only, in tensors of "
+               "one shape.",
+               _quiet(_bce_with_logits, zz, tt))
+    if pw is None and z.dim() == 2 and z.shape[1] > 2 and z.shape == _raw_shape(args):   # multi-label
+        C, first = z.shape[1], t.argmax(dim=1)                           # (N,) the first tag of each row
+        compete = (f"the {C} tags compete for one unit of probability. Each of the N·C entries is a yes/no "
+                   "of its own.")
+        yield ("one-tag-per-sample",
+               f"Your value is exactly the cross-entropy of one softmax over the {C} tags against a "
+               "single tag per sample (the first tag of each row): the other tags of a row are dropped, "
+               f"and {compete}", _quiet(F.cross_entropy, z, first))
+        yield ("softmax-over-tags",
+               f"Your value is exactly the cross-entropy of one softmax over the {C} tags, with the "
+               f"multi-hot row as its target: {compete}", _quiet(F.cross_entropy, z, t))
+        yield ("one-tag-per-sample",
+               "Your value is exactly the binary loss against a single tag per sample (the first tag of "
+               "each row): the other tags of a row count as absent. Each of the N·C entries is a yes/no of "
+               "its own.", _quiet(_bce_with_logits, z, F.one_hot(first, C).to(z.dtype)))
+    if pw is not None and z.dim() >= 3:
+        C = torch.as_tensor(pw).numel()
+        for d in range(2, z.dim()):
+            if z.shape[d] == C:
+                name = _AXES[d] if d < len(_AXES) else f"dim {d}"
+                yield ("pos-weight-axis",
+                       f"Your value is exactly the loss with the class weights laid along dim {d} ({name}) "
+                       f"of the logits {describe(args['logits'])}: here {name} = C = {C}, so pos_weight "
+                       f"broadcast against that axis and the code ran, but it weighted the pixels by their "
+                       f"{name} index, not by their class (dim 1).",
+                       _quiet(_bce_with_logits, z, t, pos_weight=_class_weight(pw, z, d)))
+        yield ("pos-weight-mean",
+               "Your value is exactly the loss with one weight, the mean of pos_weight, for every class: "
+               "the classes are no longer weighted apart.",
+               _quiet(_bce_with_logits, z, t, pos_weight=torch.as_tensor(pw, dtype=z.dtype).mean()))
+        yield ("pos-weight-unused", "Your value is exactly the unweighted loss: pos_weight has no effect on "
+               "it.", _quiet(_bce_with_logits, z, t))
+        yield ("weight-not-pos-weight",
+               "Your value is exactly the loss with every pixel of class c weighted by pos_weight[c], the "
+               "negative pixels (mask 0) too: pos_weight weights only the positive pixels (mask 1).",
+               _quiet(_bce_with_logits, z, t, weight=_class_weight(pw, z)))
+    if expected is not None and z.dim() >= 2 and z.shape[0] and z.numel() // z.shape[0] > 1:
+        k = z.numel() // z.shape[0]
+        yield ("reduction",
+               f"Your value is exactly {k} times the mean over all {z.numel()} entries: the {k} losses of "
+               "each sample were summed, then averaged over the samples. The loss is the mean over every "
+               "entry.",
+               torch.as_tensor(k * expected).detach())
+
+
+def _student_value(fn, args: dict):
+    try:
+        with strict(), _no_grad():
+            out = fn(*{k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in args.items()}.values())
+    except Exception:  # noqa: BLE001 - the check already said how the call behaves
+        return None
+    return out.detach() if isinstance(out, torch.Tensor) and out.dim() == 0 else None
+
+
+_BROADCAST = re.compile(r"size of tensor a \((\d+)\) must match the size of tensor b \((\d+)\) at "
+                        r"non-singleton dimension (\d+)")
+
+
+def _explained(exc: CheckFailed, fn, args: dict, expected) -> CheckFailed:
+    """The check's failure, with the sentence that says which mistake of this topic produced it."""
+    text, z = str(exc), args.get("logits")
+    confident = isinstance(z, torch.Tensor) and z.is_floating_point() and float(z.abs().max()) > CONFIDENT
+    if exc.tag == "non-finite" and confident:
+        top = float(z.abs().max())
+        return CheckFailed(f"{text}\n{NOT_FINITE.format(top=top)}", "probabilities-saturate")
+    if exc.tag == "view-size":
+        sizes = ", ".join(f"{k} {describe(v)}" for k, v in args.items() if isinstance(v, torch.Tensor))
+        return CheckFailed(f"{text}\nThe inputs here are {sizes}: a size written into the code as a "
+                           "number fits only the shapes it was written for, and N, C, H and W change from "
+                           "call to call.", "hard-coded-size")
+    match = _BROADCAST.search(text)
+    if exc.tag == "shape-mismatch" and match and "pos_weight" in args and isinstance(z, torch.Tensor):
+        a, b, d = (int(g) for g in match.groups())
+        if d < z.dim():
+            other = a if b == z.shape[d] else b
+            name = _AXES[d] if d < len(_AXES) else f"dim {d}"
+            return CheckFailed(
+                f"{text}\nBroadcasting lines shapes up from the right: dim {d} of the logits {describe(z)} "
+                f"({name} = {z.shape[d]}) met an axis of pos_weight of size {other}. There is one weight "
+                "per class, and the classes are dim 1 of the logits.", "pos-weight-axis")
+    # a wrong value; "constant" too: a loss through saturated probabilities does not move when
+    # confident logits move, and that is the mistake to name
+    if exc.tag not in ("wrong-value", "constant", "sigmoid-before-loss", "softmax-before-loss"):
+        return exc
+    out = _student_value(fn, args)
+    if out is None:
+        return exc
+    first = text.split("\n", 1)[0]              # what was returned and expected, without core's guess
+    if exc.tag == "constant" and confident:
+        exc = CheckFailed(f"{first}\n{SATURATES}", "saturates")
+    if isinstance(z, torch.Tensor) and out.dtype != z.dtype and out.is_floating_point():
+        mine, theirs = str(out.dtype).removeprefix("torch."), str(z.dtype).removeprefix("torch.")
+        return CheckFailed(f"{first}\nYour loss is {mine} while the logits are {theirs}: it was computed in "
+                           "another precision than the logits'.", "loss-dtype")
+    hypotheses = _hypotheses(args, expected)
+    while True:
+        try:
+            tag, sentence, value = next(hypotheses)
+        except StopIteration:
+            return exc
+        except Exception:  # noqa: BLE001 - arguments no hypothesis fits: the check's own message stands
+            return exc
+        if value is None or value.shape != ():
+            continue
+        if _gap(out.double(), value.double()) <= 2e-5 * max(1.0, abs(float(value))):
+            return CheckFailed(f"{first}\n{sentence}", tag)
+
+
+class _FirstValue:
+    """The reference, keeping the value it returned first (a recorded answer is replayed only once)."""
+
+    def __init__(self, reference):
+        self.reference, self.value = reference, None
+
+    def __call__(self, *args):
+        if self.value is not None and isinstance(self.reference, _Recorded):
+            raise RuntimeError("a recorded answer is not asked twice")
+        out = self.reference(*args)
+        if self.value is None:
+            self.value = out.detach() if isinstance(out, torch.Tensor) else out
+        return out
+
+
+def check_bce_loss(fn, reference, args: dict, *, loss: str = "BCEWithLogitsLoss",
+                   grad_of: str | None = "logits", atol: float = 1e-5, label: str = "") -> None:
+    """checks.check_loss for this topic's losses; a failure also says which mistake gives exactly the
+    student's value (a loss through saturated probabilities, a broadcast table, pos_weight on another
+    axis, a per-sample sum), or what a hard-coded size or a misplaced pos_weight ran into."""
+    ref = _FirstValue(reference)
+    try:
+        check_loss(fn, ref, args, loss=loss, grad_of=grad_of, atol=atol, label=label)
+    except CheckFailed as exc:
+        raise _explained(exc, fn, args, ref.value) from None
+
+
+def check_bce_loss_fn(fn, reference, make_args, *, sizes=(1, 2, 7), loss: str = "BCEWithLogitsLoss",
+                      grad_of: str | None = "logits", atol: float = 1e-5) -> None:
+    """check_bce_loss for several batch sizes; make_args(N) returns the dict of named inputs."""
+    for N in sizes:
+        check_bce_loss(fn, reference, make_args(N), loss=loss, grad_of=grad_of, atol=atol,
+                       label=f" with N = {N}")
+
+
+# ------------------------------------------------------------------------------------ models
+def check_one_logit_per_sample(model, n_features: int, sizes=(1, 2, 7), *, what: str = "model(X)",
+                               seed: int = 0) -> None:
+    """model maps (N, n_features) to (N, 1), one logit per sample, for every N (N = 1 included)."""
+    g = torch.Generator().manual_seed(seed)
+    for N in sizes:
+        X = torch.randn(N, n_features, generator=g)                  # (N, F)
+        with _no_grad():
+            out = call(model, {"X": X}, what=what)
+        if not isinstance(out, torch.Tensor) or tuple(out.shape) != (N, 1):
+            raise CheckFailed(f"{what} maps X {describe(X)} to {describe(out)}: one logit per sample is "
+                              f"{shape_str((N, 1))}.", "output-shape")
+
 
 def _binary_accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
     """Fraction of labels predicted right (logit > 0 means 1), counted one by one.
@@ -46,6 +333,32 @@ def _binary_accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
     return hits / max(len(t), 1)
 
 
+def _what_the_outputs_are(out: torch.Tensor, labels: torch.Tensor) -> str:
+    """What the model's outputs were, and the least loss outputs in that range can reach on these labels."""
+    o = out.detach().double().reshape(-1)
+    t = labels.detach().double().reshape(-1)
+    lo, hi = float(o.min()), float(o.max())
+    if hi - lo <= 1e-6:
+        seen = f"the model gives the same output, {lo:.4f}, for every sample"
+    elif lo >= 0.0 and hi <= 1.0:
+        seen = f"every output lies in [{lo:.4f}, {hi:.4f}], inside [0, 1] like a probability"
+    elif lo >= -1.0 and hi <= 1.0:
+        seen = f"every output lies in [{lo:.4f}, {hi:.4f}], inside [-1, 1]"
+    elif lo >= 0.0:
+        seen = f"no output is negative (they lie in [{lo:.4f}, {hi:.4f}])"
+    elif hi <= 0.0:
+        seen = f"no output is positive (they lie in [{lo:.4f}, {hi:.4f}])"
+    else:
+        return ""
+    if o.numel() != t.numel():
+        return f" On held-out samples {seen}."
+    floor = float((t * _softplus(torch.tensor(-hi, dtype=torch.float64))
+                   + (1 - t) * _softplus(torch.tensor(lo, dtype=torch.float64))).mean())
+    return (f" On held-out samples {seen}; even perfect predictions confined to that range cost at least "
+            f"{floor:.4f} there. BCEWithLogitsLoss applies the sigmoid itself and needs the raw logit, free "
+            "to take any real value.")
+
+
 def check_trains_binary(model, X: torch.Tensor, y: torch.Tensor, loss_fn, *, steps: int = 150,
                         lr: float = 0.05, min_accuracy: float = 0.95, max_loss: float | None = None,
                         seed: int = 0, labels: torch.Tensor | None = None) -> dict:
@@ -53,20 +366,22 @@ def check_trains_binary(model, X: torch.Tensor, y: torch.Tensor, loss_fn, *, ste
     the element-wise accuracy on the held-out third.
 
     ``labels`` are the 0/1 labels the accuracy is measured against, one per output element
-    (default: y). A prediction is 1 where the logit is > 0.
+    (default: y). A prediction is 1 where the logit is > 0. A loss above max_loss is explained by what
+    the model's outputs were (bounded like probabilities, never negative, constant).
     """
     N = X.shape[0]
     held_out, value = train_held_out(model, X, y, loss_fn, steps=steps, lr=lr, seed=seed)
     with _no_grad():
         out = call(model, {"X": X[held_out]}, what="model(X)")
-    acc = _binary_accuracy(out, rows(y if labels is None else labels, N, held_out))
+    truth = rows(y if labels is None else labels, N, held_out)
+    acc = _binary_accuracy(out, truth)
     if max_loss is not None and not value <= max_loss:   # first: a floor explains a low accuracy too
-        raise CheckFailed(f"After {steps} training steps the loss on held-out samples is still {value:.4f} (accuracy {acc:.3f}); "
-                          f"it should fall below {max_loss}. A loss stuck at a floor usually means sigmoid "
-                          "(or softmax, tanh) was applied before BCEWithLogitsLoss, which applies sigmoid "
-                          "itself.", "loss-floor")
+        raise CheckFailed(f"After {steps} training steps the loss on held-out samples is still "
+                          f"{value:.4f} (accuracy {acc:.3f}); it should fall below {max_loss}: the loss is "
+                          "stuck at a floor." + _what_the_outputs_are(out, truth), "loss-floor")
     if not acc >= min_accuracy:
-        raise CheckFailed(f"After {steps} training steps {acc:.3f} of the labels are right (logit > 0 means 1); "
-                          f"it should reach {min_accuracy:.2f} on this easy data (loss {value:.4f}).",
+        raise CheckFailed(f"After {steps} training steps {acc:.3f} of the labels are right (logit > 0 "
+                          f"means 1); it should reach {min_accuracy:.2f} on this easy data "
+                          f"(loss {value:.4f}).",
                           "does-not-learn")
     return {"accuracy": acc, "loss": value}

@@ -1,4 +1,5 @@
-"""Library additions for topic 02 (binary and multi-label): each check fails the wrong code and passes the fix."""
+"""Library additions for topic 02 (binary and multi-label): each check fails the wrong code and passes the
+fix, and its message names what the wrong code produced (never the code that fixes it)."""
 from __future__ import annotations
 
 import pytest
@@ -8,6 +9,7 @@ import torch.nn.functional as F
 
 import targetpractice as tp
 from targetpractice import checks
+from targetpractice.checks import binary_and_multilabel as topic
 from targetpractice.checks.binary_and_multilabel import _binary_accuracy
 from targetpractice.instructor import references
 
@@ -32,7 +34,8 @@ def test_reference_bce_matches_torch_and_lays_pos_weight_on_the_class_dim(shape)
     g = torch.Generator().manual_seed(0)
     z = torch.randn(shape, generator=g)
     t = (torch.rand(shape, generator=g) < 0.4).float()
-    assert torch.allclose(references.reference_bce_with_logits(z, t), F.binary_cross_entropy_with_logits(z, t))
+    assert torch.allclose(references.reference_bce_with_logits(z, t),
+                          F.binary_cross_entropy_with_logits(z, t))
     C = shape[1]
     pw = torch.rand(C, generator=g) * 5
     right = F.binary_cross_entropy_with_logits(z, t, pos_weight=pw.view(C, *[1] * (len(shape) - 2)))
@@ -57,7 +60,13 @@ def test_check_trains_binary_passes_the_fix_and_fails_each_wrong_loss():
     X, y = checks.binary_data(96, 4, seed=1)
     checks.check_trains_binary(nn.Linear(4, 1), X, y, bce, steps=60, max_loss=0.2)
     with pytest.raises(checks.CheckFailed, match="floor") as exc:          # sigmoid before the loss
-        checks.check_trains_binary(nn.Sequential(nn.Linear(4, 1), nn.Sigmoid()), X, y, bce, steps=60, max_loss=0.2)
+        checks.check_trains_binary(nn.Sequential(nn.Linear(4, 1), nn.Sigmoid()), X, y, bce, steps=60,
+                                   max_loss=0.2)
+    assert exc.value.tag == "loss-floor"
+    assert "inside [0, 1] like a probability" in str(exc.value)          # what the outputs were
+    with pytest.raises(checks.CheckFailed, match="no output is negative") as exc:   # ReLU at the end
+        checks.check_trains_binary(nn.Sequential(nn.Linear(4, 1), nn.ReLU()), X, y, bce, steps=60,
+                                   max_loss=0.2)
     assert exc.value.tag == "loss-floor"
     with pytest.raises(checks.CheckFailed, match="does not depend") as exc:  # .detach() to silence an error
         checks.check_trains_binary(nn.Linear(4, 1), X, y, lambda out, y: bce(out.detach(), y), steps=5)
@@ -70,7 +79,8 @@ def test_check_trains_binary_on_multilabel_data_fails_cross_entropy_with_ids():
     X, Y = checks.multilabel_data(96, 6, 4, seed=1)
     checks.check_trains_binary(nn.Linear(6, 4), X, Y, F.binary_cross_entropy_with_logits, steps=60)
     with pytest.raises(checks.CheckFailed, match="labels are right") as exc:
-        checks.check_trains_binary(nn.Linear(6, 4), X, Y, lambda out, Y: F.cross_entropy(out, Y.argmax(1)), steps=60)
+        checks.check_trains_binary(nn.Linear(6, 4), X, Y, lambda out, Y: F.cross_entropy(out, Y.argmax(1)),
+                                   steps=60)
     assert exc.value.tag == "does-not-learn"
     with pytest.raises(checks.CheckFailed, match="one logit per label"):  # a model with too few outputs
         checks.check_trains_binary(nn.Linear(6, 2), X, Y, lambda out, Y: F.binary_cross_entropy_with_logits(
@@ -95,3 +105,212 @@ def test_explain_error_tells_class_ids_for_bce_from_a_missing_dim_of_one(shape, 
     assert diag.tag == tag
     assert ("CrossEntropyLoss" in diag.message) == (tag == "class-ids-for-bce")
     assert ("view_as" in diag.message) == (tag == "shape-mismatch")
+
+
+# ------------------------------------------------------------- check_bce_loss and its diagnoses
+def _bce_ref(logits, targets, pos_weight=None):
+    return references.reference_bce_with_logits(logits, targets.reshape(logits.shape), pos_weight=pos_weight)
+
+
+def _two_ref(logits, y):
+    return references.reference_cross_entropy(logits, y.long())
+
+
+def _binary_args(N=5, seed=0, confident=False):
+    g = torch.Generator().manual_seed(seed)
+    z = checks.confident_logits(N, 1, seed=seed) if confident else torch.randn(N, 1, generator=g)
+    return {"logits": z, "y": torch.tensor([0., 1., 0., 0., 1., 1., 0.][:N])}
+
+
+def test_confident_logits_are_confident_and_make_a_float32_sigmoid_round_to_one():
+    z = checks.confident_logits(3, 4, seed=1)
+    assert z.shape == (3, 4) and bool((z.abs() > topic.CONFIDENT).all())
+    assert bool((z > 0).any()) and bool((z < 0).any())
+    assert bool((torch.sigmoid(z[z > 0]) == 1.0).all())
+
+
+def right_binary(logits, y):
+    return F.binary_cross_entropy_with_logits(logits, y.view_as(logits))
+
+
+def sigmoid_bce(logits, y):
+    return F.binary_cross_entropy(torch.sigmoid(logits), y.view_as(logits))
+
+
+def log_one_minus_sigmoid(logits, y):
+    p, t = torch.sigmoid(logits), y.view_as(logits)
+    return -(t * torch.log(p) + (1 - t) * torch.log(1 - p)).mean()
+
+
+def clamped(logits, y):
+    return F.binary_cross_entropy_with_logits(logits.clamp(-10, 10), y.view_as(logits))
+
+
+def by_hand_broadcast(logits, y):
+    return -(y * F.logsigmoid(logits) + (1 - y) * F.logsigmoid(-logits)).mean()
+
+
+def view_four(logits, y):
+    return F.binary_cross_entropy_with_logits(logits, y.view(4, 1))
+
+
+def test_check_bce_loss_passes_the_fix_also_at_confident_logits():
+    for confident in (False, True):
+        topic.check_bce_loss(right_binary, _bce_ref, _binary_args(confident=confident))
+
+
+@pytest.mark.parametrize("fn, tag, words", [
+    (sigmoid_bce, "probabilities-saturate", "clamped to -100"),
+    (log_one_minus_sigmoid, "probabilities-saturate", "-inf"),
+    (clamped, "saturates", "does not move"),
+])
+def test_check_bce_loss_names_a_loss_through_probabilities_at_confident_logits(fn, tag, words):
+    topic.check_bce_loss(fn, _bce_ref, _binary_args(N=4, seed=3), grad_of=None)   # moderate: no verdict
+    with pytest.raises(checks.CheckFailed) as exc:
+        topic.check_bce_loss(fn, _bce_ref, _binary_args(confident=True))
+    assert exc.value.tag == tag and words in str(exc.value)
+    assert "BCEWithLogits" not in str(exc.value) and ".float()" not in str(exc.value)   # no fix dictated
+
+
+def test_check_bce_loss_names_a_broadcast_table_and_a_hard_coded_size():
+    with pytest.raises(checks.CheckFailed, match=r"mean over a \(5, 5\) table") as exc:
+        topic.check_bce_loss(by_hand_broadcast, _bce_ref, _binary_args())
+    assert exc.value.tag == "broadcast" and "view_as" not in str(exc.value)
+    with pytest.raises(checks.CheckFailed, match="written into the code as a number") as exc:
+        topic.check_bce_loss(view_four, _bce_ref, _binary_args())
+    assert exc.value.tag == "hard-coded-size" and "flatten" not in str(exc.value)
+    assert "LazyLinear" not in str(exc.value)
+
+
+def test_check_bce_loss_names_a_float16_loss():
+    def half(logits, y):
+        return F.binary_cross_entropy_with_logits(logits, y.view_as(logits).half())
+    with pytest.raises(checks.CheckFailed, match="float16 while the logits are float32") as exc:
+        topic.check_bce_loss(half, _bce_ref, _binary_args())
+    assert exc.value.tag == "loss-dtype"
+
+
+def _two_args():
+    g = torch.Generator().manual_seed(4)
+    return {"logits": 2 * torch.randn(5, 2, generator=g), "y": torch.tensor([0., 1., 1., 0., 1.])}
+
+
+@pytest.mark.parametrize("fn, tag", [
+    (lambda z, y: F.binary_cross_entropy_with_logits(z, F.one_hot(y.long(), 2).float()), "two-sigmoids"),
+    (lambda z, y: F.binary_cross_entropy_with_logits(z, y[:, None].expand(-1, 2)), "two-sigmoids"),
+    (lambda z, y: F.binary_cross_entropy_with_logits(z[:, 1], y), "one-logit-of-two"),
+    (lambda z, y: F.binary_cross_entropy_with_logits(z[:, 0], y), "one-logit-of-two"),
+])
+def test_check_bce_loss_on_two_logits_names_sigmoids_that_ignore_the_softmax(fn, tag):
+    topic.check_bce_loss(lambda z, y: F.cross_entropy(z, y.long()), _two_ref, _two_args(),
+                         loss="CrossEntropyLoss")
+    topic.check_bce_loss(lambda z, y: F.binary_cross_entropy_with_logits(z[:, 1] - z[:, 0], y), _two_ref,
+                         _two_args(), loss="CrossEntropyLoss")
+    with pytest.raises(checks.CheckFailed, match="couples the two logits") as exc:
+        topic.check_bce_loss(fn, _two_ref, _two_args(), loss="CrossEntropyLoss")
+    assert exc.value.tag == tag
+
+
+def test_check_bce_loss_names_a_per_sample_sum_of_a_multilabel_loss():
+    g = torch.Generator().manual_seed(5)
+    args = {"logits": torch.randn(3, 5, generator=g), "labels": torch.randint(0, 2, (3, 5), generator=g)}
+    topic.check_bce_loss(lambda z, t: F.binary_cross_entropy_with_logits(z, t.float()), _bce_ref, args)
+    with pytest.raises(checks.CheckFailed, match="exactly 5 times the mean over all 15 entries") as exc:
+        topic.check_bce_loss(lambda z, t: F.binary_cross_entropy_with_logits(z, t.float(), reduction="none")
+                             .sum(1).mean(), _bce_ref, args)
+    assert exc.value.tag == "reduction"
+
+
+def _mask_args(N, C, H, W, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return {"logits": torch.randn(N, C, H, W, generator=g),
+            "masks": (torch.rand(N, C, H, W, generator=g) < 0.3).float(),
+            "pos_weight": torch.arange(1, C + 1).float() ** 2}
+
+
+def _mask_ref(logits, masks, pos_weight):
+    return references.reference_bce_with_logits(logits, masks, pos_weight=pos_weight)
+
+
+@pytest.mark.parametrize("pw, shape, tag, words", [
+    (lambda pw: pw, (2, 3, 4, 3), "pos-weight-axis", "along dim 3 (W)"),                 # W == C: silent
+    (lambda pw: pw.view(-1, 1), (2, 3, 3, 5), "pos-weight-axis", "along dim 2 (H)"),     # H == C: silent
+    (lambda pw: pw, (2, 3, 4, 5), "pos-weight-axis", "dim 3 of the logits (2, 3, 4, 5) float32 (W = 5)"),
+    (lambda pw: pw.view(-1, 1, 1, 1), (2, 3, 4, 5), "pos-weight-axis", "(N = 2)"),
+    (lambda pw: pw.mean(), (2, 3, 4, 5), "pos-weight-mean", "the mean of pos_weight"),
+    (lambda pw: pw.view(3, 1, 1), (2, 4, 3, 5), "hard-coded-size", "pos_weight (4,) float32"),
+])
+def test_check_bce_loss_names_where_pos_weight_went(pw, shape, tag, words):
+    def right(logits, masks, pos_weight):
+        return F.binary_cross_entropy_with_logits(logits, masks, pos_weight=pos_weight[:, None, None])
+
+    def wrong(logits, masks, pos_weight):
+        return F.binary_cross_entropy_with_logits(logits, masks, pos_weight=pw(pos_weight))
+
+    topic.check_bce_loss(right, _mask_ref, _mask_args(*shape))
+    with pytest.raises(checks.CheckFailed) as exc:
+        topic.check_bce_loss(wrong, _mask_ref, _mask_args(*shape))
+    assert exc.value.tag == tag and words in str(exc.value), str(exc.value)
+    assert "view(-1, 1, 1)" not in str(exc.value) and "None, None" not in str(exc.value)
+
+
+def test_check_bce_loss_with_a_recorded_answer_asks_it_once_per_check():
+    from targetpractice.checks import core
+
+    args = _binary_args(confident=True)
+    sink = {}
+    recording = core.record_expected("x", _bce_ref, sink)
+    recording(*args.values())
+    recorded = core._Recorded("x", sink["x"])
+    with pytest.raises(checks.CheckFailed) as exc:          # the student's kernel: no reference, one value
+        topic.check_bce_loss(sigmoid_bce, recorded, args, grad_of=None)
+    assert exc.value.tag == "probabilities-saturate"
+    assert recorded.n == 1
+
+
+def test_check_one_logit_per_sample_refuses_a_flat_output_and_a_fixed_feature_count():
+    topic.check_one_logit_per_sample(nn.Linear(6, 1), 6)
+    with pytest.raises(checks.CheckFailed, match=r"one logit per sample is \(1, 1\)") as exc:
+        topic.check_one_logit_per_sample(nn.Sequential(nn.Linear(6, 1), nn.Flatten(0)), 6)
+    assert exc.value.tag == "output-shape"
+    with pytest.raises(checks.CheckFailed, match="mat1 and mat2"):
+        topic.check_one_logit_per_sample(nn.Linear(4, 1), 6)
+
+
+@pytest.mark.parametrize("fn, tag", [
+    (lambda z, t: F.cross_entropy(z, t.argmax(dim=1)), "one-tag-per-sample"),          # the starter code
+    (lambda z, t: F.cross_entropy(z, t.float()), "softmax-over-tags"),
+    (lambda z, t: F.binary_cross_entropy_with_logits(z, F.one_hot(t.argmax(1), 5).float()),
+     "one-tag-per-sample"),
+    (lambda z, t: F.binary_cross_entropy_with_logits(z.softmax(dim=1), t.float()), "softmax-before-loss"),
+    (lambda z, t: F.binary_cross_entropy_with_logits(torch.sigmoid(z), t.float()), "sigmoid-before-loss"),
+])
+def test_check_bce_loss_names_multilabel_mistakes_also_in_a_students_kernel(fn, tag):
+    from targetpractice.checks import core
+
+    g = torch.Generator().manual_seed(6)
+    args = {"logits": 2 * torch.randn(4, 5, generator=g), "labels": torch.randint(0, 2, (4, 5), generator=g)}
+    sink = {}
+    core.record_expected("x", _bce_ref, sink)(*args.values())
+    for reference in (_bce_ref, core._Recorded("x", sink["x"])):     # the grader, then a student's kernel
+        with pytest.raises(checks.CheckFailed) as exc:
+            topic.check_bce_loss(fn, reference, args, grad_of=None)
+        assert exc.value.tag == tag, str(exc.value)
+
+
+def test_the_topics_messages_never_write_the_fix_in_code():
+    """Every string literal of the checks module that is not a docstring: no idiom that repairs a mistake."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(topic))
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef)) and node.body
+                  and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+    texts = [node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)
+             and isinstance(node.value, str) and id(node) not in docstrings]
+    assert any("confident" in t for t in texts)                     # the scan sees the messages
+    idioms = ("view_as", ".float()", "squeeze(", "view(-1", "[:, None", "permute(", ".long()", ".to(",
+              "with_logits(", "BCEWithLogitsLoss(", "one_hot(", "type_as")
+    leaks = [(i, t) for t in texts for i in idioms if i in t]
+    assert not leaks, leaks
