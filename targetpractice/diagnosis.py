@@ -282,9 +282,10 @@ _ERROR_PATTERNS = [
      "map them with nn.Embedding(V, E) (or F.one_hot(x, V).float()) before the RNN. Casting the ids to "
      "float runs, but tells the model that token 7 is 'more' than token 3."),
     (r"Expected hidden(\[0\])? size \((\d+), (\d+), (\d+)\), got \[(\d+), (\d+), (\d+)\]", "hidden-state-batch",
-     "the initial hidden state was made for another batch size (the first shape is the one this input "
-     "needs); h0 is (layers * dirs, N, H) even when batch_first=True.",
-     "size it from the input, torch.zeros(layers * dirs, x.size(0), H), or leave it out (zeros by default)."),
+     "the initial hidden state was made for another batch size: the first shape is the one this input needs, "
+     "the second the one it got.",
+     "h0 is (layers * dirs, N, H) even when batch_first=True: size it from the input, "
+     "torch.zeros(layers * dirs, x.size(0), H), or leave it out (zeros by default)."),
     (r"input\.size\(-1\) must be equal to input_size\. Expected (\d+), got (\d+)", "rnn-input-size",
      "the last dim of the RNN input must be its input_size (features per step).",
      "check the layout (N, T, F) with batch_first=True, and map token ids through nn.Embedding first."),

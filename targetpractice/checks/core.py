@@ -395,8 +395,9 @@ def check_batch_independence(model, X: torch.Tensor) -> None:
                           "output-shape")
     gap = _gap(a[1:], b[1:])
     if not gap <= 1e-6:
-        raise CheckFailed(f"Changing sample 0 changed the outputs of the other samples by up to {gap:.3g}: "
-                          "the model mixes samples (batch and time swapped? batch_first?).", "batch-mixing")
+        raise CheckFailed(f"Changing sample 0 of X {describe(X)} changed the outputs of the other samples by up to "
+                          f"{gap:.3g}: information flows from one sample to another, and a sample's scores must "
+                          "depend on that sample alone.", "batch-mixing")
 
 
 def check_permutation_equivariance(per_sample_fn, args: dict, seed: int = 0) -> None:
