@@ -1,14 +1,22 @@
 """Checks for topic 05, sequences and padding: token-level references, padded batches, padding
 invariance, held-out training, encoder-decoder losses. Classes are in the LAST dim here:
-(N, T, V) or (N, C)."""
+(N, T, V) or (N, C).
+
+A failing check says what the student's code produced (the call, the shapes and dtypes it saw, the
+value it returned and which mistake gives exactly that value, the axis that is off), never the code
+that fixes it: that is the last rung of the exercise's hint ladder (hints.toml).
+"""
 from __future__ import annotations
+
+import re
 
 import torch
 
-from ..diagnosis import describe, shape_str
-from .core import (CheckFailed, _args_text, _gap, _logsumexp, _no_grad, _require_tensor, call, held_out_split, strict,
-                   train_steps)
+from ..diagnosis import describe, explain_error, shape_str
+from .core import (CheckFailed, _args_text, _gap, _no_grad, _require_tensor, check_not_mutated,
+                   held_out_split, strict, train_steps)
 
+F = torch.nn.functional
 
 
 def token_cross_entropy(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -16,13 +24,13 @@ def token_cross_entropy(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.cross_entropy(out.permute(0, 2, 1), y)   # (N, V, T) with (N, T)
 
 
-
 def padding_mask(lengths: torch.Tensor, T: int) -> torch.Tensor:
     """(N, T) bool, True on the first lengths[n] steps of row n (the real tokens)."""
     return torch.arange(T)[None, :] < lengths[:, None]
 
 
-def token_batch(N: int, T: int, V: int, seed: int = 0, pad: int | None = None, min_length: int = 1):
+def token_batch(N: int, T: int, V: int, seed: int = 0, pad: int | None = None,
+                min_length: int = 1):
     """Random logits (N, T, V), ids y (N, T) and lengths (N,).
 
     With ``pad`` given, row n is padded with that value after lengths[n] real tokens (one row,
@@ -82,34 +90,327 @@ def reversal_data(N: int, S: int, K: int, V: int, seed: int = 0, bos: int = 1):
     return src, tgt
 
 
+# ----------------------------------------------------------------------------- calling the student's code
+def _first_tensor(args: dict):
+    return next((v for v in args.values() if isinstance(v, torch.Tensor)), None)
+
+
+_HIDDEN_SIZE = r"Expected hidden(?:\[0\])? size \((\d+), (\d+), (\d+)\), got \[(\d+), (\d+), (\d+)\]"
+
+
+def _explain_rnn_error(exc: BaseException, args: dict) -> tuple:
+    """(tag, text) for an exception of the student's code: torch's own message, then what it means
+    here, from the shapes this call saw. Never the code that fixes it (the hint ladder's last rung)."""
+    name, text = type(exc).__name__, str(exc).strip()
+    diag = explain_error(exc)
+    rule = diag.problem.split("\n", 1)[1] if "\n" in diag.problem else ""
+    X = _first_tensor(args)
+    m = re.search(_HIDDEN_SIZE, text)
+    if m:
+        want, got = tuple(int(v) for v in m.groups()[:3]), tuple(int(v) for v in m.groups()[3:])
+        n = want[1]
+        time_steps = X is not None and X.dim() >= 2 and got[1] == X.shape[1] != X.shape[0]
+        if got[1] != n and got[0] == n:
+            rule = (f"this batch has N = {n} sequences, and the initial state {shape_str(got)} holds {n} "
+                    "in dim 0; the GRU looks for the batch size of its initial state in dim 1, whatever "
+                    "the layout of its input.")
+        elif got[1] != n and time_steps:
+            rule = (f"the initial state was sized with {got[1]}, the number of time steps T of X "
+                    f"{describe(X)}, where this batch has N = {n} sequences.")
+        elif got[1] != n:
+            rule = (f"the initial state was built for a batch of {got[1]} sequences, and this call has "
+                    f"N = {n}: a state made once, for one batch size, does not fit a batch of another size.")
+        return "hidden-state-batch", f"{name}: {text}\n{rule}"
+    if "index out of range in self" in text and X is not None and not X.is_floating_point() and X.numel():
+        return "id-out-of-range", (f"{name}: {text}\na lookup (an embedding table, or indexing with the "
+                                   f"ids) got an id past its last row: X holds ids from {int(X.min())} to "
+                                   f"{int(X.max())}, and the table has fewer rows than that.")
+    if diag.tag == "token-ids-into-rnn":
+        rule = ("the recurrent layer got int64 token ids as its input features. It multiplies its inputs "
+                "by float weights; an id names a token and is not an amount (a cast makes the call run, "
+                "but then id 7 is 'more' than id 6, and ids that are near each other look alike).")
+    elif diag.tag == "rnn-input-size":
+        rule = "the last dim of a recurrent layer's input must hold the features per step it was built for."
+    return diag.tag, f"{name}: {text}" + (f"\n{rule}" if rule else "")
+
+
+def call_sequence_model(fn, args: dict, *, what: str | None = None):
+    """Call the student's fn(*args) (a function or a model); an exception becomes a CheckFailed that
+    says what the call saw and what the error means for these shapes."""
+    what = what or f"{getattr(fn, '__name__', 'your function')}({', '.join(args)})"
+    try:
+        with strict():
+            return fn(*args.values())
+    except CheckFailed:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the student's bug: explain it
+        tag, text = _explain_rnn_error(exc, args)
+        raise CheckFailed(f"{what} raised an error when called with {_args_text(args)}:\n{text}",
+                          tag) from None
+
+
+def check_sequence_output(model, X: torch.Tensor, shape, *, what: str = "model(X)") -> torch.Tensor:
+    """model(X) must be a float tensor of exactly ``shape``; a wrong shape is described by the axis
+    that is off."""
+    with _no_grad():
+        out = call_sequence_model(model, {"X": X}, what=what)
+    want = tuple(shape)
+    if not isinstance(out, torch.Tensor):
+        raise CheckFailed(f"{what} returned {describe(out)}; it must return scores {shape_str(want)}.",
+                          "not-a-tensor")
+    got = tuple(out.shape)
+    if got != want:
+        N = X.shape[0]
+        why = ""
+        if len(got) < len(want) and N == 1:
+            why = (" The batch dim of size N = 1 is gone: a dim was removed because its size happened to "
+                   "be 1.")
+        elif len(got) == len(want) and got[1:] == want[1:] and X.dim() >= 2 and got[0] == X.shape[1] != N:
+            why = (f" Its dim 0 has {got[0]} rows, the number of time steps T of X, where one row per "
+                   f"sequence (N = {N}) is wanted: it indexed the time axis where it meant the batch axis, "
+                   "or the reverse.")
+        elif len(got) == len(want) and got[0] == N:
+            why = (f" The batch dim is right; the other dims are {shape_str(got[1:])}, not "
+                   f"{shape_str(want[1:])}.")
+        elif len(got) != len(want):
+            why = f" It has {len(got)} dims where {len(want)} are wanted."
+        raise CheckFailed(f"{what} maps X {describe(X)} to {describe(out)}; it must give "
+                          f"{shape_str(want)}.{why}", "output-shape")
+    if not out.is_floating_point():
+        raise CheckFailed(f"{what} maps X {describe(X)} to {describe(out)}; scores must be float.", "dtype")
+    return out
+
+
+def check_samples_independent(model, X: torch.Tensor, *, what: str = "model(X)") -> None:
+    """The same input twice gives the same output (nothing random, nothing carried over between
+    calls), and changing sample 0 changes no other sample's output."""
+    if hasattr(model, "eval"):
+        model.eval()
+    with _no_grad():
+        a = _require_tensor(call_sequence_model(model, {"X": X}, what=what), what)
+        again = _require_tensor(call_sequence_model(model, {"X": X.clone()}, what=what), what)
+        if not _gap(a, again) <= 1e-6:
+            raise CheckFailed(f"{what} gave different outputs for the same X {describe(X)} twice (largest "
+                              f"difference {_gap(a, again):.3g}): its output is not a function of its input "
+                              "alone. Something in forward is random (an initial state?) or is carried over "
+                              "from the previous call.", "not-deterministic")
+        X2 = X.clone()
+        if X.is_floating_point():
+            X2[0] = X2[0] + 1.0
+        else:                                         # token ids: other ids, still in 1..max
+            X2[0] = X2[0] % int(X.max()) + 1
+        b = _require_tensor(call_sequence_model(model, {"X": X2}, what=what), what, shape=a.shape)
+    if a.dim() == 0 or a.shape[0] != X.shape[0]:
+        raise CheckFailed(f"{what} gives {describe(a)} for X {describe(X)}: one row per sample expected.",
+                          "output-shape")
+    gap = _gap(a[1:], b[1:])
+    if not gap <= 1e-6:
+        raise CheckFailed(f"Changing sample 0 of X {describe(X)} changed the outputs of samples 1 to "
+                          f"{X.shape[0] - 1} by up to {gap:.3g}: information flows from one sample to "
+                          "another. A sample's scores must depend on that sample alone; a recurrent layer "
+                          "that steps along dim 0 of X, the batch axis, as if it were time, or a view that "
+                          "regroups the numbers of different samples, does this.", "batch-mixing")
+
+
+def check_zero_initial_state(model, X: torch.Tensor, *, what: str = "model(X)", atol: float = 1e-5) -> None:
+    """The model's output equals what its own layers embed -> rnn -> head give from a zero initial
+    state (a GRU called without a state starts from zeros): its initial state is zero, for this N."""
+    if hasattr(model, "eval"):
+        model.eval()
+    with _no_grad():
+        out = _require_tensor(call_sequence_model(model, {"X": X}, what=what), what)
+        try:
+            seq, _ = model.rnn(model.embed(X))            # (N, T, hidden), from zeros
+            ref = model.head(seq)                         # (N, T, n_tags)
+        except Exception as exc:  # noqa: BLE001 - layers renamed or changed
+            raise CheckFailed(f"The check runs the model's own layers embed, rnn and head (the exercise "
+                              f"keeps them under these names) from a zero initial state, and that failed: "
+                              f"{type(exc).__name__}: {exc}", "layers-changed") from None
+    gap = _gap(out, ref)
+    if not gap <= atol:
+        raise CheckFailed(f"{what} for X {describe(X)} differs by up to {gap:.3g} from what its own "
+                          "layers give when the recurrent layer starts from a zero initial state: the "
+                          "initial state it uses is not zero.", "nonzero-initial-state")
+
+
+# ----------------------------------------------------------------------------- losses over tokens
+_SOFTMAX_TWICE = ("Your value is exactly the loss of softmax over the classes applied to {x} first: the "
+                  "scores were turned into probabilities before a loss that applies softmax itself, so it "
+                  "is applied twice. Such a loss stalls at a floor and trains slowly.")
+_SCRAMBLED = ("Your value is the loss of {x} regrouped into {shape} in memory order: a view or reshape "
+              "moves no axis, it cuts the same run of numbers into new rows, so the V scores of {one} are "
+              "no longer together.")
+
+
+def _ce_tokens(logits, y, **kw):
+    return F.cross_entropy(logits.permute(0, 2, 1), y, **kw)     # (N, V, T) with (N, T)
+
+
+def _token_loss_hypotheses(args: dict) -> list:
+    """(tag, why, value) for mistakes whose exact value can be computed from a token loss's inputs."""
+    logits, y, lengths = args["logits"].detach(), args["y"], args.get("lengths")
+    N, T, V = logits.shape
+    mask = padding_mask(lengths, T) if lengths is not None else y != -100          # (N, T) real tokens
+    y_real = y.masked_fill(~mask, -100)
+    hyps = [("softmax-before-loss", _SOFTMAX_TWICE.format(x="logits"),
+             lambda: _ce_tokens(logits.softmax(-1), y_real))]
+    if T != V:
+        hyps.append(("reshape-scrambles",
+                     _SCRAMBLED.format(x="logits", shape=f"(N, V, T) = {shape_str((N, V, T))}",
+                                       one="a token"),
+                     lambda: F.cross_entropy(logits.reshape(N, V, T), y_real)))
+    hyps.append(("misaligned", ("Your value pairs the scores and the tags in different orders: the scores "
+                                "were flattened time by time (all sequences' step 0, then step 1, ...) and "
+                                "the tags sequence by sequence, so token t of sequence n is scored against "
+                                "another token's tag."),
+                 lambda: F.cross_entropy(logits.transpose(0, 1).reshape(-1, V), y_real.reshape(-1))))
+    hyps.append(("per-sequence-sum", (f"Your value is the sum of the token losses divided by N = {N}: a "
+                                      "loss per sequence, summed over its tokens, where the mean over the "
+                                      "tokens is asked."),
+                 lambda: _ce_tokens(logits, y_real, reduction="sum") / N))
+    if lengths is None:
+        return hyps
+    losses = _ce_tokens(logits, y, reduction="none")                  # (N, T), the pads read as tags
+    n_real = int(mask.sum())
+    one_more = torch.arange(T)[None, :] <= lengths[:, None]         # (N, T) real tokens and one pad
+    return hyps + [
+        ("counts-padding", (f"Your value is the sum of the real tokens' losses divided by N·T = {N * T}, "
+                            f"every step of the padded grid, where there are {n_real} real tokens: the pads "
+                            "count in the mean, so more padding lowers the loss."),
+         lambda: (losses * mask).sum() / (N * T)),
+        ("counts-padding", ("Your value is the mean over all N·T steps with each pad scored as a token of "
+                            "tag 0: the pads are counted as real tokens."), lambda: losses.mean()),
+        ("per-sequence-mean", ("Your value is the mean of the sequences' mean losses: a token of a short "
+                               "sequence weighs more than a token of a long one. The mean is over the real "
+                               "tokens, each counted once."),
+         lambda: ((losses * mask).sum(1) / lengths).mean()),
+        ("drops-real-tokens", ("Your value leaves out every token whose tag is 0, real ones included: the "
+                               "pads were found by their value, and real tokens share it. The lengths say "
+                               "which steps are pads."), lambda: _ce_tokens(logits, y, ignore_index=0)),
+        ("counts-padding", ("Your value counts one pad step too many in each shorter sequence: the real "
+                            "tokens of row n are its first lengths[n] steps, positions 0 to "
+                            "lengths[n] - 1."),
+         lambda: (losses * one_more).sum() / one_more.sum()),
+    ]
+
+
+def _matching(hyps: list, got: float, atol: float):
+    for tag, why, value in hyps:
+        try:
+            with _no_grad(), strict():
+                v = float(value())
+        except Exception:  # noqa: BLE001 - a hypothesis that does not apply to these inputs
+            continue
+        if abs(v - got) <= atol:
+            return tag, why
+    return None
+
+
+def check_token_loss(fn, reference, args: dict, *, loss=None, grad_of: str | None = "logits",
+                     atol: float = 1e-5, label: str = "") -> None:
+    """checks.check_loss for a loss over tokens, logits (N, T, V) with y (N, T) (and lengths (N,)).
+
+    On a wrong value it also says which token-level mistake gives exactly that value: pads counted, a
+    mean per sequence, real 0-tags dropped, a reshape that scrambles the scores, scores and tags
+    flattened in different orders, softmax applied twice.
+    """
+    from .core import check_loss
+
+    try:
+        check_loss(fn, reference, args, loss=loss, grad_of=grad_of, atol=atol, label=label)
+    except CheckFailed as failure:
+        if failure.tag not in ("wrong-value", "reduction", "constant"):
+            raise
+        try:
+            with _no_grad(), strict():
+                got = fn(*{k: v.clone() for k, v in args.items()}.values())
+        except Exception:  # noqa: BLE001 - the first failure stands as it is
+            raise failure from None
+        found = _matching(_token_loss_hypotheses(args), float(got.detach()), atol) \
+            if isinstance(got, torch.Tensor) and got.numel() == 1 else None
+        if found is None:
+            raise
+        first = str(failure).split("\n", 1)[0]
+        raise CheckFailed(f"{first}\n{found[1]}", found[0]) from None
+
+
 def _number(value, what: str) -> float:
     """A Python number or a one-element tensor as a float; anything else fails the check."""
     if isinstance(value, torch.Tensor) and value.numel() == 1 and value.is_floating_point():
         return float(value.detach())
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
-    raise CheckFailed(f"{what} should return a single number, got {describe(value)}.", "not-a-number")
+    raise CheckFailed(f"{what} should return a single number; it returned {describe(value)}.",
+                      "not-a-number")
 
 
-def check_padding_invariance(fn, args: dict, *, scores: str = "logits", target: str = "y", pad_value: int = -100,
-                             extra: int = 3, seed: int = 0, atol: float = 1e-5) -> None:
+def check_padding_invariance(fn, args: dict, *, scores: str = "logits", target: str = "y",
+                             pad_value: int = -100, extra: int = 3, seed: int = 0,
+                             atol: float = 1e-5) -> None:
     """More padding must not change a loss or metric over the real tokens.
 
     Appends ``extra`` pad steps to args[target] (value pad_value) and random scores to args[scores]
     along dim 1; every other argument (lengths, ...) is passed unchanged.
     """
     what = getattr(fn, "__name__", "your function")
-    a = _number(call(fn, args, what=what), what)
+    a = _number(call_sequence_model(fn, args, what=what), what)
     x, y = args[scores], args[target]
     g = torch.Generator().manual_seed(seed)
     more = dict(args)
     more[scores] = torch.cat([x, 5 * torch.randn((x.shape[0], extra, *x.shape[2:]), generator=g)], dim=1)
     more[target] = torch.cat([y, torch.full((y.shape[0], extra), pad_value, dtype=y.dtype)], dim=1)
-    b = _number(call(fn, more, what=f"{what} with {extra} more pad steps"), what)
+    b = _number(call_sequence_model(fn, more, what=f"{what} with {extra} more pad steps"), what)
     if not abs(a - b) <= atol:
-        raise CheckFailed(f"{what} gave {a:.6f}; with {extra} more pad steps per row (same real tokens) it gave "
-                          f"{b:.6f}. Padding must not count: average over the real tokens only "
-                          "(sum over the mask / mask.sum(), or pad the targets with ignore_index).", "counts-padding")
+        raise CheckFailed(f"{what} gave {a:.6f} for {target} {describe(y)}; with {extra} more pad steps "
+                          f"per row ({target} {describe(more[target])}, the same real tokens) it gave "
+                          f"{b:.6f}. The pads change the result, so they are counted: a result over the "
+                          "real tokens cannot depend on how much padding the batch has.", "counts-padding")
+
+
+def check_token_metric(fn, want, args: dict, *, what: str | None = None, atol: float = 1e-6) -> float:
+    """A metric over the real tokens (y != -100) of logits (N, T, V): a Python float equal to ``want``
+    (a number, or a function of the args), leaving its arguments unchanged. A wrong value is matched
+    against the mistakes that give exactly it (pads counted as misses or as tag 0, a mean per
+    sequence, real 0-tags dropped, a percentage)."""
+    what = what or f"{getattr(fn, '__name__', 'your function')}({', '.join(args)})"
+    mine = {k: v.clone() for k, v in args.items()}
+    got = call_sequence_model(fn, mine, what=what)
+    check_not_mutated(what, args, mine)
+    if isinstance(got, torch.Tensor):
+        raise CheckFailed(f"{what} returned a tensor, {describe(got)}; the exercise asks for a Python "
+                          "float.", "not-a-float")
+    if not isinstance(got, float):
+        raise CheckFailed(f"{what} returned {describe(got).replace(', not a tensor', '')}; the exercise "
+                          "asks for a Python float.", "not-a-float")
+    value = float(want(*args.values()) if callable(want) else want)
+    if abs(got - value) <= atol:
+        return got
+    logits, y = args["logits"].detach(), args["y"]
+    pred = logits.argmax(-1)                                     # (N, T)
+    real = y != -100                                             # (N, T)
+    n_real = int(real.sum())
+    hyps = [
+        ("counts-padding", (f"That is the hits divided by all N·T = {y.numel()} steps of the padded grid, "
+                            f"where there are {n_real} real tokens: every pad is counted as a miss."),
+         lambda: (pred == y).float().mean()),
+        ("counts-padding", ("That is the score of a grid whose pads are read as tag 0: a prediction of 0 on "
+                            "a pad counts as a hit, any other as a miss."),
+         lambda: (pred == y.clamp(min=0)).float().mean()),
+        ("per-sequence-mean", ("That is the mean of the sequences' accuracies: a token of a short sequence "
+                               "weighs more than a token of a long one. The fraction is over the real "
+                               "tokens, each counted once."),
+         lambda: (((pred == y) & real).sum(1) / real.sum(1)).mean()),
+        ("drops-real-tokens", ("That leaves out the real tokens whose tag is 0 and keeps the pads (-100) "
+                               "as misses: the tokens were told apart by the value 0, which is a real tag "
+                               "here."),
+         lambda: (pred[y != 0] == y[y != 0]).float().mean()),
+        ("percentage", "That is the fraction times 100: the exercise asks for a fraction in [0, 1].",
+         lambda: torch.tensor(100 * value)),
+    ]
+    found = _matching(hyps, got, 1e-5)
+    raise CheckFailed(f"{what} returned {got:.4f} for logits {describe(logits)} and y {describe(y)}, but "
+                      f"the fraction of its {n_real} real tokens that are right is {value:.4f}."
+                      + (f"\n{found[1]}" if found else ""), found[0] if found else "wrong-value")
 
 
 def check_trains_tokens(model, X: torch.Tensor, y: torch.Tensor, loss_fn, *, test=None, steps: int = 100,
@@ -127,16 +428,16 @@ def check_trains_tokens(model, X: torch.Tensor, y: torch.Tensor, loss_fn, *, tes
     Xe, ye = test
     with _no_grad():
         model.eval()
-        out = _require_tensor(call(model, {"X": Xe}, what="model(X)"), "model(X)")
+        out = _require_tensor(call_sequence_model(model, {"X": Xe}, what="model(X)"), "model(X)")
     if tuple(out.shape[:-1]) != tuple(ye.shape):
-        raise CheckFailed(f"model(X) gives {describe(out)} for X {describe(Xe)}; expected the classes in the last "
-                          f"dim after {shape_str(ye.shape)}.", "output-shape")
+        raise CheckFailed(f"model(X) gives {describe(out)} for X {describe(Xe)}; expected the classes in "
+                          f"the last dim after {shape_str(ye.shape)}.", "output-shape")
     real = ye != ignore_index
     acc = float((out.argmax(-1)[real] == ye[real]).float().mean())
-    where = "held-out data"
     if not acc >= min_accuracy:
-        raise CheckFailed(f"After {steps} training steps the accuracy on {where} is {acc:.3f}; it should reach "
-                          f"{min_accuracy:.2f} on this easy task (final training loss {value:.4f}).", "does-not-learn")
+        raise CheckFailed(f"After {steps} training steps the accuracy on held-out data is {acc:.3f}; it "
+                          f"should reach {min_accuracy:.2f} on this easy task (final training loss "
+                          f"{value:.4f}).", "does-not-learn")
     return {"accuracy": acc, "loss": value}
 
 
@@ -160,9 +461,10 @@ def tiny_tagger(n_tokens: int, n_tags: int, seed: int = 0, emb: int = 8, hidden:
     return _TinyTagger(n_tokens, n_tags, emb, hidden)
 
 
-
+# ----------------------------------------------------------------------------- encoder-decoder losses
 def greedy_decode(model, src: torch.Tensor, steps: int, bos: int = 1) -> torch.Tensor:
-    """Decode ``steps`` tokens from BOS with an encode/decode model, feeding back its own argmax: (N, steps)."""
+    """Decode ``steps`` tokens from BOS with an encode/decode model, feeding back its own argmax:
+    (N, steps)."""
     with _no_grad():
         _, state = model.encode(src)
         ys = torch.full((src.shape[0], 1), bos, dtype=torch.long)          # (N, 1)
@@ -172,28 +474,160 @@ def greedy_decode(model, src: torch.Tensor, steps: int, bos: int = 1) -> torch.T
     return ys[:, 1:]
 
 
+def _rows_of(count: int, what: str, N: int, S: int, T: int) -> str:
+    """What ``count`` rows of a flattened (N, length) batch correspond to, in the exercise's terms."""
+    for n, words in ((N * S, f"N·S = {N}·{S}: one per source step"),
+                     (N * T, f"N·T = {N}·{T}: one per target token"),
+                     (N * (T - 1), f"N·(T-1) = {N}·{T - 1}: one per target token after the first"),
+                     (N * (S - 1), f"N·(S-1) = {N}·{S - 1}: one per source step but one")):
+        if count == n:
+            return f"{count} {what} ({words})"
+    return f"{count} {what}"
+
+
+_BATCH_SIZES = r"Expected input batch_size \((\d+)\) to match target batch_size \((\d+)\)"
+_TARGET_SIZE = r"Expected target size \[(\d+), (\d+)\], got \[(\d+), (\d+)\]"
+
+
+def _call_model_loss(fn, model, args: dict, what: str):
+    """fn(model, *args) with its errors explained; a row-count mismatch names the two lengths."""
+    try:
+        with strict():
+            return fn(model, *args.values())
+    except CheckFailed:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the student's bug: explain it
+        text = str(exc).strip()
+        src, tgt = args.get("src"), args.get("tgt")
+        pair = (isinstance(src, torch.Tensor) and isinstance(tgt, torch.Tensor)
+                and src.dim() == tgt.dim() == 2)
+        rows = re.search(_BATCH_SIZES, text)
+        steps = re.search(_TARGET_SIZE, text)
+        if rows and pair:
+            n_rows, n_ids = int(rows.group(1)), int(rows.group(2))
+            N, S, T = src.shape[0], src.shape[1], tgt.shape[1]
+            tag, why = "source-target-length", (
+                f"The scores have {_rows_of(n_rows, 'rows', N, S, T)}, and the target has "
+                f"{_rows_of(n_ids, 'ids', N, S, T)}. The source has S = {S} steps and the target T = {T} "
+                "tokens: the lengths differ, so scores made one per source step cannot be paired with the "
+                "target's tokens.")
+        elif steps and pair and int(steps.group(2)) != int(steps.group(4)):
+            tag, why = "steps-mismatch", (
+                "The loss reads the classes from dim 1 of the scores and pairs each remaining position with "
+                f"a target id: the scores it got have {steps.group(2)} positions in their last dim, and the "
+                f"target has {steps.group(4)} ids per row (tgt {describe(tgt)}, T = {tgt.shape[1]}). The "
+                "two do not count the same steps.")
+        else:
+            tag, why = _explain_rnn_error(exc, args)
+            why = why.split("\n", 1)[1] if "\n" in why else ""
+        raise CheckFailed(f"{what} raised an error when called with {_args_text(args)}:\n"
+                          f"{type(exc).__name__}: {text}" + (f"\n{why}" if why else ""), tag) from None
+
+
+def _seq2seq_hypotheses(model, src: torch.Tensor, tgt: torch.Tensor) -> list:
+    """(tag, why, value) for encoder-decoder losses whose exact value can be computed from the model."""
+    def teacher(x_in, target, squash=False, state="encoder"):
+        _, st = model.encode(src)
+        logits = model.decode(x_in, st if state == "encoder" else torch.zeros_like(st))
+        return _ce_tokens(logits.softmax(-1) if squash else logits, target)
+
+    def encoder_rows(first: int):
+        out, _ = model.encode(src)
+        logits = model.head(out)[:, :tgt.shape[1] - first]              # (N, min(S, T - first), V)
+        return _ce_tokens(logits, tgt[:, first:first + logits.shape[1]])
+
+    def scrambled():
+        _, st = model.encode(src)
+        logits = model.decode(tgt[:, :-1], st)                          # (N, T-1, V)
+        N, L, V = logits.shape
+        return F.cross_entropy(logits.reshape(N, V, L), tgt[:, 1:])
+
+    encoder = ("Your value scores the encoder's outputs, one row per SOURCE step, against the target "
+               "tokens{after} step by step: source step j is not the place that predicts target token {j}.")
+    return [
+        ("reshape-scrambles", _SCRAMBLED.format(x="the decoder's scores", shape="(N, V, T-1)", one="a step"),
+         scrambled),
+        ("no-shift", ("Your value is the loss of a decoder that reads the whole target and is scored, at "
+                      "each step, against the token it has just read: it can copy its input. With teacher "
+                      "forcing, step t reads the tokens up to t and is scored against token t + 1."),
+         lambda: teacher(tgt, tgt)),
+        ("shift-reversed", ("Your value is the loss of a decoder that reads the target without its first "
+                            "token and is scored against the target without its last: each step is asked "
+                            "for the token BEFORE the one it reads."),
+         lambda: teacher(tgt[:, 1:], tgt[:, :-1])),
+        ("softmax-before-loss", _SOFTMAX_TWICE.format(x="the decoder's scores"),
+         lambda: teacher(tgt[:, :-1], tgt[:, 1:], squash=True)),
+        ("source-ignored", ("Your value is the loss of the decoder started from a zero state: the source "
+                            "never reaches it, so it cannot depend on the input sequence."),
+         lambda: teacher(tgt[:, :-1], tgt[:, 1:], state="zeros")),
+        ("encoder-rows", encoder.format(after="", j="j"), lambda: encoder_rows(0)),
+        ("encoder-rows", encoder.format(after=" after BOS", j="j + 1"), lambda: encoder_rows(1)),
+    ]
+
+
 def check_model_loss(fn, reference, model, args: dict, *, atol: float = 1e-5, label: str = "") -> None:
-    """fn(model, *args) must equal reference(model, *args) in value and in the gradient of every parameter."""
+    """fn(model, *args) must equal reference(model, *args) in value and in the gradient of every
+    parameter, and leave its arguments unchanged."""
     what = f"{getattr(fn, '__name__', 'your function')}(model, {', '.join(args)}){label}"
     params = [p for p in model.parameters() if p.requires_grad]
     model.zero_grad()
-    out = _require_tensor(call(fn, {"model": model, **args}, what=what), what, shape=())
+    mine = {k: v.clone() for k, v in args.items()}
+    out = _require_tensor(_call_model_loss(fn, model, mine, what), what, shape=())
+    check_not_mutated(what, args, mine)
     with strict():
         expected = reference(model, *args.values())
     gap = _gap(out, expected)
     if not gap <= atol:
-        raise CheckFailed(f"{what} returned {float(out.detach()):.6f}, but the loss computed step by step is "
-                          f"{float(expected.detach()):.6f} (inputs: {_args_text(args)}).", "wrong-value")
+        found = _matching(_seq2seq_hypotheses(model, *args.values()), float(out.detach()), atol) \
+            if set(args) == {"src", "tgt"} else None
+        raise CheckFailed(f"{what} returned {float(out.detach()):.6f}, but the loss computed one decoder "
+                          f"step at a time is {float(expected.detach()):.6f} (inputs: {_args_text(args)})."
+                          + (f"\n{found[1]}" if found else ""), found[0] if found else "wrong-value")
     if not isinstance(expected, torch.Tensor) or not expected.requires_grad:
         return                                                # a recorded answer: the value is the check
     if not out.requires_grad:
         raise CheckFailed(f"{what} returned a loss that does not depend on the model's parameters, "
                           "so nothing would learn.", "no-gradient")
-    mine = torch.autograd.grad(out, params, allow_unused=True)
+    mine_g = torch.autograd.grad(out, params, allow_unused=True)
     theirs = torch.autograd.grad(expected, params, allow_unused=True)
-    for (name, _), a, b in zip([(n, p) for n, p in model.named_parameters() if p.requires_grad], mine, theirs):
+    names = [n for n, p in model.named_parameters() if p.requires_grad]
+    for name, a, b in zip(names, mine_g, theirs):
         a = torch.zeros_like(b) if a is None and b is not None else a
         b = torch.zeros_like(a) if b is None and a is not None else b
         if a is not None and not _gap(a, b) <= 10 * atol:
-            raise CheckFailed(f"{what}: the gradient of {name} differs from the reference (largest difference "
-                              f"{_gap(a, b):.3g}), so training would follow the wrong signal.", "wrong-gradient")
+            raise CheckFailed(f"{what}: the value is right, but the gradient of {name} differs from the "
+                              f"reference (largest difference {_gap(a, b):.3g}), so training would follow "
+                              "the wrong signal.", "wrong-gradient")
+
+
+def check_seq2seq_trains(fn, model, train, test: tuple, *, steps: int = 80, lr: float = 0.03,
+                         min_accuracy: float = 0.9, bos: int = 1, seed: int = 0) -> float:
+    """Train ``model`` with Adam on fn(model, src, tgt), one batch per step from ``train`` (a list of
+    (src, tgt) batches, cycled; or one batch); then greedy decoding from BOS of the held-out ``test``
+    sources must get min_accuracy of the target tokens right."""
+    batches = [train] if isinstance(train, tuple) else list(train)
+    name = getattr(fn, "__name__", "your function")
+    what = f"{name}(model, src, tgt)"
+    torch.manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    model.train()
+    value = float("nan")
+    for step in range(steps):
+        src, tgt = batches[step % len(batches)]
+        opt.zero_grad()
+        loss = _require_tensor(_call_model_loss(fn, model, {"src": src, "tgt": tgt}, what), what, shape=())
+        if not loss.requires_grad:
+            raise CheckFailed(f"{what} returned a loss that does not depend on the model's parameters, "
+                              "so nothing would learn.", "no-gradient")
+        loss.backward()
+        opt.step()
+        value = float(loss.detach())
+    model.eval()
+    src_test, tgt_test = test
+    decoded = greedy_decode(model, src_test, tgt_test.shape[1] - 1, bos=bos)       # (N, T-1)
+    acc = float((decoded == tgt_test[:, 1:]).float().mean())
+    if not acc >= min_accuracy:
+        raise CheckFailed(f"After {steps} training steps with {name}, greedy decoding of held-out sources "
+                          f"gets {acc:.3f} of the target tokens right; it should reach {min_accuracy:.2f} "
+                          f"on this easy task (final training loss {value:.4f}).", "does-not-learn")
+    return acc

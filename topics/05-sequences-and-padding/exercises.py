@@ -8,8 +8,10 @@
 # * Shapes use the lesson's names: `N` sequences, `T` time steps, `V` classes (tags or words),
 #   `logits` (N, T, V), `y` (N, T), `F` features per step, `H` hidden size.
 # * Each exercise has a **quick check** you can run now, and a **full check**. At grading time the
-#   full check also runs hidden checks: N = 1, an odd N, more padding, other batch sizes, the gradient,
-#   and a few training steps. "Quick check passed" is not full marks.
+#   full check also runs hidden checks: N = 1, an odd N, other sizes of every axis, more padding, the
+#   gradient, and a few training steps. "Quick check passed" is not full marks.
+# * A failing check says what your code produced and which rule it breaks. Stuck? `tp.hint("<exercise>")`
+#   shows the next hint of that exercise, the last one with the code.
 # * Do not edit the check cells: they are restored from the instructor's copy at grading.
 
 # %% locked setup
@@ -30,7 +32,8 @@ torch.set_num_threads(1)   # tiny tensors: one thread is faster than two fightin
 #
 # A tagger gives `logits` of shape (N, T, V): V scores for each of the T tokens of N sequences.
 # The tags `y` are (N, T) int64. Make `tagging_loss` return the mean cross-entropy over all N·T tokens.
-# It must work for any N, T and V.
+# It must work for any N, T and V. The hidden check also trains a small tagger with it for 40 steps and
+# wants 90% of the tokens of held-out sequences tagged right.
 
 # %% answer tagging_loss
 def tagging_loss(logits, y):
@@ -50,20 +53,19 @@ tagging_loss(logits, y)
 # Quick check (1 point): N = 4, T = 7, V = 5.
 with checks.exercise("tagging_loss"):
     logits, y, _ = checks.token_batch(4, 7, 5, seed=1)      # (4, 7, 5), (4, 7)
-    checks.check_loss(tagging_loss, checks.expected("tagging_loss"), {"logits": logits, "y": y},
-                      loss="CrossEntropyLoss", grad_of=None)
+    checks.check_token_loss(tagging_loss, checks.expected("tagging_loss"), {"logits": logits, "y": y},
+                            loss="CrossEntropyLoss", grad_of=None)
     checks.passed("quick check: N = 4 gives the right loss. " + checks.HIDDEN_NOTE)
 
 # %% hidden tagging_loss 2
-for T, V in ((6, 4), (5, 5), (3, 9)):                   # T == V runs silently when the dims are swapped
-    def _inputs(N):
-        logits, y, _ = checks.token_batch(N, T, V, seed=10 * N + T)
-        return {"logits": logits, "y": y}
-    checks.check_loss_fn(tagging_loss, checks.expected("tagging_loss"), _inputs, sizes=(1, 2, 7),
-                         loss="CrossEntropyLoss")
-X, y = checks.tagging_data(48, 6, 6, seed=3)            # (48, 6), (48, 6): tag = the previous token
-X_test, y_test = checks.tagging_data(64, 6, 6, seed=4)
-checks.check_trains_tokens(checks.tiny_tagger(6, 6), X, y, tagging_loss, test=(X_test, y_test),
+for T, V in ((6, 4), (5, 3), (3, 9)):                   # N, T and V never equal: a swapped axis shows
+    for N in (1, 2, 7):
+        logits, y, _ = checks.token_batch(N, T, V, seed=10 * N + T)   # (N, T, V), (N, T)
+        checks.check_token_loss(tagging_loss, checks.expected("tagging_loss"), {"logits": logits, "y": y},
+                                loss="CrossEntropyLoss", label=f" with N = {N}, T = {T}, V = {V}")
+X, y = checks.tagging_data(48, 5, 7, seed=3)            # (48, 5), (48, 5): tag = the previous token
+X_test, y_test = checks.tagging_data(64, 5, 7, seed=4)  # held out: scored after training
+checks.check_trains_tokens(checks.tiny_tagger(7, 7), X, y, tagging_loss, test=(X_test, y_test),
                            steps=40, min_accuracy=0.9)
 
 # %% [markdown]
@@ -94,19 +96,20 @@ print("lengths", lengths.tolist(), "| loss", masked_token_loss(logits, y, length
 # Quick check (1 point): N = 4, T = 6, with padding.
 with checks.exercise("masked_loss"):
     logits, y, lengths = checks.token_batch(4, 6, 5, seed=2, pad=0)  # (4, 6, 5), (4, 6), (4,)
-    checks.check_loss(masked_token_loss, checks.expected("masked_loss"), {"logits": logits, "y": y, "lengths": lengths}, grad_of=None)
+    checks.check_token_loss(masked_token_loss, checks.expected("masked_loss"),
+                            {"logits": logits, "y": y, "lengths": lengths}, grad_of=None)
     checks.passed("quick check: N = 4 gives the mean over the real tokens. " + checks.HIDDEN_NOTE)
 
 # %% hidden masked_loss 2
-def _inputs(N):
-    logits, y, lengths = checks.token_batch(N, 7, 4, seed=20 + N, pad=0)
-    return {"logits": logits, "y": y, "lengths": lengths}
-checks.check_loss_fn(masked_token_loss, checks.expected("masked_loss"), _inputs, sizes=(1, 2, 7))
+for N in (1, 2, 7):                                     # T = 6, V = 4: no two axes of the same size
+    logits, y, lengths = checks.token_batch(N, 6, 4, seed=20 + N, pad=0)   # (N, 6, 4), (N, 6), (N,)
+    checks.check_token_loss(masked_token_loss, checks.expected("masked_loss"),
+                            {"logits": logits, "y": y, "lengths": lengths}, label=f" with N = {N}")
 logits, y, _ = checks.token_batch(5, 8, 3, seed=5)      # (5, 8, 3), (5, 8)
 lengths = torch.tensor([8, 1, 3, 8, 2])                 # (5,) one token only in row 1
-y = y.masked_fill(~checks.padding_mask(lengths, 8), 0)
+y = y.masked_fill(~checks.padding_mask(lengths, 8), 0)  # (5, 8) padded with 0
 args = {"logits": logits, "y": y, "lengths": lengths}
-checks.check_loss(masked_token_loss, checks.expected("masked_loss"), args)
+checks.check_token_loss(masked_token_loss, checks.expected("masked_loss"), args, label=" with N = 5")
 checks.check_padding_invariance(masked_token_loss, args, pad_value=0, extra=5)
 
 # %% [markdown]
@@ -115,6 +118,7 @@ checks.check_padding_invariance(masked_token_loss, args, pad_value=0, extra=5)
 # `token_accuracy` gets tag scores (N, T, V) and tags `y` (N, T) padded with **-100**, and should
 # return the fraction of **real** tokens whose highest score is their tag, as a Python float.
 # Right now it reports far less than 1.0 for predictions that are right on every real token.
+# More padding must not change the answer.
 
 # %% answer token_accuracy
 def token_accuracy(logits, y):
@@ -137,31 +141,31 @@ token_accuracy(perfect, y)
 # Quick check (1 point): predictions right on every real token score exactly 1.0.
 with checks.exercise("token_accuracy"):
     _, y, _ = checks.token_batch(4, 6, 5, seed=3, pad=-100)  # (4, 6)
-    got = checks.call(token_accuracy, {"logits": 10 * F.one_hot(y.clamp(min=0), 5).float(), "y": y})
-    assert got == 1.0, f"token_accuracy of predictions right on every real token is {got}, not 1.0: skip the pads"
+    perfect = 10 * F.one_hot(y.clamp(min=0), 5).float()     # (4, 6, 5) right on every real token
+    checks.check_token_metric(token_accuracy, 1.0, {"logits": perfect, "y": y},
+                              what="token_accuracy of predictions right on every real token")
     checks.passed("quick check: perfect predictions give 1.0. " + checks.HIDDEN_NOTE)
 
 # %% hidden token_accuracy 2
-for N, T, V in ((1, 5, 3), (2, 6, 4), (7, 8, 3), (5, 4, 6)):
-    logits, y, _ = checks.token_batch(N, T, V, seed=30 + N, pad=-100)
+for N, T, V in ((1, 5, 3), (2, 6, 4), (7, 8, 3), (5, 4, 6)):   # no two axes of the same size
+    logits, y, _ = checks.token_batch(N, T, V, seed=30 + N, pad=-100)   # (N, T, V), (N, T)
     logits[..., 0] += 1.0                               # predicts tag 0 often: pads must not count as hits
-    got = checks.call(token_accuracy, {"logits": logits, "y": y}, what=f"token_accuracy with N = {N}")
-    want = checks.expected("token_accuracy")(logits, y)
-    assert isinstance(got, float), f"token_accuracy should return a Python float (.item()), got {type(got).__name__}"
-    assert abs(got - want) < 1e-6, (f"token_accuracy with N = {N}, T = {T} gave {got:.4f}, but {want:.4f} of "
-                                    "the real tokens are right")
-    checks.check_padding_invariance(token_accuracy, {"logits": logits, "y": y}, pad_value=-100)
-    wrong = -10 * F.one_hot(y.clamp(min=0), V).float()  # every real token wrong
-    got = checks.call(token_accuracy, {"logits": wrong, "y": y}, what=f"token_accuracy with N = {N}")
-    assert got == 0.0, f"token_accuracy of all-wrong predictions with N = {N} is {got}, not 0.0"
+    args = {"logits": logits, "y": y}
+    checks.check_token_metric(token_accuracy, checks.expected("token_accuracy"), args,
+                              what=f"token_accuracy with N = {N}, T = {T}, V = {V}")
+    checks.check_padding_invariance(token_accuracy, args, pad_value=-100)
+    wrong = -10 * F.one_hot(y.clamp(min=0), V).float()  # (N, T, V) every real token wrong
+    checks.check_token_metric(token_accuracy, 0.0, {"logits": wrong, "y": y},
+                              what=f"token_accuracy of predictions wrong on every real token, N = {N}")
 
 # %% [markdown]
 # ## Exercise 4 · A sequence classifier that mixes its samples
 #
-# `SumSignClassifier` reads sequences `X` of shape (N, T, F) and decides, from the output at the last
-# step, whether feature 0 summed over time is positive: scores (N, 2). It runs, but the output of one
-# sample depends on the other samples of the batch (the cell below shows it). Fix the model.
-# Keep the input layout (N, T, F) and the output (N, 2).
+# `SumSignClassifier` reads sequences `X` of shape (N, T, F) and gives 2 class scores per sequence,
+# (N, 2): is feature 0, summed over time, positive? It runs, but the scores of one sample depend on
+# the other samples of the batch (the cell below shows it). Fix the model. It must take `X` as
+# (N, T, F) and give (N, 2), for any N, T and F; the hidden check also trains it for 40 steps and
+# wants 70% of held-out sequences right.
 
 # %% answer batch_first
 class SumSignClassifier(nn.Module):
@@ -193,30 +197,32 @@ print("largest change in the scores of samples 1..5:", (model(X) - before)[1:].a
 with checks.exercise("batch_first"):
     torch.manual_seed(1)
     model = SumSignClassifier(3)
-    out = checks.call(model, {"X": torch.randn(8, 6, 3)}, what="SumSignClassifier(3)(X)")
-    assert tuple(out.shape) == (8, 2), f"SumSignClassifier(3) maps (8, 6, 3) to {tuple(out.shape)}, not (8, 2)"
-    checks.check_batch_independence(model, torch.randn(8, 6, 3))
+    checks.check_sequence_output(model, torch.randn(8, 6, 3), (8, 2), what="SumSignClassifier(3)(X)")
+    checks.check_samples_independent(model, torch.randn(8, 6, 3), what="SumSignClassifier(3)(X)")
     checks.passed("quick check: the shape is right and the samples are independent. " + checks.HIDDEN_NOTE)
 
 # %% hidden batch_first 3
 torch.manual_seed(2)
-model = SumSignClassifier(4, hidden=8)
-for N, T in ((1, 5), (2, 9), (7, 3), (9, 9)):
-    out = checks.call(model, {"X": torch.randn(N, T, 4)}, what=f"SumSignClassifier(4)(X) with N = {N}, T = {T}")
-    assert tuple(out.shape) == (N, 2), f"SumSignClassifier(4) maps ({N}, {T}, 4) to {tuple(out.shape)}, not ({N}, 2)"
-checks.check_batch_independence(model, torch.randn(7, 5, 4))
+model = SumSignClassifier(4, hidden=8)                  # F = 4, hidden 8: no axis the size of another
+for N, T in ((1, 5), (2, 9), (7, 3), (11, 6)):
+    checks.check_sequence_output(model, torch.randn(N, T, 4), (N, 2),
+                                 what=f"SumSignClassifier(4, hidden=8)(X) with N = {N}, T = {T}")
+checks.check_samples_independent(model, torch.randn(7, 5, 4), what="SumSignClassifier(4, hidden=8)(X)")
 X, y = checks.sign_of_sum_data(64, 8, seed=5)           # (64, 8, 3), (64,)
 X_test, y_test = checks.sign_of_sum_data(64, 8, seed=6)  # held out: scored after training
 torch.manual_seed(0)
-checks.check_trains_tokens(SumSignClassifier(3), X, y, nn.CrossEntropyLoss(), test=(X_test, y_test), steps=40,
-                           min_accuracy=0.7)            # mixing samples scores about 0.45 here
+checks.check_trains_tokens(SumSignClassifier(3), X, y, nn.CrossEntropyLoss(), test=(X_test, y_test),
+                           steps=40, min_accuracy=0.7)            # mixing samples scores about 0.45 here
 
 # %% [markdown]
 # ## Exercise 5 · A hidden state made for one batch size
 #
 # `TokenTagger` was trained in batches of 16, and its initial hidden state was built once for that
 # size. The last batch of an epoch is smaller, and the loop below crashes on it. Make the model
-# work for **any** number of sequences N, smaller or larger than 16, with a zero initial state.
+# work for **any** number of sequences N, smaller or larger than 16, starting every call from a
+# **zero** initial state. Keep its layers `embed`, `rnn` and `head` as they are: the checks run them
+# from a zero state to compare. The hidden check also trains it for 40 steps on batches of 48 and
+# wants 90% of the tokens of held-out sequences tagged right.
 
 # %% answer hidden_state
 class TokenTagger(nn.Module):
@@ -253,35 +259,33 @@ with checks.exercise("hidden_state"):
     model = TokenTagger(10, 4)
     for N in (16, 5):
         X, _ = checks.tagging_data(N, 7, 10, seed=N)        # (N, 7)
-        out = checks.call(model, {"X": X}, what=f"TokenTagger(10, 4)(X) with N = {N}")
-        assert tuple(out.shape) == (N, 7, 4), f"TokenTagger(10, 4) maps ({N}, 7) to {tuple(out.shape)}, not ({N}, 7, 4)"
-    checks.passed("quick check: batches of 16 and 5 work. " + checks.HIDDEN_NOTE)
+        checks.check_sequence_output(model, X, (N, 7, 4), what=f"TokenTagger(10, 4)(X) with N = {N}")
+    checks.check_samples_independent(model, X, what="TokenTagger(10, 4)(X)")
+    checks.check_zero_initial_state(model, X, what="TokenTagger(10, 4)(X)")
+    checks.passed("quick check: batches of 16 and 5 work, from a zero state. " + checks.HIDDEN_NOTE)
 
 # %% hidden hidden_state 2
-model = TokenTagger(8, 3, batch_size=4, hidden=12)
-for N, T in ((1, 4), (7, 3), (40, 6)):
+model = TokenTagger(8, 3, batch_size=4, hidden=12)      # built for batches of 4
+for N, T in ((1, 5), (7, 6), (40, 9)):                  # smaller and larger than 4; N, T, 3 tags distinct
     X, _ = checks.tagging_data(N, T, 8, seed=40 + N)    # (N, T)
-    out = checks.call(model, {"X": X}, what=f"TokenTagger(8, 3, batch_size=4)(X) with N = {N}, T = {T}")
-    assert tuple(out.shape) == (N, T, 3), (f"TokenTagger(8, 3, batch_size=4) maps ({N}, {T}) to "
-                                           f"{tuple(out.shape)}, not ({N}, {T}, 3)")
+    what = f"TokenTagger(8, 3, batch_size=4, hidden=12)(X) with N = {N}, T = {T}"
+    checks.check_sequence_output(model, X, (N, T, 3), what=what)
+    checks.check_zero_initial_state(model, X, what=what)
 X, _ = checks.tagging_data(7, 5, 8, seed=7)             # (7, 5)
-with torch.no_grad():
-    a = checks.call(model, {"X": X}, what="TokenTagger(...)(X)")
-    X[0] = (X[0] % 7) + 1                               # change sample 0 only
-    b = checks.call(model, {"X": X}, what="TokenTagger(...)(X)")
-assert (a[1:] - b[1:]).abs().max() < 1e-6, "changing sample 0 changed the other samples' scores"
-X, y = checks.tagging_data(48, 6, 6, seed=8)            # (48, 6), (48, 6): more than 16 at once
-X_test, y_test = checks.tagging_data(64, 6, 6, seed=9)
+checks.check_samples_independent(model, X, what="TokenTagger(8, 3, batch_size=4, hidden=12)(X)")
+X, y = checks.tagging_data(48, 5, 7, seed=8)            # (48, 5), (48, 5): more than 16 at once
+X_test, y_test = checks.tagging_data(64, 5, 7, seed=9)  # held out: scored after training
 torch.manual_seed(0)
-checks.check_trains_tokens(TokenTagger(6, 6), X, y, checks.token_cross_entropy,
+checks.check_trains_tokens(TokenTagger(7, 7), X, y, checks.token_cross_entropy,
                            test=(X_test, y_test), steps=40, min_accuracy=0.9)
 
 # %% [markdown]
 # ## Exercise 6 · Token ids fed straight into the RNN
 #
 # `IdTagger` tags each token id with the id mod 3 (a made-up part of speech): ids `X` (N, T) int64
-# in, scores (N, T, 3) out. The cell below fails, and the error message suggests a cast. Fix the
-# model so that it **learns** the tags (the hidden check trains it).
+# in 0..n_tokens-1, for any vocabulary size n_tokens, in; float scores (N, T, 3) out. The cell below
+# fails, and the error message suggests a cast. Fix the model so that it **learns** the tags: the
+# hidden check trains it for 40 steps and wants 95% of the tokens of held-out sequences tagged right.
 
 # %% answer embedding
 class IdTagger(nn.Module):
@@ -317,15 +321,14 @@ IdTagger(10, 3)(X)
 # Quick check (1 point): ids (4, 6) -> float scores (4, 6, 3).
 with checks.exercise("embedding"):
     X, _ = checks.tagging_data(4, 6, 10, seed=1, rule="mod3")    # (4, 6)
-    out = checks.call(IdTagger(10, 3), {"X": X}, what="IdTagger(10, 3)(X)")
-    assert out.is_floating_point() and tuple(out.shape) == (4, 6, 3), f"IdTagger(10, 3)(X) gave {tp.describe(out)}"
+    checks.check_sequence_output(IdTagger(10, 3), X, (4, 6, 3), what="IdTagger(10, 3)(X)")
     checks.passed("quick check: the shape is right. " + checks.HIDDEN_NOTE)
 
 # %% hidden embedding 2
-for N, T in ((1, 4), (7, 5)):
-    X, _ = checks.tagging_data(N, T, 12, seed=50 + N, rule="mod3")
-    out = checks.call(IdTagger(12, 3), {"X": X}, what=f"IdTagger(12, 3)(X) with N = {N}")
-    assert tuple(out.shape) == (N, T, 3), f"IdTagger(12, 3) maps ({N}, {T}) to {tuple(out.shape)}, not ({N}, {T}, 3)"
+for N, T in ((1, 4), (7, 5)):                           # 12 token ids, 3 tags: no two axes alike
+    X, _ = checks.tagging_data(N, T, 12, seed=50 + N, rule="mod3")   # (N, T) ids up to 11
+    checks.check_sequence_output(IdTagger(12, 3), X, (N, T, 3),
+                                 what=f"IdTagger(12, 3)(X) with N = {N}, T = {T}")
 X, y = checks.tagging_data(64, 6, 10, seed=10, rule="mod3")  # (64, 6), (64, 6)
 X_test, y_test = checks.tagging_data(128, 6, 10, seed=11, rule="mod3")
 torch.manual_seed(0)
@@ -365,6 +368,8 @@ class Seq2Seq(nn.Module):
 # `seq2seq_loss` scores the source's encoder outputs against the target, which cannot work (the cell
 # below fails). Make it return the mean cross-entropy of the **decoder's** predictions with teacher forcing:
 # the decoder reads `tgt` without its last token and at each step predicts the next token of `tgt`.
+# It must work for any N, S and T (T shorter or longer than S). The hidden check also trains a model
+# with it for 80 steps; greedy decoding of held-out sources must then get 90% of the target tokens right.
 
 # %% answer seq2seq
 def seq2seq_loss(model, src, tgt):
@@ -396,29 +401,22 @@ with checks.exercise("seq2seq"):
 
 # %% hidden seq2seq 3
 torch.manual_seed(4)
-model = Seq2Seq(7, emb=8, hidden=12)
-for N, S, K in ((1, 4, 2), (2, 3, 5), (7, 8, 3), (5, 2, 6)):   # targets shorter and longer than the input
-    src = torch.randint(2, 7, (N, S))
-    tgt = torch.cat([torch.full((N, 1), BOS), torch.randint(2, 7, (N, K))], dim=1)
+model = Seq2Seq(11, emb=8, hidden=12)                   # V = 11
+for N, S, T in ((1, 4, 3), (2, 3, 6), (7, 5, 4), (3, 6, 2)):   # targets shorter and longer than the input
+    src = torch.randint(2, 11, (N, S))                                               # (N, S)
+    tgt = torch.cat([torch.full((N, 1), BOS), torch.randint(2, 11, (N, T - 1))], dim=1)  # (N, T)
     checks.check_model_loss(seq2seq_loss, checks.expected("seq2seq"), model, {"src": src, "tgt": tgt},
-                            label=f" with N = {N}, S = {S}, T = {K + 1}")
-src, tgt = checks.reversal_data(64, 5, 3, 8, seed=12)   # (64, 5), (64, 4): the last 3 tokens, reversed
+                            label=f" with N = {N}, S = {S}, T = {T}")
+train = [checks.reversal_data(64, 5, 3, 8, seed=100 + step) for step in range(80)]  # (64, 5), (64, 4) each
+test = checks.reversal_data(128, 5, 3, 8, seed=13)      # held out: the last 3 source tokens, reversed
 torch.manual_seed(0)
-model = Seq2Seq(8)
-opt = torch.optim.Adam(model.parameters(), lr=0.03)
-for _ in range(80):
-    opt.zero_grad()
-    loss = checks.call(seq2seq_loss, {"model": model, "src": src, "tgt": tgt})
-    loss.backward()
-    opt.step()
-acc = (checks.greedy_decode(model, src, 3, bos=BOS) == tgt[:, 1:]).float().mean().item()
-assert acc >= 0.9, (f"after 80 training steps with seq2seq_loss, greedy decoding gets {acc:.3f} of the target "
-                    "tokens right; it should reach 0.9. Does the decoder predict the NEXT token?")
+checks.check_seq2seq_trains(seq2seq_loss, Seq2Seq(8), train, test, steps=80, min_accuracy=0.9, bos=BOS)
 
 # %% [markdown]
 # ## Exercise 8 · Predict the shape
 #
-# Before running anything, predict each shape and write it as a tuple of ints (`()` for a scalar).
+# Predict each shape and write it as a tuple of ints (`()` for a scalar). Work it out from the code
+# first: that is the exercise; running it afterwards is how you check yourself.
 # The broken answers are common guesses; at most a few are right.
 #
 # ```python

@@ -76,7 +76,7 @@ def test_check_padding_invariance_fails_mask_mean_and_passes_the_fix():
     logits, y, lengths = checks.token_batch(4, 6, 5, seed=4, pad=0)
     args = {"logits": logits, "y": y, "lengths": lengths}
     checks.check_padding_invariance(masked_mean_fix, args, pad_value=0)
-    with pytest.raises(checks.CheckFailed, match="Padding must not count") as info:
+    with pytest.raises(checks.CheckFailed, match="pads change the result") as info:
         checks.check_padding_invariance(masked_mean_wrong, args, pad_value=0)
     assert info.value.tag == "counts-padding"
 
@@ -86,7 +86,7 @@ def test_check_padding_invariance_on_a_metric_and_on_bad_returns():
     good = lambda logits, y: references.reference_token_accuracy(logits, y)               # noqa: E731
     grid = lambda logits, y: (logits.argmax(-1) == y).float().mean().item()           # noqa: E731
     checks.check_padding_invariance(good, {"logits": logits, "y": y})
-    with pytest.raises(checks.CheckFailed, match="counts-padding|Padding must not count"):
+    with pytest.raises(checks.CheckFailed, match="pads change the result"):
         checks.check_padding_invariance(grid, {"logits": logits, "y": y})
     per_token = lambda logits, y: F.cross_entropy(logits.permute(0, 2, 1), y, reduction="none")  # noqa: E731
     with pytest.raises(checks.CheckFailed, match="single number"):                   # never a crash
@@ -177,8 +177,9 @@ def test_reference_teacher_forcing_loss_equals_the_one_call_version():
                           atol=1e-6)
 
 
-@pytest.mark.parametrize("wrong, match", [(no_shift, "computed step by step"), (encoder_only, "raised an error"),
-                                          (cut_to_target, "computed step by step")])
+@pytest.mark.parametrize("wrong, match", [(no_shift, "one decoder step at a time"),
+                                          (encoder_only, "raised an error"),
+                                          (cut_to_target, "one decoder step at a time")])
 def test_check_model_loss_fails_the_wrong_designs_and_passes_teacher_forcing(wrong, match):
     torch.manual_seed(0)
     model = EncDec()
@@ -232,3 +233,252 @@ def test_existing_sequence_diagnoses_still_apply():
     assert d.tag == "class-dim-last"
     assert tp.explain_error(raised(lambda: F.cross_entropy(torch.randn(4, 7, 5), torch.randint(0, 5, (4, 7))))).tag \
         == "class-dim-last"
+
+
+# ------------------------------------------------------------------------------ issue 11: what the code produced
+# A failing check names what the student's code produced and the rule it breaks, never the code of the fix.
+FIX_IDIOMS = ("permute(", "transpose(", "batch_first", "nn.Embedding", "one_hot", "squeeze(", ".item()", "view_as",
+              "ignore_index", "mask.sum()", "x.size(0)", "X.size(0)", "torch.zeros(", "tgt[:, :-1]", "tgt[:, 1:]",
+              "(layers", ".float()")
+
+
+def assert_no_fix(message: str) -> None:
+    for idiom in FIX_IDIOMS:
+        assert idiom not in message, f"the message dictates the fix ({idiom!r}): {message}"
+
+
+def tag_of(check, *args, **kwargs) -> tuple:
+    with pytest.raises(checks.CheckFailed) as info:
+        check(*args, **kwargs)
+    assert_no_fix(str(info.value))
+    return info.value.tag, str(info.value)
+
+
+def tagging_view(logits, y):
+    N, T, V = logits.shape
+    return F.cross_entropy(logits.view(N, V, T), y)
+
+
+def tagging_time_major(logits, y):
+    return F.cross_entropy(logits.transpose(0, 1).reshape(-1, logits.shape[-1]), y.reshape(-1))
+
+
+def tagging_softmax(logits, y):
+    return F.cross_entropy(logits.softmax(-1).permute(0, 2, 1), y)
+
+
+def tagging_per_sequence(logits, y):
+    return F.cross_entropy(logits.permute(0, 2, 1), y, reduction="sum") / logits.shape[0]
+
+
+@pytest.mark.parametrize("wrong, tag", [(tagging_view, "reshape-scrambles"), (tagging_time_major, "misaligned"),
+                                        (tagging_softmax, "softmax-before-loss"),
+                                        (tagging_per_sequence, "per-sequence-sum")])
+def test_check_token_loss_names_the_mistake_of_a_tagging_loss(wrong, tag):
+    logits, y, _ = checks.token_batch(3, 7, 5, seed=6)
+    args = {"logits": logits, "y": y}
+    checks.check_token_loss(permute_loss, references.reference_token_cross_entropy, args)
+    assert tag_of(checks.check_token_loss, wrong, references.reference_token_cross_entropy, args)[0] == tag
+
+
+def masked_per_sequence(logits, y, lengths):
+    mask = checks.padding_mask(lengths, y.shape[1])
+    return ((F.cross_entropy(logits.permute(0, 2, 1), y, reduction="none") * mask).sum(1) / lengths).mean()
+
+
+def masked_ignore_zero(logits, y, lengths):
+    return F.cross_entropy(logits.permute(0, 2, 1), y, ignore_index=0)
+
+
+def masked_no_mask(logits, y, lengths):
+    return F.cross_entropy(logits.permute(0, 2, 1), y)
+
+
+def masked_in_place(logits, y, lengths):            # the right value, but the caller's y is changed
+    y[~checks.padding_mask(lengths, y.shape[1])] = -100
+    return F.cross_entropy(logits.permute(0, 2, 1), y)
+
+
+@pytest.mark.parametrize("wrong, tag", [(masked_mean_wrong, "counts-padding"),
+                                        (masked_no_mask, "counts-padding"),
+                                        (masked_per_sequence, "per-sequence-mean"),
+                                        (masked_ignore_zero, "drops-real-tokens"),
+                                        (masked_in_place, "mutates-input")])
+def test_check_token_loss_names_the_mistake_of_a_masked_loss(wrong, tag):
+    logits, y, lengths = checks.token_batch(5, 6, 4, seed=7, pad=0)
+    args = {"logits": logits, "y": y, "lengths": lengths}
+    reference = references.EXPECTED["masked_loss"]
+    checks.check_token_loss(masked_mean_fix, reference, args)
+    assert tag_of(checks.check_token_loss, wrong, reference, args)[0] == tag
+
+
+def accuracy_fix(logits, y):
+    real = y != -100
+    return (logits.argmax(-1)[real] == y[real]).float().mean().item()
+
+
+def accuracy_tensor(logits, y):
+    real = y != -100
+    return ((logits.argmax(-1) == y) & real).sum() / real.sum()
+
+
+def accuracy_grid(logits, y):
+    return (logits.argmax(-1) == y).float().mean().item()
+
+
+def accuracy_per_sequence(logits, y):
+    real = y != -100
+    return (((logits.argmax(-1) == y) & real).sum(1) / real.sum(1)).float().mean().item()
+
+
+def accuracy_percent(logits, y):
+    return 100 * accuracy_fix(logits, y)
+
+
+def accuracy_in_place(logits, y):                   # the right value, but the caller's y is changed
+    y[y == -100] = -1
+    return accuracy_fix(logits, y.masked_fill(y == -1, -100))
+
+
+@pytest.mark.parametrize("wrong, tag", [(accuracy_tensor, "not-a-float"), (accuracy_grid, "counts-padding"),
+                                        (accuracy_per_sequence, "per-sequence-mean"),
+                                        (accuracy_percent, "percentage"),
+                                        (accuracy_in_place, "mutates-input")])
+def test_check_token_metric_names_the_mistake(wrong, tag):
+    logits, y, _ = checks.token_batch(5, 7, 3, seed=8, pad=-100)
+    args = {"logits": logits, "y": y}
+    assert checks.check_token_metric(accuracy_fix, references.reference_token_accuracy, args) \
+        == pytest.approx(references.reference_token_accuracy(logits, y))
+    assert tag_of(checks.check_token_metric, wrong, references.reference_token_accuracy, args)[0] == tag
+
+
+# ---------------------------------------------------------------------- models: shape, independence, state
+class SumSign(nn.Module):
+    def __init__(self, batch_first=True, read="out[:, -1]"):
+        super().__init__()
+        torch.manual_seed(0)
+        self.rnn = nn.GRU(4, 8, batch_first=batch_first)
+        self.head = nn.Linear(8, 2)
+        self.read = read
+
+    def forward(self, X):
+        out, h_n = self.rnn(X)
+        last = {"out[:, -1]": lambda: out[:, -1], "out[-1]": lambda: out[-1],
+                "squeeze": lambda: h_n.squeeze()}
+        return self.head(last[self.read]())
+
+
+def test_check_sequence_output_names_the_axis_that_is_off():
+    X = torch.randn(7, 5, 4)
+    checks.check_sequence_output(SumSign(), X, (7, 2))
+    tag, message = tag_of(checks.check_sequence_output, SumSign(read="out[-1]"), X, (7, 2))
+    assert tag == "output-shape" and "(5, 2)" in message and "time steps" in message
+    one = torch.randn(1, 5, 4)
+    tag, message = tag_of(checks.check_sequence_output, SumSign(read="squeeze"), one, (1, 2))
+    assert tag == "output-shape" and "N = 1" in message
+
+
+class Tagger(nn.Module):
+    """A TokenTagger with a choice of initial state."""
+
+    def __init__(self, state="zeros", stored=16):
+        super().__init__()
+        torch.manual_seed(0)
+        self.embed, self.rnn = nn.Embedding(10, 6), nn.GRU(6, 12, batch_first=True)
+        self.head = nn.Linear(12, 3)
+        self.state, self.h0 = state, torch.zeros(1, stored, 12)
+        self.learned = nn.Parameter(0.1 * torch.randn(1, 1, 12))
+
+    def forward(self, X):
+        N = X.shape[0]
+        h0 = {"zeros": lambda: torch.zeros(1, N, 12), "none": lambda: None, "stored": lambda: self.h0,
+              "random": lambda: torch.randn(1, N, 12),
+              "learned": lambda: self.learned.expand(-1, N, -1).contiguous(),
+              "time": lambda: torch.zeros(1, X.shape[1], 12),
+              "batch-first": lambda: torch.zeros(N, 1, 12)}[self.state]()
+        out, _ = self.rnn(self.embed(X), h0) if h0 is not None else self.rnn(self.embed(X))
+        return self.head(out)
+
+
+def test_check_samples_independent_tells_randomness_from_mixing_and_handles_ids():
+    X = torch.randn(6, 5, 4)
+    checks.check_samples_independent(SumSign(), X)
+    assert tag_of(checks.check_samples_independent, SumSign(batch_first=False), X)[0] == "batch-mixing"
+    ids, _ = checks.tagging_data(7, 5, 10, seed=1)          # ids 1..9: a changed row stays in range
+    checks.check_samples_independent(Tagger("zeros"), ids)
+    tag, message = tag_of(checks.check_samples_independent, Tagger("random"), ids)
+    assert tag == "not-deterministic" and "same X" in message
+
+
+@pytest.mark.parametrize("state, tag", [("learned", "nonzero-initial-state"),
+                                        ("random", "nonzero-initial-state")])
+def test_check_zero_initial_state(state, tag):
+    ids, _ = checks.tagging_data(5, 6, 10, seed=2)
+    checks.check_zero_initial_state(Tagger("zeros"), ids)
+    checks.check_zero_initial_state(Tagger("none"), ids)
+    assert tag_of(checks.check_zero_initial_state, Tagger(state), ids)[0] == tag
+
+    class Renamed(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = Tagger("zeros")
+
+        def forward(self, X):
+            return self.inner(X)
+
+    assert tag_of(checks.check_zero_initial_state, Renamed(), ids)[0] == "layers-changed"
+
+
+@pytest.mark.parametrize("state, words", [("stored", "built for a batch of 16"), ("time", "time steps"),
+                                          ("batch-first", "dim 0")])
+def test_call_sequence_model_says_which_axis_of_the_state_is_off(state, words):
+    ids, _ = checks.tagging_data(5, 7, 10, seed=3)
+    tag, message = tag_of(checks.call_sequence_model, Tagger(state), {"X": ids})
+    assert tag == "hidden-state-batch" and words in message
+
+
+def test_call_sequence_model_explains_token_ids_and_a_small_table():
+    ids, _ = checks.tagging_data(4, 6, 12, seed=4)
+    gru = nn.GRU(1, 4, batch_first=True)
+    tag, message = tag_of(checks.call_sequence_model, lambda X: gru(X.unsqueeze(-1)), {"X": ids})
+    assert tag == "token-ids-into-rnn" and "not an amount" in message
+    tag, message = tag_of(checks.call_sequence_model, nn.Embedding(5, 3), {"X": ids})
+    assert tag == "id-out-of-range" and f"to {int(ids.max())}" in message
+
+
+# ---------------------------------------------------------------------- encoder-decoder: lengths, training
+def shifted_back(model, src, tgt):  # reads t1.., scored against BOS..
+    _, state = model.encode(src)
+    return F.cross_entropy(model.decode(tgt[:, 1:], state).permute(0, 2, 1), tgt[:, :-1])
+
+
+def in_place_bos(model, src, tgt):  # the right value, but it writes into the caller's tgt
+    value = teacher_forcing(model, src, tgt)
+    tgt[:, 0] = 0
+    return value
+
+
+def test_check_model_loss_names_the_two_lengths_and_the_mistake():
+    torch.manual_seed(0)
+    model = EncDec()
+    src, tgt = checks.reversal_data(4, 6, 4, 8)                       # S = 6, T = 5
+    args = {"src": src, "tgt": tgt}
+    reference = references.reference_teacher_forcing_loss
+    tag, message = tag_of(checks.check_model_loss, encoder_only, reference, model, args)
+    assert tag == "source-target-length" and "S = 6" in message and "T = 5" in message
+    assert "Seq2Seq, not a tensor" not in message and "model a" not in message
+    for wrong, want in ((no_shift, "no-shift"), (shifted_back, "shift-reversed"),
+                        (in_place_bos, "mutates-input")):
+        assert tag_of(checks.check_model_loss, wrong, reference, model,
+                      {"src": src.clone(), "tgt": tgt.clone()})[0] == want
+
+
+def test_check_seq2seq_trains_fails_a_loss_without_the_shift_and_passes_teacher_forcing():
+    train = [checks.reversal_data(64, 5, 3, 8, seed=100 + step) for step in range(80)]
+    test = checks.reversal_data(128, 5, 3, 8, seed=13)
+    torch.manual_seed(0)
+    accuracy = checks.check_seq2seq_trains(teacher_forcing, EncDec(), train, test, min_accuracy=0.8)
+    assert accuracy >= 0.8
+    torch.manual_seed(0)
+    assert tag_of(checks.check_seq2seq_trains, no_shift, EncDec(), train, test, steps=20,
+                  min_accuracy=0.8)[0] == "does-not-learn"
