@@ -269,6 +269,10 @@ _ERROR_PATTERNS = [
      "a view/reshape asked for a size that does not divide the tensor's elements: a hard-coded size.",
      "flatten per sample with x.flatten(1) (or x.view(x.size(0), -1)) and give the Linear the real "
      "number of features (dummy forward pass, nn.LazyLinear or adaptive pooling)."),
+    (r"Attempted to use an uninitialized parameter", "lazy-uninitialized",
+     "a Lazy layer (LazyLinear, LazyConv2d) has no weights until its first forward pass decides their shape, so "
+     "nothing can count, copy or initialise them yet.",
+     "run one forward pass on a dummy batch first, e.g. model(X[:2]), then count or initialise the parameters."),
     (r"Output size is too small|Kernel size can't be greater than actual input size", "too-small",
      "the spatial size shrank to nothing before this layer.",
      "print the per-layer shape table, and use fewer pools or strides, padding, or larger images."),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
+import numbers
 import warnings
 
 import torch
@@ -509,10 +510,15 @@ def check_trains(model, X: torch.Tensor, y: torch.Tensor, loss_fn, *, steps: int
 
 
 def _as_shape(value):
+    """A prediction as a tuple of ints; None unless every size is a whole number (28.5 is not 28)."""
     try:
-        return tuple(int(s) for s in value)
-    except (TypeError, ValueError):
+        sizes = list(value)
+    except TypeError:
         return None
+    if not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) or isinstance(s, float) and s.is_integer()
+               for s in sizes):
+        return None
+    return tuple(int(s) for s in sizes)
 
 
 def check_predictions(predicted: dict, truths: dict, why: dict | None = None, *, only=None) -> None:
@@ -549,11 +555,10 @@ def check_predictions(predicted: dict, truths: dict, why: dict | None = None, *,
 def check_shape(name: str, predicted, actual) -> None:
     """A 'predict the shape' answer: a tuple of ints equal to the real shape."""
     actual = tuple(actual)
-    try:
-        guess = tuple(int(s) for s in predicted)
-    except (TypeError, ValueError):
+    guess = _as_shape(predicted)
+    if guess is None:
         raise CheckFailed(f"{name}: write the shape as a tuple of ints such as (4, 5); got {predicted!r}.",
-                          "predict-shape") from None
+                          "predict-shape")
     if guess != actual:
         raise CheckFailed(f"{name}: you predicted {shape_str(guess)}, and that is not its shape. Go through the "
                           "expression one operation at a time: which dims does each keep, remove, add or "
