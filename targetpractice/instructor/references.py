@@ -34,6 +34,63 @@ def reference_accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
     return hits / logits.shape[0]
 
 
+def reference_confusion_rates(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """(C, C): row i holds, for the samples of true class i, the fraction whose highest logit is class j,
+    counted sample by sample; a class with no sample gets a row of zeros (such rows are not checked)."""
+    C = logits.shape[1]
+    rates = torch.zeros(C, C)
+    for i in range(C):
+        members = [n for n in range(y.shape[0]) if int(y[n]) == i]
+        for j in range(C):
+            hits = sum(int(int(logits[n].argmax()) == j) for n in members)
+            rates[i, j] = hits / len(members) if members else 0.0
+    return rates
+
+
+def predicted_pipeline_shapes() -> dict:
+    """The pipeline that exercise predict_shape (01) describes in words, built and run: {name: shape}.
+
+    Plankton: 48 measurements per sample, 9 species; __getitem__ returns (x, torch.tensor([species]))
+    (or [species], a list); DataLoader(batch_size=64), last batch kept; Linear(48, 32), ReLU, Linear(32, 9).
+    """
+    from torch.utils.data import DataLoader, Dataset
+
+    nn, F = torch.nn, torch.nn.functional
+
+    class Plankton(Dataset):
+        def __init__(self, n, as_list=False):
+            self.n, self.as_list = n, as_list
+
+        def __len__(self):
+            return self.n
+
+        def __getitem__(self, i):
+            x = torch.randn(48, generator=torch.Generator().manual_seed(i))          # (48,)
+            species = i % 9
+            return x, ([species] if self.as_list else torch.tensor([species]))
+
+    def last(loader):
+        for batch in loader:
+            pass
+        return batch
+
+    with torch.random.fork_rng(), torch.no_grad():
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(48, 32), nn.ReLU(), nn.Linear(32, 9))
+        X, y = last(DataLoader(Plankton(1000), batch_size=64))                    # the last batch: 1000 % 64
+        logits = model(X)
+        shapes = {"shape_y": y.shape, "shape_logits": logits.shape,
+                  "shape_loss_none": F.cross_entropy(logits, y[:, 0], reduction="none").shape,
+                  "shape_hits": (logits.argmax(dim=1) == y).shape,
+                  "shape_loss": F.cross_entropy(logits, y.view(-1)).shape}
+        X1, y1 = last(DataLoader(Plankton(1025), batch_size=64))                   # 1025 % 64 = 1
+        shapes["shape_y_squeezed"] = y1.squeeze().shape
+        shapes["shape_logits_squeezed"] = model(X1).squeeze().shape
+        _, y_list = next(iter(DataLoader(Plankton(1000, as_list=True), batch_size=64)))
+        shapes["shape_first_label_tensor"] = y_list[0].shape                      # a list of one tensor
+    return {k: tuple(v) for k, v in shapes.items()}
+
+
 def reference_bce_with_logits(logits: torch.Tensor, targets: torch.Tensor, pos_weight=None,
                               class_dim: int = 1, reduction: str = "mean"):
     """BCE-with-logits from its definition, -[p * y * log s(z) + (1 - y) * log(1 - s(z))], element-wise.
@@ -132,8 +189,10 @@ EXPECTED = {
     # 01 classification
     "column_labels": lambda logits, y: reference_cross_entropy(logits, y[:, 0]),           # y (N, 1)
     "one_hot": lambda logits, onehot: reference_cross_entropy(logits, onehot.argmax(1)),   # onehot (N, C)
-    "one_based": lambda logits, y1: reference_cross_entropy(logits, y1 - 1),               # ids 1..C
+    "one_based": lambda logits, y1: reference_cross_entropy(logits, y1[:, 0].long() - 1),  # (N, 1) float 1..C
     "accuracy": reference_accuracy,                                                        # y (N,)
+    "confusion_rates": reference_confusion_rates,                                          # y (N,)
+    "predict_shape": predicted_pipeline_shapes,                                            # no arguments
     # 02 binary and multi-label
     "column_logits": lambda logits, y: reference_bce_with_logits(logits, y[:, None]),      # logits (N, 1), y (N,)
     "int_labels": reference_bce_with_logits,

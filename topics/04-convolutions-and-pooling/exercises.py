@@ -11,7 +11,8 @@
 #   use it whenever a size surprises you.
 # * Each exercise has a **quick check** you can run now, and a **full check**. At grading time the
 #   full check also runs hidden checks: N = 1, an odd N, other image sizes, and a few training steps.
-#   "Quick check passed" is not full marks.
+#   "Quick check passed" is not full marks. Stuck after a failed check? `tp.hint("<exercise>")` shows
+#   the next hint of that exercise (its id is in the check's message).
 # * Do not edit the check cells: they are restored from the instructor's copy at grading.
 
 # %% locked setup
@@ -33,7 +34,8 @@ torch.set_num_threads(1)   # tiny tensors: one thread is faster than two fightin
 #
 # `conv_out` should return the length of one spatial dim (H or W) after a `Conv2d` or `MaxPool2d`
 # with the given kernel size, stride, padding and dilation, as a Python `int`, exactly as the real
-# layers compute it (the lesson's section 2). The version below is a common half-remembered
+# layers compute it (the lesson's section 2). Left out, stride, padding and dilation take Conv2d's
+# defaults, as in the signature: 1, 0 and 1. The version below is a common half-remembered
 # formula: it runs, and it is wrong.
 
 # %% answer conv_out
@@ -54,15 +56,15 @@ print(conv_out(32, 3, padding=1), conv_out(31, 2, stride=2), conv_out(32, 3, pad
 with checks.exercise("conv_out"):
     real = nn.MaxPool2d(2)(torch.zeros(1, 1, 31, 31)).shape[-1]           # what the layer really gives
     got = checks.call(conv_out, {"size": 31, "kernel": 2, "stride": 2})
-    assert type(got) is int and got == real, (
-        f"conv_out(31, kernel=2, stride=2) returned {got!r}; MaxPool2d(2) turns 31 pixels into {real} "
-        "(a whole number of pixels: the formula rounds down)")
+    checks.check_length(got, real, call="conv_out(31, kernel=2, stride=2)", layer="MaxPool2d(2)", size=31)
     checks.passed("quick check: MaxPool2d(2) on 31 pixels. Hidden checks try other layers and settings.")
 
 # %% hidden conv_out 2
+# (kernel, stride, padding, dilation): strides below, at and above the kernel size, dilated kernels
 conv_settings = [(3, 1, 1, 1), (5, 1, 0, 1), (5, 2, 2, 1), (3, 2, 1, 1), (3, 1, 2, 2), (4, 3, 1, 1),
-                 (3, 2, 0, 2), (7, 2, 3, 1), (1, 1, 0, 1), (3, 1, 0, 3)]
-pool_settings = [(2, 2, 0, 1), (3, 2, 1, 1), (3, 1, 1, 1), (2, 1, 0, 1), (3, 3, 0, 1), (2, 2, 0, 2)]
+                 (3, 2, 0, 2), (7, 2, 3, 1), (1, 1, 0, 1), (3, 1, 0, 3), (2, 3, 0, 1), (5, 3, 2, 2)]
+pool_settings = [(2, 2, 0, 1), (3, 2, 1, 1), (3, 1, 1, 1), (2, 1, 0, 1), (3, 3, 0, 1), (2, 2, 0, 2),
+                 (1, 2, 0, 1)]
 layers = [nn.Conv2d(1, 1, k, stride=s, padding=p, dilation=d) for k, s, p, d in conv_settings]
 layers += [nn.MaxPool2d(k, stride=s, padding=p, dilation=d) for k, s, p, d in pool_settings]
 tried = 0
@@ -73,20 +75,26 @@ for layer, (k, s, p, d) in zip(layers, conv_settings + pool_settings):
         with torch.no_grad():
             real = layer(torch.zeros(1, 1, size, size)).shape[-1]
         got = checks.call(conv_out, {"size": size, "kernel": k, "stride": s, "padding": p, "dilation": d})
-        assert type(got) is int and got == real, (
-            f"conv_out({size}, kernel={k}, stride={s}, padding={p}, dilation={d}) returned {got!r}, "
-            f"but {type(layer).__name__} gives {real}")
+        called = f"conv_out({size}, kernel={k}, stride={s}, padding={p}, dilation={d})"
+        checks.check_length(got, real, call=called, layer=repr(layer), size=size)
         tried += 1
 assert tried > 100
+for size, k in ((9, 4), (13, 2), (6, 5)):                   # the defaults: stride 1, no padding or dilation
+    real = nn.Conv2d(1, 1, k)(torch.zeros(1, 1, size, size)).shape[-1]
+    got = checks.call(conv_out, {"size": size, "kernel": k})
+    checks.check_length(got, real, call=f"conv_out({size}, kernel={k}) with the default stride, padding and "
+                        "dilation", layer=f"Conv2d(1, 1, kernel_size={k})", size=size)
 
 # %% [markdown]
 # ## Exercise 2 · A view that changes the batch size
 #
-# `TinyCNN` classifies 3 × 32 × 32 images into 10 classes. Its author worked out the flattened size
-# by hand and forgot one of the two pooling layers; the loss then complains about the batch size.
-# Make `TinyCNN()(X)` return logits of shape (N, 10) for **every** N, one row per image.
-# Keep the feature layers as they are. (Trimming `y` to the number of logits is not a fix: the
-# lesson measured what it does.) Stuck? `print(shape_table(model, X))` and read the row of `head`.
+# `TinyCNN(n_classes)` classifies 3 × 32 × 32 images into `n_classes` classes (10 by default). Its
+# author worked out the flattened size by hand and forgot one of the two pooling layers; the loss
+# then complains about the batch size. Make `TinyCNN(n_classes)(X)` return logits of shape
+# (N, n_classes) for **every** N, one row per image, and keep `self.features`, the feature layers,
+# exactly as given: the fix belongs in the head and in `forward`. (Trimming `y` to the number of
+# logits is not a fix: the lesson measured what it does.) Stuck? `print(shape_table(model, X))` and
+# read the row of `head`.
 
 # %% answer flatten_head
 class TinyCNN(nn.Module):
@@ -130,15 +138,23 @@ print(f"logits {tuple(logits.shape)}, loss {loss.item():.3f}")
 # Quick check (1 point): a batch of 64 images gives 64 rows of logits.
 with checks.exercise("flatten_head"):
     torch.manual_seed(1)
-    checks.check_model_output(TinyCNN(), torch.randn(64, 3, 32, 32), (64, 10), what="TinyCNN()(X)")
-    checks.passed("quick check: (64, 3, 32, 32) -> (64, 10). " + checks.HIDDEN_NOTE)
+    model = TinyCNN()
+    checks.check_model_output(model, torch.randn(64, 3, 32, 32), (64, 10), what="TinyCNN()(X)")
+    given = nn.Sequential(                                  # the feature layers the exercise gives
+        nn.Conv2d(3, 8, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+    )
+    checks.check_keeps_layers(model, given, what="TinyCNN()", paths=("features",))
+    checks.passed("quick check: (64, 3, 32, 32) -> (64, 10), feature layers as given. " + checks.HIDDEN_NOTE)
 
 # %% hidden flatten_head 3
-for N in (1, 7, 10):
-    checks.check_model_output(TinyCNN(), torch.randn(N, 3, 32, 32), (N, 10), what=f"TinyCNN()(X) with N = {N}")
-checks.check_model_output(TinyCNN(4), torch.randn(3, 3, 32, 32), (3, 4), what="TinyCNN(4)(X) with N = 3")
+for N in (1, 7, 5):
+    checks.check_model_output(TinyCNN(), torch.randn(N, 3, 32, 32), (N, 10),
+                              what=f"TinyCNN()(X) with N = {N}")
+checks.check_model_output(TinyCNN(6), torch.randn(9, 3, 32, 32), (9, 6), what="TinyCNN(6)(X) with N = 9")
+checks.check_keeps_layers(TinyCNN(6), given, what="TinyCNN(6)", paths=("features",))
 checks.check_batch_independence(TinyCNN(), torch.randn(7, 3, 32, 32))
-X, y = checks.image_data(32, C=4, size=32, seed=3)        # (32, 3, 32, 32), (32,)
+X, y = checks.image_data(45, C=4, size=32, seed=3)        # (45, 3, 32, 32), (45,)
 torch.manual_seed(2)
 checks.check_trains(TinyCNN(4), X, y, F.cross_entropy, steps=20, lr=0.01, min_accuracy=0.95)
 
@@ -146,9 +162,11 @@ checks.check_trains(TinyCNN(4), X, y, F.cross_entropy, steps=20, lr=0.01, min_ac
 # ## Exercise 3 · One recipe for any image size
 #
 # `make_cnn(n_classes, image_size)` builds the lesson's CNN for square images of side `image_size`.
-# It was written for 32 × 32 images, and a 28 × 28 data set breaks it. Make it build a working
-# model for **any** `image_size` from 4 up, odd sizes included, using one of the lesson's three
-# robust fixes (no arithmetic by hand). Keep the two conv + pool blocks.
+# It was written for 32 × 32 images, and a 28 × 28 data set breaks it. Make it build a model that
+# maps images (N, 3, `image_size`, `image_size`) to logits (N, `n_classes`) and trains, for **any**
+# `image_size` from 4 up, odd sizes included. Keep `features`, its two conv + pool blocks exactly
+# as given, as the first part of the model: change what comes after it. Any fix that is right for
+# every size counts; the lesson's three robust fixes never need the arithmetic.
 
 # %% answer any_size
 def make_cnn(n_classes, image_size):
@@ -175,22 +193,29 @@ print(tuple(logits.shape))
 # Quick check (1 point): 28 x 28 and 64 x 64 images.
 with checks.exercise("any_size"):
     torch.manual_seed(1)
+    given = nn.Sequential(                                  # the two conv + pool blocks the exercise gives
+        nn.Conv2d(3, 8, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+    )
     for size in (28, 64):
         model = checks.call(make_cnn, {"n_classes": 10, "image_size": size}, what=f"make_cnn(10, {size})")
-        checks.check_model_output(model, torch.randn(4, 3, size, size), (4, 10), what=f"make_cnn(10, {size})(X)")
+        checks.check_model_output(model, torch.randn(4, 3, size, size), (4, 10),
+                                  what=f"make_cnn(10, {size})(X)")
+        checks.check_keeps_layers(model, given, what=f"make_cnn(10, {size})", paths=("0",), unpacked=True)
     checks.passed("quick check: 28 x 28 and 64 x 64 give (N, 10). Hidden checks try odd sizes, N = 1, "
                   "an odd N and a few training steps.")
 
 # %% hidden any_size 3
-for size in (4, 9, 17, 30, 31, 32):
-    for N in (1, 7):
-        model = checks.call(make_cnn, {"n_classes": 5, "image_size": size}, what=f"make_cnn(5, {size})")
-        checks.check_model_output(model, torch.randn(N, 3, size, size), (N, 5),
-                                  what=f"make_cnn(5, {size})(X) with N = {N}")
-model = checks.call(make_cnn, {"n_classes": 3, "image_size": 30}, what="make_cnn(3, 30)")
-checks.check_model_output(model, torch.randn(2, 3, 30, 30), (2, 3), what="make_cnn(3, 30)(X)")
+for size in (4, 5, 7, 9, 17, 30, 31, 33):
+    for N in (1, 11):
+        model = checks.call(make_cnn, {"n_classes": 6, "image_size": size}, what=f"make_cnn(6, {size})")
+        checks.check_model_output(model, torch.randn(N, 3, size, size), (N, 6),
+                                  what=f"make_cnn(6, {size})(X) with N = {N}")
+    checks.check_keeps_layers(model, given, what=f"make_cnn(6, {size})", paths=("0",), unpacked=True)
+model = checks.call(make_cnn, {"n_classes": 2, "image_size": 30}, what="make_cnn(2, 30)")
+checks.check_model_output(model, torch.randn(5, 3, 30, 30), (5, 2), what="make_cnn(2, 30)(X)")
 checks.check_batch_independence(model, torch.randn(7, 3, 30, 30))
-X, y = checks.image_data(32, C=5, size=18, seed=4)        # (32, 3, 18, 18), (32,)
+X, y = checks.image_data(45, C=5, size=18, seed=4)        # (45, 3, 18, 18), (45,)
 torch.manual_seed(2)
 model = checks.call(make_cnn, {"n_classes": 5, "image_size": 18}, what="make_cnn(5, 18)")
 checks.check_model_output(model, X[:2], (2, 5), what="make_cnn(5, 18)(X)")   # sets a LazyLinear's size
@@ -201,7 +226,7 @@ checks.check_trains(model, X, y, F.cross_entropy, steps=20, lr=0.01, min_accurac
 #
 # Images read from files come as (N, H, W, C): row, column, then the colour. `to_nchw` must return
 # the same images in the layout `nn.Conv2d` reads, (N, C, H, W), with every pixel keeping its own
-# three colours.
+# three colours, and with gradients flowing back to `images`; the caller's `images` stay as they were.
 
 # %% answer channels_last
 def to_nchw(images):
@@ -222,29 +247,22 @@ print(tuple(feats.shape))
 # %% quick channels_last 1
 # Quick check (1 point): the shape, on images that are not square.
 with checks.exercise("channels_last"):
-    images = torch.rand(2, 5, 7, 3)                         # (N, H, W, C)
-    checks.check_model_output(to_nchw, images, (2, 3, 5, 7), what="to_nchw(images)")
-    checks.passed("quick check: (2, 5, 7, 3) -> (2, 3, 5, 7). Hidden checks compare every pixel, N = 1 and N = 3.")
+    images = torch.rand(2, 5, 7, 3, generator=torch.Generator().manual_seed(0))   # (N, H, W, C)
+    checks.check_model_output(to_nchw, images, (2, 3, 5, 7), what="to_nchw(images)", arg="images")
+    checks.passed("quick check: (2, 5, 7, 3) -> (2, 3, 5, 7). Hidden checks compare every pixel and the "
+                  "gradient, with N = 1, 5 and 7.")
 
 # %% hidden channels_last 2
-for N, Hh, Ww in ((1, 4, 6), (3, 5, 5), (2, 3, 8)):
-    checks.check_model_output(to_nchw, torch.rand(N, Hh, Ww, 3), (N, 3, Hh, Ww), what=f"to_nchw with N = {N}")
-    images = torch.rand(N, Hh, Ww, 3, requires_grad=True)   # (N, H, W, C)
-    out = checks.call(to_nchw, {"images": images}, what=f"to_nchw with N = {N}")   # (N, 3, H, W)
-    for n in range(N):
-        for i in range(Hh):
-            for j in range(Ww):
-                assert torch.equal(out[n, :, i, j].detach(), images[n, i, j, :].detach()), (
-                    f"pixel (row {i}, column {j}) of image {n} should keep its colours "
-                    f"{images[n, i, j, :].tolist()}, but to_nchw(images)[{n}, :, {i}, {j}] is "
-                    f"{out[n, :, i, j].tolist()}: view/reshape scramble pixels, permute moves whole dims")
-    weights = torch.randn(N, 3, Hh, Ww)                 # a gradient that differs at every position
-    (out * weights).sum().backward()
-    assert images.grad is not None and torch.equal(images.grad, weights.permute(0, 2, 3, 1)), (
-        "the gradient does not flow back to the right pixels of the images")
-images, _ = checks.image_data(3, size=9, channels_last=True)   # (3, 9, 9, 3)
-checks.check_model_output(lambda X: nn.Conv2d(3, 4, kernel_size=3)(to_nchw(X)), images, (3, 4, 7, 7),
-                          what="Conv2d(3, 4, 3)(to_nchw(images))")
+for N, Hh, Ww in ((1, 4, 6), (5, 7, 2), (7, 6, 4)):                # N, H, W and C = 3 all different
+    gen = torch.Generator().manual_seed(N)
+    images = torch.rand(N, Hh, Ww, 3, generator=gen)        # (N, H, W, C)
+    what = f"to_nchw(images) with images {tuple(images.shape)}"
+    checks.check_model_output(to_nchw, images, (N, 3, Hh, Ww), what=what, arg="images")
+    images.requires_grad_(True)
+    out = checks.call(to_nchw, {"images": images}, what=what)   # (N, 3, H, W)
+    checks.check_same_pixels(out, images, checks.expected("channels_last")(images.detach()),
+                             what="to_nchw(images)")
+    checks.check_gradient_flows_back(out, images, checks.expected("channels_last"), what=what)
 
 # %% [markdown]
 # ## Exercise 5 · Predict the shapes
@@ -254,8 +272,8 @@ checks.check_model_output(lambda X: nn.Conv2d(3, 4, kernel_size=3)(to_nchw(X)), 
 # with `shape_table(net, X)`, not before.
 #
 # ```python
-# N = 2
-# X = torch.randn(N, 3, 32, 32)                           # (N, C, H, W)
+# N = 5
+# X = torch.randn(N, 3, 32, 40)                           # (N, C, H, W): 32 rows, 40 columns
 # net = nn.Sequential(
 #     nn.Conv2d(3, 8, kernel_size=5),                     # shape_conv1
 #     nn.MaxPool2d(2),                                    # shape_pool1
@@ -268,20 +286,20 @@ checks.check_model_output(lambda X: nn.Conv2d(3, 4, kernel_size=3)(to_nchw(X)), 
 
 # %% answer predict_shape
 ### BEGIN SOLUTION
-shape_conv1 = (2, 8, 28, 28)
-shape_pool1 = (2, 8, 14, 14)
-shape_conv2 = (2, 16, 7, 7)
-shape_pool2 = (2, 16, 3, 3)
-shape_flat = (2, 144)
-shape_logits = (2, 10)
+shape_conv1 = (5, 8, 28, 36)
+shape_pool1 = (5, 8, 14, 18)
+shape_conv2 = (5, 16, 7, 9)
+shape_pool2 = (5, 16, 3, 4)
+shape_flat = (5, 192)
+shape_logits = (5, 10)
 ### END SOLUTION
 ### BEGIN BROKEN CODE
-# shape_conv1 = (2, 8, 32, 32)
-# shape_pool1 = (2, 8, 16, 16)
-# shape_conv2 = (2, 16, 8, 8)
-# shape_pool2 = (2, 16, 4, 4)
-# shape_flat = (2, 16, 16)
-# shape_logits = (2, 10)
+# shape_conv1 = (5, 8, 32, 40)
+# shape_pool1 = (5, 8, 16, 20)
+# shape_conv2 = (5, 16, 8, 10)
+# shape_pool2 = (5, 16, 4, 5)
+# shape_flat = (5, 16, 20)
+# shape_logits = (5, 10)
 ### END BROKEN CODE
 
 # %% quick predict_shape 2
@@ -291,15 +309,17 @@ with checks.exercise("predict_shape"):
     net = nn.Sequential(nn.Conv2d(3, 8, kernel_size=5), nn.MaxPool2d(2),
                         nn.Conv2d(8, 16, kernel_size=3, stride=2, padding=1), nn.MaxPool2d(2),
                         nn.Flatten(), nn.LazyLinear(10))
-    table = shape_table(net, torch.randn(2, 3, 32, 32))     # the real shape after each layer
+    table = shape_table(net, torch.randn(5, 3, 32, 40))     # the real shape after each layer
     assert table.error is None, str(table)
-    checks.check_shape("shape_conv1", shape_conv1, table["0"].output)
-    checks.check_shape("shape_pool1", shape_pool1, table["1"].output)
+    checks.check_layer_shape("shape_conv1", shape_conv1, table["0"].output,
+                             layer="nn.Conv2d(3, 8, kernel_size=5)")
+    checks.check_layer_shape("shape_pool1", shape_pool1, table["1"].output, layer="nn.MaxPool2d(2)")
     checks.passed("quick check: the first two shapes are right. The other four are checked at grading.")
 
 # %% hidden predict_shape 2
 # Full check (2 points): the quick check again; the other four predictions are checked at grading.
-checks.check_shape("shape_conv2", shape_conv2, table["2"].output)
-checks.check_shape("shape_pool2", shape_pool2, table["3"].output)
-checks.check_shape("shape_flat", shape_flat, table["4"].output)
-checks.check_shape("shape_logits", shape_logits, table["5"].output)
+checks.check_layer_shape("shape_conv2", shape_conv2, table["2"].output,
+                         layer="nn.Conv2d(8, 16, kernel_size=3, stride=2, padding=1)")
+checks.check_layer_shape("shape_pool2", shape_pool2, table["3"].output, layer="nn.MaxPool2d(2)")
+checks.check_layer_shape("shape_flat", shape_flat, table["4"].output, layer="nn.Flatten()")
+checks.check_layer_shape("shape_logits", shape_logits, table["5"].output, layer="nn.LazyLinear(10)")

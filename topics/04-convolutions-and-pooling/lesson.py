@@ -163,9 +163,14 @@ with tp.show_error():
 #
 # * **mat1** is the input, `(rows × features)`: **4** rows (here the batch, one row per image) of **1024** features
 #   (16 · 8 · 8, what really arrives);
-# * **mat2** is the weight, printed as `(in_features × out_features)`: **4096 × 10**, what the layer was built for.
+# * **mat2** is the weight **transposed**, `weight.T`, of shape `(in_features × out_features)`: **4096 × 10**, what
+#   the layer was built for. The layer stores `weight` the other way round, `(out_features, in_features)`:
 #
-# The inner numbers, 1024 and 4096, must be equal. The second number of mat1 is the value `in_features` needs:
+# The inner numbers, 1024 and 4096, must be equal. The second number of mat1 is the value `in_features` needs.
+
+# %%
+head = net_bad[2]                                # Linear(4096, 10)
+print('weight', tuple(head.weight.shape), '| weight.T = mat2', tuple(head.weight.T.shape))
 
 # %%
 torch.manual_seed(0)
@@ -203,8 +208,8 @@ print(shape_table(net_fixed, X64))
 # Three fixes that never need the arithmetic:
 #
 # 1. **A dummy forward pass.** Build the feature layers, run them once on `torch.zeros(1, 3, H, W)` and read the width.
-# 2. **`nn.LazyLinear(n_classes)`.** It has no `in_features`; the first forward pass fixes it. (Call the model once
-#    before creating the optimizer, so that the optimizer sees the real weights.)
+# 2. **`nn.LazyLinear(n_classes)`.** It has no `in_features`; the first forward pass fixes it. (Run the model once
+#    on a dummy batch right after building it: section 4.1 shows why.)
 # 3. **Adaptive pooling before the head.** `nn.AdaptiveAvgPool2d((4, 4))` averages any H × W down to 4 × 4, so the
 #    head always gets 16 · 4 · 4 = 256 features, whatever the image size.
 
@@ -244,6 +249,39 @@ lazy = make_cnn_lazy()
 lazy(X28)                                        # fixes in_features = 784
 with tp.show_error():
     lazy(X64)
+
+# %% [markdown]
+# ### 4.1 A dry run before training a `LazyLinear` model
+#
+# A `LazyLinear` holds no weight until its first forward pass. An optimizer created before that pass still trains it:
+# the weight is filled in place, and the optimizer holds that same tensor.
+
+# %%
+torch.manual_seed(0)
+lazy = make_cnn_lazy()
+opt = torch.optim.Adam(lazy.parameters(), lr=0.01)   # created before any forward pass
+print('before:', lazy[-1])
+loss = F.cross_entropy(lazy(X), y)               # the first forward pass sets in_features = 1024
+loss.backward()
+opt.step()
+same = opt.param_groups[0]['params'][-2] is lazy[-1].weight   # the optimizer's tensor is the layer's weight
+print('after: ', lazy[-1], '| the optimizer holds that weight:', same)
+
+# %% [markdown]
+# So the dry run is not needed for the optimizer. It is still good practice, for three reasons: it shows the
+# feature count and every shape (a `shape_table`) before training starts; a wrong size fails at once, not in the
+# middle of a training loop; and anything that reads or copies the parameters before the first forward pass fails
+# or goes wrong: counting them, a custom initialisation, `copy.deepcopy` (the copy stays lazy and later gets weights
+# of its own). Counting them, on a model that has not run yet:
+
+# %% tags=["error-demo"]
+with tp.show_error():
+    sum(p.numel() for p in make_cnn_lazy().parameters())
+
+# %%
+lazy = make_cnn_lazy()
+print(shape_table(lazy, torch.zeros(1, 3, 28, 28)))   # the dry run: one blank image sets in_features = 784
+print('parameters:', sum(p.numel() for p in lazy.parameters()))
 
 # %% [markdown]
 # Only adaptive pooling gives one model that takes every size (at least 4 × 4 here, so that the pools have something
@@ -473,4 +511,4 @@ print('with flatten(1):', tuple(right_model(last_batch).shape), tuple(right_mode
 # ## Now the exercises
 #
 # Open `exercises/04-convolutions-and-pooling/` and work through the notebook there. The checks also run your code
-# with N = 1, an odd N and other image sizes, so compute sizes from the tensors, never from a number you typed.
+# with N = 1, an odd N and other image sizes: a number typed for one of them must be right for all of them.

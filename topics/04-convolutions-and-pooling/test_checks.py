@@ -62,7 +62,10 @@ def test_shape_table_names_the_forward_code_between_layers_when_a_view_fails():
     table = shape_table(ViewCNN(), torch.zeros(7, 3, 32, 32))          # 7 * 1024 is not a multiple of 4096
     assert table.failed_at == "" and [r.name for r in table.rows][-1] == "features.5"
     assert "own forward code, after layer 'features.5' (MaxPool2d) returned (7, 16, 8, 8)" in str(table)
-    assert "Likely fix: a view/reshape with a hard-coded size" in str(table)
+    assert "a view/reshape asked for a size that does not divide" in str(table)
+    assert "Likely fix:" in str(table)                                 # a lesson shows the fix
+    table.show_fix = False                                             # as the exercise checks show it
+    assert "Likely fix:" not in str(table) and "does not divide" in str(table)
     ok = shape_table(ViewCNN(16 * 8 * 8, flatten_per_sample=True), torch.zeros(7, 3, 32, 32))
     assert ok.error is None and ok["head"].input == (7, 1024) and ok.output == (7, 10)
 
@@ -89,7 +92,8 @@ def test_conv_errors_are_explained(make, tag):
 
 def test_image_data_is_a_tiny_learnable_image_set():
     X, y = checks.image_data(64, C=10, size=32, seed=0)
-    assert X.shape == (64, 3, 32, 32) and X.dtype == torch.float32 and y.shape == (64,) and y.dtype == torch.int64
+    assert X.shape == (64, 3, 32, 32) and X.dtype == torch.float32
+    assert y.shape == (64,) and y.dtype == torch.int64
     assert set(y.tolist()) == set(range(10)) and not torch.equal(y, torch.arange(64) % 10)
     Xl, yl = checks.image_data(64, C=10, size=32, seed=0, channels_last=True)
     assert torch.equal(Xl.permute(0, 3, 1, 2), X) and torch.equal(yl, y)
@@ -101,14 +105,16 @@ def test_check_model_output_fails_a_view_that_changes_the_batch_and_passes_flatt
     X = torch.zeros(64, 3, 32, 32)
     with pytest.raises(checks.CheckFailed, match=r"returned \(16, 10\) .* expected \(64, 10\)") as info:
         checks.check_model_output(ViewCNN(), X, (64, 10))
-    assert info.value.tag == "output-shape" and "head        Linear     (16, 4096)" in str(info.value)
+    assert info.value.tag == "batch-rows" and "head        Linear     (16, 4096)" in str(info.value)
+    assert "dim 0, the batch, has 16 rows, but X holds N = 64" in str(info.value)
     with pytest.raises(checks.CheckFailed, match="own forward code") as info:
         checks.check_model_output(ViewCNN(), torch.zeros(7, 3, 32, 32), (7, 10))
     assert info.value.tag == "view-size"
     with pytest.raises(checks.CheckFailed, match="forget to return"):
         checks.check_model_output(lambda X: None, X, (64, 10))
     for N in (1, 7, 64):
-        checks.check_model_output(ViewCNN(16 * 8 * 8, flatten_per_sample=True), torch.zeros(N, 3, 32, 32), (N, 10))
+        right = ViewCNN(16 * 8 * 8, flatten_per_sample=True)
+        checks.check_model_output(right, torch.zeros(N, 3, 32, 32), (N, 10))
 
 
 def test_check_model_output_turns_warnings_into_failures():
@@ -119,3 +125,138 @@ def test_check_model_output_turns_warnings_into_failures():
     with pytest.raises(checks.CheckFailed, match="something is off"):
         checks.check_model_output(warns, torch.zeros(2, 10), (2, 10))
     assert tp.show_error  # the lesson's context manager is untouched
+
+
+# ----------------------------------------------------------------------------- the checks of issue 11
+def test_check_model_output_names_the_dims_that_are_off_and_never_the_fix():
+    images = torch.rand(2, 5, 7, 3)                                    # (N, H, W, C), every size different
+    with pytest.raises(checks.CheckFailed) as info:
+        checks.check_model_output(lambda x: x.transpose(1, 3), images, (2, 3, 5, 7), arg="images")
+    text = str(info.value)
+    assert info.value.tag == "output-shape" and "returned (2, 3, 7, 5) for images (2, 5, 7, 3)" in text
+    assert "dim 2 has size 7 where 5 is expected; dim 3 has size 5 where 7 is expected" in text
+    assert "permute" not in text and "layer by layer" not in text      # a plain function: no empty table
+    with pytest.raises(checks.CheckFailed, match=r"returned \(10,\) .* it has 1 dim where 2 are expected"):
+        squeezed = lambda X: ViewCNN(16 * 8 * 8, True)(X).squeeze()   # noqa: E731 - N = 1 loses dim 0
+        checks.check_model_output(squeezed, torch.zeros(1, 3, 32, 32), (1, 10))
+    with pytest.raises(checks.CheckFailed) as info:                    # 64 * 1024 features, a view of 4096
+        checks.check_model_output(ViewCNN(16 * 16 * 16, True), torch.zeros(64, 3, 32, 32), (64, 10))
+    assert info.value.tag == "linear-in-features" and "Likely fix" not in str(info.value)
+    assert "flatten(1)" not in str(info.value) and "(64x1024 and 4096x10)" in str(info.value)
+
+
+def test_check_model_output_fails_a_function_that_changes_its_input_in_place():
+    def in_place(images):
+        return images.transpose_(1, 3).transpose_(2, 3)               # right values; the caller's moved too
+
+    images = torch.rand(2, 5, 7, 3)
+    moved = r"changed its argument images in place: it was \(2, 5, 7, 3\)"
+    with pytest.raises(checks.CheckFailed, match=moved) as info:
+        checks.check_model_output(in_place, images, (2, 3, 5, 7), arg="images")
+    assert info.value.tag == "mutates-input"
+    checks.check_model_output(lambda im: im.permute(0, 3, 1, 2), torch.rand(2, 5, 7, 3), (2, 3, 5, 7))
+
+
+class Handle:
+    """What a test cell holds at grading: a handle whose methods answer with plain data or more handles."""
+
+    __tp_remote__ = True
+
+    def __init__(self, module):
+        self._module, self._type = module, type(module).__qualname__
+
+    def get_submodule(self, name):
+        return Handle(self._module.get_submodule(name))               # AttributeError for a missing name
+
+    def extra_repr(self):
+        return self._module.extra_repr()
+
+
+def given_features():
+    return features()
+
+
+class PoolDeleted(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(*list(features())[:5])        # the second MaxPool2d deleted
+        self.head = nn.Linear(16 * 16 * 16, 10)
+
+
+@pytest.mark.parametrize("wrap", [lambda m: m, Handle], ids=["module", "handle"])
+def test_check_keeps_layers_fails_a_deleted_or_changed_layer_and_passes_the_given_ones(wrap):
+    assert checks.layer_list(wrap(ViewCNN()), "features") == checks.layer_list(given_features())
+    assert checks.layer_list(given_features())[2] == (
+        "MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)")
+    checks.check_keeps_layers(wrap(ViewCNN()), given_features(), what="TinyCNN()")
+    missing = r"layer 5 of the given layers, MaxPool2d\(.*\), is missing"
+    with pytest.raises(checks.CheckFailed, match=missing) as info:
+        checks.check_keeps_layers(wrap(PoolDeleted()), given_features(), what="TinyCNN()")
+    assert info.value.tag == "changed-layers" and "TinyCNN().features has:" in str(info.value)
+    ceil = features()
+    ceil[2] = nn.MaxPool2d(2, ceil_mode=True)
+    model = nn.Sequential(ceil, nn.Flatten(), nn.LazyLinear(4))
+    changed = r"make_cnn\(4, 9\)\[0\] differs .* layer 2 is MaxPool2d\(.*ceil_mode=True\)"
+    with pytest.raises(checks.CheckFailed, match=changed):
+        checks.check_keeps_layers(wrap(model), given_features(), what="make_cnn(4, 9)", paths=("0",),
+                                  unpacked=True)
+    unpacked = nn.Sequential(*features(), nn.Flatten(), nn.LazyLinear(4))
+    checks.check_keeps_layers(wrap(unpacked), given_features(), what="m", paths=("0",), unpacked=True)
+    with pytest.raises(checks.CheckFailed, match="changed|differs"):
+        checks.check_keeps_layers(wrap(unpacked), given_features(), what="m", paths=("0",), unpacked=False)
+    with pytest.raises(checks.CheckFailed, match=r"no layers numbered"):
+        checks.check_keeps_layers(wrap(nn.Linear(3, 4)), given_features(), what="m")
+
+
+def test_check_same_pixels_says_where_the_values_came_from():
+    images = torch.rand(3, 4, 6, 3)                                    # (N, H, W, C)
+    right = images.permute(0, 3, 1, 2)
+    checks.check_same_pixels(right.contiguous(), images, right, what="to_nchw(images)")
+    with pytest.raises(checks.CheckFailed) as info:
+        checks.check_same_pixels(images.reshape(3, 3, 4, 6), images, right, what="to_nchw(images)")
+    text = str(info.value)
+    assert info.value.tag == "scrambled-pixels" and "to_nchw(images)[0, :, 0, 0] is" in text
+    assert "(image 0, row 0, column 0, colour 0), (image 0, row 1, column 2, colour 0)" in text
+    assert "permute" not in text and "reshape" not in text
+    with pytest.raises(checks.CheckFailed, match="dim 2 has size 6 where 4 is expected"):
+        checks.check_same_pixels(images.permute(0, 3, 2, 1), images, right, what="to_nchw(images)")
+
+
+def test_check_gradient_flows_back_fails_a_detached_or_rerouted_result():
+    to_nchw = lambda images: images.permute(0, 3, 1, 2)               # noqa: E731 - the reference here
+    images = torch.rand(2, 4, 6, 3, requires_grad=True)
+    checks.check_gradient_flows_back(to_nchw(images), images, to_nchw, what="to_nchw(images)")
+    with pytest.raises(checks.CheckFailed, match="cut off from images") as info:
+        checks.check_gradient_flows_back(to_nchw(images).detach(), images, to_nchw, what="to_nchw(images)")
+    assert info.value.tag == "no-gradient"
+    values_only = to_nchw(images).detach() + 0 * images.sum()          # right values, a gradient of zeros
+    with pytest.raises(checks.CheckFailed, match="not the one of those values"):
+        checks.check_gradient_flows_back(values_only, images, to_nchw, what="to_nchw(images)")
+
+
+def test_check_length_wants_the_layers_int():
+    checks.check_length(15, 15, call="conv_out(31, 2, 2)", layer="MaxPool2d(2)", size=31)
+    with pytest.raises(checks.CheckFailed, match=r"returned 15.0, a float: the value is right") as info:
+        checks.check_length(15.0, 15, call="conv_out(31, 2, 2)", layer="MaxPool2d(2)", size=31)
+    assert info.value.tag == "not-an-int"
+    with pytest.raises(checks.CheckFailed, match=r"returned 15.5, a float; MaxPool2d\(2\) turns 31 pixels"):
+        checks.check_length(15.5, 15, call="conv_out(31, 2, 2)", layer="MaxPool2d(2)", size=31)
+    with pytest.raises(checks.CheckFailed, match="returned True, a bool"):
+        checks.check_length(True, 1, call="conv_out(1, 1)", layer="Conv2d", size=1)
+    with pytest.raises(checks.CheckFailed, match="counts 1 window position more") as info:
+        checks.check_length(16, 15, call="conv_out(31, 2, 2)", layer="MaxPool2d(2)", size=31)
+    assert info.value.tag == "conv-formula"
+    with pytest.raises(checks.CheckFailed, match="turns 1 pixel into 1: your formula counts 2 window"):
+        checks.check_length(-1, 1, call="conv_out(1, 3, padding=1)", layer="Conv2d", size=1)
+
+
+def test_check_layer_shape_names_the_layer_and_never_the_number_of_dims():
+    checks.check_layer_shape("shape_pool2", [5, 16, 3, 4], (5, 16, 3, 4), layer="nn.MaxPool2d(2)")
+    for guess in ((5, 16, 4, 5), (5, 16, 12), (5, 16, 3, 4, 1)):
+        with pytest.raises(checks.CheckFailed) as info:
+            checks.check_layer_shape("shape_pool2", guess, (5, 16, 3, 4), layer="nn.MaxPool2d(2)")
+        text = str(info.value)
+        assert info.value.tag == "predict-shape" and "nn.MaxPool2d(2) gives" in text
+        assert "(5, 16, 3, 4)" not in text and "4 dims" not in text and "dims, not" not in text
+    with pytest.raises(checks.CheckFailed, match="tuple of ints"):
+        checks.check_layer_shape("shape_pool2", "5, 16, 3, 4", (5, 16, 3, 4), layer="nn.MaxPool2d(2)")
