@@ -25,7 +25,8 @@ pytestmark = pytest.mark.slow  # every test here grades notebooks through nbgrad
 
 A = "01-classification"
 NB = f"{A}.ipynb"
-FULL = {"column_labels": 3, "one_hot": 3, "one_based": 3, "softmax_head": 4, "accuracy": 3, "predict_shape": 4}
+FULL = {"column_labels": 3, "one_hot": 3, "one_based": 3, "softmax_head": 4, "accuracy": 3, "confusion_rates": 3,
+        "predict_shape": 4}
 ZERO = {ex: 0 for ex in FULL}
 
 
@@ -146,15 +147,21 @@ FRAME_WALK_SHAPES = """
 import sys
 
 class _Peek:
+    def __init__(self, name):
+        self.name = name
+
     def __iter__(self):
         frame = sys._getframe(1)
         while frame is not None:
-            if 'actual' in frame.f_locals:
-                return iter(tuple(frame.f_locals['actual']))
+            if 'truths' in frame.f_locals:
+                return iter(tuple(frame.f_locals['truths'][self.name]))
             frame = frame.f_back
         return iter(())
 
-shape_logits = shape_loss_none = shape_probs = shape_pred = shape_compare_column = shape_mean_loss = _Peek()
+for _name in ("shape_y", "shape_logits", "shape_loss_none", "shape_hits", "shape_loss", "shape_y_squeezed",
+              "shape_logits_squeezed", "shape_first_label_tensor"):
+    globals()[_name] = _Peek(_name)
+why = {}
 """
 FRAME_WALK_REFERENCE = """
 import sys
@@ -229,13 +236,15 @@ _w.serve = lambda request: _Big()
 # Honest answers in numpy: the same verdict in the kernel and in the grader, and no flag.
 NUMPY_ACCURACY = """
 def accuracy(logits, y):
-    pred = logits.argmax(dim=1)
-    return (pred == y.squeeze(1)).float().mean().numpy()       # a 0-d array, not a float
+    return (logits.argmax(dim=1) == y).float().mean().numpy()    # a 0-d array, not a float
 """
 NUMPY_SHAPES = """
 import numpy as np
-shape_logits, shape_loss_none, shape_probs = np.array([8, 3]), np.array([8]), np.array([8, 3])
-shape_pred, shape_compare_column, shape_mean_loss = np.array([8]), np.array([8, 8]), np.array([], dtype=int)
+shape_y, shape_logits, shape_loss_none, shape_hits = np.array([40, 1]), np.array([40, 9]), np.array([40]), \\
+    np.array([40, 40])
+shape_loss, shape_y_squeezed = np.array([], dtype=int), np.array([], dtype=int)
+shape_logits_squeezed, shape_first_label_tensor = np.array([9]), np.array([64])
+why = {}
 """
 NOT_FLAGGED = ["honest_numpy", "ada", "dee"]
 HIDDEN_LINE = "checks.separable_data(96, 4, 3, seed=3)"   # a line of column_labels' hidden tests

@@ -1,6 +1,6 @@
 """Checks for topic 01, classification: random logits with class ids, cross-entropy computed from its
-definition, the perfect-prediction floor (softmax applied before CrossEntropyLoss), a model's raw scores
-and an accuracy judged by what it returned."""
+definition, the perfect-prediction floor (softmax applied before CrossEntropyLoss), a model's raw scores,
+an accuracy and a table of per-class rates judged by what they returned."""
 from __future__ import annotations
 
 import math
@@ -128,7 +128,10 @@ def _why_accuracy(value: float, want: float, logits: torch.Tensor, y: torch.Tens
     if hits and value > 0 and abs(hits / value - round(hits / value)) < 1e-4 and round(hits / value) != N:
         return "wrong-count", (f"{value:.4f} is the {hits} right samples divided by {round(hits / value)}, "
                                f"not by the batch size N = {N}.")
-    if abs(value - (1 - want)) < 1e-6:
+    if value == 0 and want > 0:
+        return "no-match", ("Not one sample counted as right: what was compared with the labels never equals "
+                            "a label (the highest scores themselves, rather than the class ids that hold them?).")
+    if 0 < want < 1 and abs(value - (1 - want)) < 1e-6:
         return "inverted", "That is the fraction of samples whose highest logit is NOT their label."
     return "wrong-value", ""
 
@@ -138,7 +141,7 @@ def check_accuracy(fn, logits: torch.Tensor, y: torch.Tensor, want: float, *, py
     """fn(logits, y) must return `want`, the fraction of samples whose highest logit is their label, and
     leave its arguments unchanged; with python_float, as a Python float.
 
-    ``y`` holds one label per sample (any shape with N elements, e.g. the (N, 1) column of exercise 5).
+    ``y`` holds one label per sample (any shape with N elements: (N,) or an (N, 1) column).
     A wrong value is explained from the value itself: the fraction of matches among all N x N
     (prediction, label) pairs is a broadcast comparison, a value above 1 is not a fraction.
     """
@@ -172,3 +175,80 @@ def check_accuracy(fn, logits: torch.Tensor, y: torch.Tensor, want: float, *, py
         raise CheckFailed(f"{what} returned the right fraction, but as {_kind(got)}: the exercise asks for "
                           "a Python float, a plain number that prints, formats and compares like one.",
                           "not-a-float")
+
+
+def _counts(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """(C, C) float64: counts[i, j] = samples of true class i whose highest logit is class j."""
+    C = logits.shape[1]
+    counts = torch.zeros(C, C, dtype=torch.float64)
+    for i, j in zip(y.reshape(-1).tolist(), logits.argmax(dim=1).tolist()):
+        counts[i, j] += 1
+    return counts
+
+
+def _same_table(a: torch.Tensor, b: torch.Tensor, rows: torch.Tensor, atol: float = 1e-5) -> bool:
+    """Equal on the given rows (0/0 = NaN and x/0 = inf count as equal to themselves)."""
+    return bool(torch.isclose(a[rows], b[rows], atol=atol, rtol=1e-5, equal_nan=True).all())
+
+
+def _why_rates(got: torch.Tensor, logits: torch.Tensor, y: torch.Tensor, rows: torch.Tensor) -> tuple:
+    """(tag, sentence): which mistake gives exactly this table, judged from the table alone."""
+    counts = _counts(logits, y)                                     # (C, C)
+    N, C = y.numel(), counts.shape[0]
+    row_totals, col_totals = counts.sum(dim=1), counts.sum(dim=0)   # (C,) each
+    with torch.no_grad():
+        known = [
+            ("broadcast", counts / row_totals[None, :],
+             "Each count counts[i, j] (true class i, predicted j) was divided by the total of row j, not by "
+             "the total of its own row i: the C row totals were lined up with the columns."),
+            ("wrong-axis", counts / col_totals[None, :],
+             "Every column sums to 1: each count was divided by the total of its column (the samples "
+             "predicted as class j), not by the total of its row (the samples whose true class is i)."),
+            ("wrong-axis", (counts / row_totals[:, None]).T,
+             "It is the table of rates transposed: row i holds how the samples predicted as class i were "
+             "spread over the true classes."),
+            ("wrong-count", counts / N,
+             f"Each count was divided by the batch size N = {N}: the whole table sums to 1, not each row."),
+            ("not-a-rate", counts, "These are the counts themselves, not fractions of each row's samples."),
+        ]
+    mine = got.detach().double()
+    for tag, table, why in known:
+        if _same_table(mine, table, rows):
+            return tag, why
+    sums = mine[rows].sum(dim=1)
+    if bool(torch.isclose(sums, torch.ones_like(sums), atol=1e-5).all()):
+        return "wrong-value", ("Each of those rows sums to 1, but its values are not the fractions of that "
+                               "class's samples predicted as each class.")
+    shown = ", ".join(f"{float(v):.3f}" for v in sums[:8])
+    return "wrong-value", f"The rows of the classes present in y sum to {shown}; each should sum to 1."
+
+
+def check_confusion_rates(fn, logits: torch.Tensor, y: torch.Tensor, want: torch.Tensor, *,
+                          label: str = "") -> None:
+    """fn(logits, y) must return the (C, C) float table whose row i is how the samples of true class i
+    were predicted (fractions of that row's samples: every row of a class present in y sums to 1), equal
+    to ``want`` on the rows of the classes present in y, and leave its arguments unchanged.
+
+    Rows of classes with no sample in y are 0 / 0 and are not checked. A wrong table is explained from
+    the table itself: a row total lined up with the columns, columns that sum to 1, a transposed table.
+    """
+    what = f"{getattr(fn, '__name__', 'your function')}(logits, y){label}"
+    args = {"logits": logits, "y": y}
+    mine = {k: v.clone() for k, v in args.items()}
+    got = call(fn, mine, what=what)
+    check_not_mutated(what, args, mine)
+    C = logits.shape[1]
+    inputs = f"logits {describe(logits)} and y {describe(y)}"
+    if not isinstance(got, torch.Tensor) or tuple(got.shape) != (C, C):
+        raise CheckFailed(f"{what} returned {_kind(got)} for {inputs}: a ({C}, {C}) table was expected, one "
+                          f"row of C = {C} rates for each true class.", "output-shape")
+    if not got.is_floating_point():
+        raise CheckFailed(f"{what} returned a {describe(got)} table for {inputs}: rates are fractions, a float "
+                          "tensor.", "dtype")
+    rows = torch.bincount(y.reshape(-1), minlength=C) > 0                      # (C,) classes present in y
+    if _same_table(got.detach().double(), want.detach().double(), rows, atol=1e-6):
+        return
+    present = [i for i in range(C) if bool(rows[i])]
+    tag, why = _why_rates(got, logits, y, rows)
+    raise CheckFailed(f"{what} returned a table whose rows {present} (the classes present in y) differ from "
+                      f"the rates counted sample by sample, for {inputs}.\n{why}", tag)

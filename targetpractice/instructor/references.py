@@ -114,6 +114,78 @@ def reference_bce_with_logits(logits: torch.Tensor, targets: torch.Tensor, pos_w
     return losses.sum() / max(losses.numel(), 1) if reduction == "mean" else losses.sum()
 
 
+def reference_multi_hot(tag_ids: torch.Tensor, C: int, dtype=torch.float32) -> torch.Tensor:
+    """(N, K) tag ids padded with -1 -> (N, C) multi-hot, sample by sample and tag by tag (-1 is no tag)."""
+    Y = torch.zeros(tag_ids.shape[0], C, dtype=dtype)
+    for n in range(tag_ids.shape[0]):
+        for k in range(tag_ids.shape[1]):
+            tag = int(tag_ids[n, k])
+            if tag >= 0:
+                Y[n, tag] = 1.0
+    return Y
+
+
+def reference_tag_pos_weight(Y_train: torch.Tensor) -> torch.Tensor:
+    """(C,): for each tag, the training samples without it over those with it, counted one by one."""
+    M, C = Y_train.shape
+    with_tag = torch.tensor([sum(float(Y_train[m, c]) for m in range(M)) for c in range(C)], dtype=Y_train.dtype)
+    return (M - with_tag) / with_tag
+
+
+def reference_tag_recall(logits: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
+    """(C,): for each tag, of the samples that carry it, the fraction whose logit for it is > 0 (probability
+    above 0.5), counted one by one; 0. for a tag no sample carries (such tags are not checked)."""
+    N, C = Y.shape
+    recall = torch.zeros(C)
+    for c in range(C):
+        carriers = [n for n in range(N) if float(Y[n, c]) > 0.5]
+        found = sum(int(float(logits[n, c]) > 0) for n in carriers)
+        recall[c] = found / len(carriers) if carriers else 0.0
+    return recall
+
+
+def predicted_tagger_shapes() -> dict:
+    """The bird-song pipeline that exercise predict_tagger (02) describes in words, built and run: {name: shape}.
+
+    1,000 (then 1,009) recordings of 64 numbers, 17 species multi-hot; DataLoader(batch_size=48), last batch
+    kept; tagger Linear(64, 128), ReLU, Linear(128, 17); `singing` the same with Linear(128, 1).
+    """
+    from torch.utils.data import DataLoader, TensorDataset
+
+    nn, F = torch.nn, torch.nn.functional
+
+    def last_batch(n):
+        g = torch.Generator().manual_seed(n)
+        X_all, Y_all = torch.randn(n, 64, generator=g), (torch.rand(n, 17, generator=g) < 0.2).float()
+        Y_all[0] = 1.0                                                          # every species heard once
+        for batch in DataLoader(TensorDataset(X_all, Y_all), batch_size=48):
+            pass
+        return Y_all, batch
+
+    with torch.random.fork_rng(), torch.no_grad():
+        torch.manual_seed(0)
+        tagger = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 17))
+        singing = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 1))
+        Y_all, (X, Y) = last_batch(1000)                                        # 1000 % 48 = 40
+        logits, z = tagger(X), singing(X)
+        pos_weight = (len(Y_all) - Y_all.sum(dim=0)) / Y_all.sum(dim=0)
+        shapes = {
+            "shape_logits": logits.shape,
+            "shape_bce_none": F.binary_cross_entropy_with_logits(logits, Y, reduction="none").shape,
+            "shape_per_recording": F.binary_cross_entropy_with_logits(logits, Y, reduction="none").mean(dim=1).shape,
+            "shape_tags_found": (logits > 0).float().sum(dim=0).shape,
+            "shape_pos_weight": pos_weight.shape,
+            "shape_any": Y.amax(dim=1).shape,
+            "shape_z": z.shape,
+            "shape_table": (z - Y.amax(dim=1)).shape,
+        }
+        _, (X1, _) = last_batch(1009)                                           # 1009 % 48 = 1
+        z1 = singing(X1)
+        shapes["shape_z_squeezed"] = z1.squeeze().shape
+        shapes["shape_z_column"] = z1[:, 0].shape
+    return {k: tuple(v) for k, v in shapes.items()}
+
+
 def reference_mse(output: torch.Tensor, target: torch.Tensor):
     """Mean squared error pairing output value i with target value i (row-major order); never broadcasts."""
     o, t = _pair_up(output, target, "reference_mse")
@@ -130,10 +202,58 @@ def reference_gaussian_nll(mean: torch.Tensor, target: torch.Tensor, var, eps: f
     return (0.5 * (v.log() + (m - t) ** 2 / v)).sum() / m.numel()
 
 
-def reference_fraction_within(pred: torch.Tensor, y: torch.Tensor, tol: float) -> float:
-    """Fraction of samples n with |pred[n] - y[n]| <= tol, counted one by one (pred (N, 1), y (N,))."""
-    p, t = _pair_up(pred, y, "reference_fraction_within")
-    return sum(float((p[n] - t[n]).abs()) <= tol for n in range(t.numel())) / t.numel()
+def reference_l1(output: torch.Tensor, target: torch.Tensor):
+    """Mean absolute error pairing output value i with target value i (row-major order); never broadcasts."""
+    o, t = _pair_up(output, target, "reference_l1")
+    return (o - t).abs().sum() / o.numel()
+
+
+def reference_poisson_nll(log_rate: torch.Tensor, counts: torch.Tensor):
+    """Mean Poisson NLL with log-rate inputs, exp(x) - t * x (torch's default: log_input, not full), value i
+    against value i."""
+    x, t = _pair_up(log_rate, counts, "reference_poisson_nll")
+    return (x.exp() - t * x).sum() / x.numel()
+
+
+def reference_weighted_mse(output: torch.Tensor, y: torch.Tensor, w: torch.Tensor):
+    """sum_n w[n] (output[n] - y[n])² / sum_n w[n], sample by sample (output (N, 1), y (N,), w (N,))."""
+    o, t = _pair_up(output, y, "reference_weighted_mse")
+    ws = w.detach().reshape(-1).to(o.dtype)
+    return sum(ws[n] * (o[n] - t[n]) ** 2 for n in range(o.numel())) / ws.sum()
+
+
+def reference_hit_fraction(pred: torch.Tensor, y: torch.Tensor, tol: torch.Tensor) -> float:
+    """Fraction of samples n with |pred[n, k] - y[n, k]| <= tol[k] for every k, counted one by one."""
+    N, K = y.shape
+    hits = sum(all(float((pred[n, k] - y[n, k]).abs()) <= float(tol[k]) for k in range(K)) for n in range(N))
+    return hits / N
+
+
+def predicted_forecaster_shapes() -> dict:
+    """The forecaster that exercise predict_broadcast (03) describes in words, built and run: {name: shape}.
+
+    N = 12 stations, F = 9 measurements, K = 5 quantities; Linear(9, 5); y (12, 5); w (12,).
+    """
+    import warnings
+
+    nn, F = torch.nn, torch.nn.functional
+    with torch.random.fork_rng(), torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")                          # the (12,) against (12, 1) loss warns
+        torch.manual_seed(0)
+        X = torch.randn(12, 9)
+        net = nn.Linear(9, 5)
+        out = net(X)
+        y = torch.randn(12, 5)
+        w = torch.rand(12)
+        shapes = {"shape_out": out.shape,
+                  "shape_mean": y.mean(0).shape,
+                  "shape_scaled": ((y - y.mean(0)) / y.std(0)).shape,
+                  "shape_station_err": (out - y).abs().mean(1, keepdim=True).shape,
+                  "shape_temp_loss": F.mse_loss(out[:, 0], y[:, :1], reduction="none").shape,
+                  "shape_weighted": (w * (out - y).pow(2).mean(1, keepdim=True)).shape,
+                  "shape_columns": torch.stack([y[:, k] for k in range(5)]).shape,
+                  "shape_all_close": ((out - y).abs() <= 0.5).all(0).shape}
+    return {k: tuple(v) for k, v in shapes.items()}
 
 
 def reference_token_cross_entropy(logits: torch.Tensor, y: torch.Tensor, ignore_index: int = -100,
@@ -195,16 +315,23 @@ EXPECTED = {
     "predict_shape": predicted_pipeline_shapes,                                            # no arguments
     # 02 binary and multi-label
     "column_logits": lambda logits, y: reference_bce_with_logits(logits, y[:, None]),      # logits (N, 1), y (N,)
-    "int_labels": reference_bce_with_logits,
+    "signed_labels": lambda logits, y: reference_bce_with_logits(logits, (y + 1) / 2),      # y (N, 1) +1./-1.
+    "one_logit_head": lambda logits, y: reference_bce_with_logits(logits, y[:, None]),     # y (N,) int64 0/1
+    "multilabel": lambda logits, tag_ids: reference_bce_with_logits(                       # tag_ids (N, K), -1 pads
+        logits, reference_multi_hot(tag_ids, logits.shape[1], logits.dtype)),
+    "tag_pos_weight": lambda logits, Y, Y_train: reference_bce_with_logits(                # Y_train (M, C)
+        logits, Y, pos_weight=reference_tag_pos_weight(Y_train)),
+    "tag_recall": reference_tag_recall,                                                    # (C,)
+    "predict_tagger": predicted_tagger_shapes,                                             # no arguments
+    # not an exercise any more; tests/test_library.py uses it as a cross-entropy reference
     "two_logits": lambda logits, y: reference_cross_entropy(logits, y.long()),
-    "multilabel": reference_bce_with_logits,
-    "dense_pos_weight": reference_bce_with_logits,
     # 03 regression and broadcasting
-    "column_output": reference_mse,
-    "flat_targets": reference_mse,
-    "loud_gaussian": reference_gaussian_nll,
-    "train_loop": reference_mse,
-    "within_tolerance": reference_fraction_within,
+    "column_target": reference_l1,                                                         # out (N,), y (N, 1)
+    "stacked_targets": lambda out, y_cols: reference_mse(out, y_cols.T),                   # y_cols (K, N)
+    "loud_poisson": reference_poisson_nll,
+    "train_loop": reference_weighted_mse,                                                  # w (N,)
+    "all_within": reference_hit_fraction,                                                  # tol (K,)
+    "predict_broadcast": predicted_forecaster_shapes,
     # 04 convolutions and pooling
     "channels_last": lambda images: images.permute(0, 3, 1, 2),                           # (N, H, W, C) -> NCHW
     # 05 sequences and padding

@@ -1,17 +1,23 @@
 # %% [markdown]
 # # 01 · Classification — exercises
 #
-# Each exercise below holds **broken code that runs**: run its cell and you meet the real error
-# (or the silent wrong result) that the lesson `course/01-classification-lesson.ipynb` explains.
-# Fix the code **in place**, in the same cell, then run the check below it.
+# Each exercise below holds **code that runs**: run its cell and you meet a real error or a wrong
+# result that raises nothing. None of them is a copy of a lesson example
+# (`course/01-classification-lesson.ipynb`): the data, the model or the loss is another one, so work
+# out which rule of the loss's contract applies before you change anything. Fix the code **in place**,
+# in the same cell, then run the check below it. Each heading ends with the kind of exercise:
 #
-# * Shapes use the lesson's names: `N` samples, `C` classes, `logits` (N, C), `y` (N,).
-# * Each exercise has a **quick check** you can run now, and a **full check**. At grading time the
-#   full check also runs hidden checks: N = 1, an odd N, the gradient, and a few training steps.
-#   "Quick check passed" is not full marks.
-# * A function must leave its arguments as it got them (no in-place changes to `logits` or `y`):
-#   the checks verify it.
-# * Do not edit the check cells: they are restored from the instructor's copy at grading.
+# * `[direct application]`: a lesson example in a new setting; the lesson's fix applies.
+# * `[transfer]`: the error is a real one, but the lesson's line is not the fix: derive it.
+# * `[silent bug]`: nothing raises. Run the cell, read what it printed, and find what is wrong.
+# * `[predict, then run]`: write down what code you cannot run will give, then let the check judge.
+#
+# Shapes use the lesson's names: `N` samples, `C` classes, `logits` (N, C), `y` (N,).
+# Each exercise has a **quick check** you can run now, and a **full check**. At grading time the full
+# check also runs hidden checks: N = 1, an odd N, the gradient, and a few training steps.
+# "Quick check passed" is not full marks. A function must leave its arguments as it got them (no
+# in-place changes to `logits` or `y`): the checks verify it. Stuck? `tp.hint("<exercise id>")` gives
+# the next hint. Do not edit the check cells: they are restored from the instructor's copy at grading.
 
 # %% locked setup
 import torch
@@ -27,11 +33,12 @@ torch.manual_seed(0)
 torch.set_num_threads(1)   # tiny tensors: one thread is faster than two fighting over a laptop's cores
 
 # %% [markdown]
-# ## Exercise 1 · Labels that arrive as a column (N, 1)
+# ## Exercise 1 · Labels that arrive as a column [direct application]
 #
-# Labels read from a table column often come out as a column vector `y` of shape (N, 1).
-# `F.cross_entropy` wants one class id per sample: shape (N,). Make `loss_from_column_labels`
-# return the mean cross-entropy. It must work for every N, **including N = 1**.
+# This dataset's `__getitem__` returns each label as `torch.tensor([label])`, so the DataLoader hands
+# over a batch of labels `y` of shape (N, 1). Make `loss_from_column_labels` return the mean
+# cross-entropy of the logits against those labels. It must work for every N, **including N = 1**
+# (the last batch of an epoch can hold a single sample).
 
 # %% answer column_labels
 def loss_from_column_labels(logits, y):
@@ -65,19 +72,21 @@ X, y = checks.separable_data(96, 4, 3, seed=3)          # (96, 4), (96,)
 checks.check_trains(nn.Linear(4, 3), X, y[:, None], loss_from_column_labels, steps=60, min_accuracy=0.95)
 
 # %% [markdown]
-# ## Exercise 2 · One-hot labels stored as int64
+# ## Exercise 2 · One-hot labels for a log-probability loss [transfer]
 #
-# This dataset stores each label one-hot: `onehot` is (N, C) int64 with a single 1 per row.
-# Make `loss_from_one_hot` return the mean cross-entropy of the logits against those labels.
+# This code base trains with `NLLLoss` on log-probabilities, and its labels are stored one-hot:
+# `onehot` is (N, C) int64 with a single 1 per row. Make `loss_from_one_hot` return the mean
+# cross-entropy of the logits against those labels.
 
 # %% answer one_hot
 def loss_from_one_hot(logits, onehot):
     """logits (N, C) float, onehot (N, C) int64 -> mean cross-entropy, a scalar."""
+    log_probs = F.log_softmax(logits, dim=1)                # (N, C)
     ### BEGIN SOLUTION
-    return F.cross_entropy(logits, onehot.argmax(dim=1))    # (N, C) with (N,) ids
+    return F.nll_loss(log_probs, onehot.argmax(dim=1))      # (N, C) with (N,) ids
     ### END SOLUTION
     ### BEGIN BROKEN CODE
-    # return F.cross_entropy(logits, onehot)                  # (N, C) with (N, C) int64
+    # return F.nll_loss(log_probs, onehot.float())            # the one-hot rows as the targets
     ### END BROKEN CODE
 
 
@@ -103,63 +112,82 @@ checks.check_trains(nn.Linear(4, 3), X, F.one_hot(y, 3), loss_from_one_hot, step
                     labels=y)
 
 # %% [markdown]
-# ## Exercise 3 · Labels numbered 1 to C
+# ## Exercise 3 · Survey answers from a spreadsheet column [transfer]
 #
-# A survey numbers its answers 1..C. CrossEntropyLoss numbers classes 0..C-1, so class C does
-# not exist for it. Make `loss_from_one_based` give the mean cross-entropy where label `k` means logit
-# column `k - 1`. A batch need not contain every answer 1..C.
+# A survey asks one question with C possible answers, numbered 1 to C on the form. The answers were read
+# from a spreadsheet column that had a few empty cells (those rows were dropped), so they arrive as a
+# float64 column: `y` is (N, 1) and holds values such as 1.0 or 4.0. The model gives C scores per
+# respondent, and answer `k` is scored by logit column `k - 1`. Make `loss_from_one_based` return the
+# mean cross-entropy. A batch need not contain every answer 1..C, and N can be 1.
 
 # %% answer one_based
 def loss_from_one_based(logits, y):
-    """logits (N, C) float, y (N,) int64 with values 1..C -> mean cross-entropy, a scalar."""
+    """logits (N, C) float, y (N, 1) float64 answers 1..C -> mean cross-entropy, a scalar."""
     ### BEGIN SOLUTION
-    return F.cross_entropy(logits, y - 1)                   # ids shifted to 0..C-1
+    return F.cross_entropy(logits, y[:, 0].long() - 1)      # (N,) int64 ids 0..C-1
     ### END SOLUTION
     ### BEGIN BROKEN CODE
-    # return F.cross_entropy(logits, y)                       # ids 1..C: C is out of range
+    # return F.cross_entropy(logits, y)                       # one answer per respondent
     ### END BROKEN CODE
 
 
 logits = torch.randn(6, 5)                                  # (N, C)
-y = torch.tensor([1, 2, 3, 4, 5, 2])                        # (N,) answers 1..5
+y = torch.tensor([[1.0], [2.0], [3.0], [4.0], [5.0], [2.0]], dtype=torch.float64)   # (N, 1) answers 1..5
 loss_from_one_based(logits, y)
 
 # %% quick one_based 1
-# Quick check (1 point): N = 6, C = 5, every label 1..C present.
+# Quick check (1 point): N = 6, C = 5, every answer 1..C present.
 with checks.exercise("one_based"):
-    logits, y = checks.class_batch(6, 5, seed=3)            # (6, 5), (6,)
-    y = torch.arange(6) % 5                                 # (6,) 0-based truth, every class
+    logits, _ = checks.class_batch(6, 5, seed=3)            # (6, 5)
+    answers = (torch.arange(6) % 5 + 1).double()[:, None]   # (6, 1) float64, every answer 1..5
     checks.check_loss(loss_from_one_based, checks.expected("one_based"),
-                      {"logits": logits, "y": y + 1}, loss="CrossEntropyLoss", grad_of=None)
+                      {"logits": logits, "y": answers}, loss="CrossEntropyLoss", grad_of=None)
     checks.passed("quick check: N = 6 gives the right loss. " + checks.HIDDEN_NOTE)
 
 # %% hidden one_based 2
 def _inputs(N):
     logits, y = checks.class_batch(N, 4, seed=30 + N)   # (N, 4), (N,)
-    return {"logits": logits, "y": y + 1}               # labels 1..C
+    return {"logits": logits, "y": (y + 1).double()[:, None]}   # answers 1..C as a float64 column
 checks.check_loss_fn(loss_from_one_based, checks.expected("one_based"),
                      _inputs, sizes=(1, 2, 7), loss="CrossEntropyLoss")
+logits, _ = checks.class_batch(5, 6, seed=35)           # (5, 6): no answer 1 in this batch
+answers = torch.tensor([[2.0], [6.0], [3.0], [6.0], [4.0]], dtype=torch.float64)   # (5, 1)
+checks.check_loss(loss_from_one_based, checks.expected("one_based"), {"logits": logits, "y": answers},
+                  loss="CrossEntropyLoss", label=" for a batch without answer 1")
 X, y = checks.separable_data(96, 4, 3, seed=5)          # (96, 4), (96,)
-checks.check_trains(nn.Linear(4, 3), X, y + 1, loss_from_one_based, steps=60, min_accuracy=0.95, labels=y)
+checks.check_trains(nn.Linear(4, 3), X, (y + 1).double()[:, None], loss_from_one_based, steps=60,
+                    min_accuracy=0.95, labels=y)
 
 # %% [markdown]
-# ## Exercise 4 · A classifier whose loss never gets low
+# ## Exercise 4 · A classifier whose loss never gets low [silent bug]
 #
-# `make_classifier` builds the model; the loop below trains it with `nn.CrossEntropyLoss`.
-# The accuracy looks fine, yet the loss stalls far above zero (the lesson measured this floor).
-# Fix the model so that CrossEntropyLoss gets what it expects. Keep one row of `n_classes` scores per
-# sample, (N, n_classes), for any `n_features` and `n_classes`.
+# `make_classifier` builds the model; the loop below trains it with `nn.CrossEntropyLoss`, and
+# `tp.overfit_one_batch` tries to learn 16 samples by heart. Nothing raises, and the accuracy looks
+# fine. Run the cell, read what the two lines say, and fix the model so that CrossEntropyLoss gets what
+# it expects. Keep one row of `n_classes` scores per sample, (N, n_classes), for any `n_features` and
+# `n_classes`.
 
 # %% answer softmax_head
-def make_classifier(n_features, n_classes):
+class Classifier(nn.Module):
     """An MLP for nn.CrossEntropyLoss: X (N, n_features) -> (N, n_classes)."""
-    ### BEGIN SOLUTION
-    return nn.Sequential(nn.Linear(n_features, 32), nn.ReLU(), nn.Linear(32, n_classes))
-    ### END SOLUTION
-    ### BEGIN BROKEN CODE
-    # return nn.Sequential(nn.Linear(n_features, 32), nn.ReLU(), nn.Linear(32, n_classes),
-    #                      nn.Softmax(dim=1))
-    ### END BROKEN CODE
+
+    def __init__(self, n_features, n_classes):
+        super().__init__()
+        self.hidden = nn.Sequential(nn.Linear(n_features, 32), nn.ReLU())
+        self.out = nn.Linear(32, n_classes)
+
+    def forward(self, X):
+        h = self.hidden(X)                                  # (N, 32)
+        ### BEGIN SOLUTION
+        return self.out(h)                                  # (N, n_classes) raw scores
+        ### END SOLUTION
+        ### BEGIN BROKEN CODE
+        # return torch.sigmoid(self.out(h))                   # (N, n_classes) one score per class
+        ### END BROKEN CODE
+
+
+def make_classifier(n_features, n_classes):
+    return Classifier(n_features, n_classes)
 
 
 X, y = checks.separable_data(96, 4, 3)                      # (N, F), (N,)
@@ -171,6 +199,7 @@ for step in range(150):
     loss.backward()
     opt.step()
 print(f"final loss {loss.item():.3f}, accuracy {(model(X).argmax(1) == y).float().mean():.3f}")
+last_loss = tp.overfit_one_batch(make_classifier(4, 3), X[:16], y[:16], nn.CrossEntropyLoss())
 
 # %% quick softmax_head 1
 # Quick check (1 point): trains below the loss floor on this data.
@@ -193,99 +222,164 @@ X, y = checks.separable_data(150, 6, 5, seed=6)         # (150, 6), (150,)
 checks.check_trains(make_classifier(6, 5), X, y, nn.CrossEntropyLoss(), steps=150, max_loss=0.2)
 
 # %% [markdown]
-# ## Exercise 5 · An accuracy that is wrong on perfect predictions
+# ## Exercise 5 · An accuracy that is wrong on perfect predictions [silent bug]
 #
-# `accuracy` gets the logits (N, C) and labels `y` as a column (N, 1), and should return the
-# fraction of samples whose highest logit is their label, as a Python float. Right now it
-# reports far less than 1.0 for predictions that are all correct.
+# `accuracy` gets the logits (N, C) and the labels `y` (N,), and should return the fraction of samples
+# whose highest logit is their label, as a Python float. Below it is given logits that are right for
+# every sample. Run it and compare what it prints with what a perfect model must score.
 
 # %% answer accuracy
 def accuracy(logits, y):
-    """logits (N, C) float, y (N, 1) int64 -> fraction correct, a float in [0, 1]."""
-    pred = logits.argmax(dim=1)                             # (N,)
+    """logits (N, C) float, y (N,) int64 -> fraction correct, a float in [0, 1]."""
+    _, pred = logits.max(dim=1, keepdim=True)               # the highest-scoring class of each sample
     ### BEGIN SOLUTION
-    return (pred == y.squeeze(1)).float().mean().item()     # (N,) == (N,)
+    return (pred.squeeze(1) == y).float().mean().item()     # (N,) == (N,)
     ### END SOLUTION
     ### BEGIN BROKEN CODE
-    # return (pred == y).float().mean().item()                # (N,) == (N, 1) -> (N, N)
+    # return (pred == y).float().mean().item()
     ### END BROKEN CODE
 
 
-y = torch.tensor([0, 1, 2, 2, 1, 0])                        # (N,)
+y = torch.tensor([2, 0, 1, 1, 0, 2, 2])                     # (N,)
 perfect = 10 * F.one_hot(y, 3).float()                      # (N, C) logits that are all right
-accuracy(perfect, y[:, None])
+accuracy(perfect, y)
 
 # %% quick accuracy 1
 # Quick check (1 point): perfect predictions score exactly 1.0.
 with checks.exercise("accuracy"):
     y = torch.tensor([0, 1, 2, 2, 1, 0])                    # (6,)
     perfect = 10 * F.one_hot(y, 3).float()                  # (6, 3) logits that are all right
-    checks.check_accuracy(accuracy, perfect, y[:, None], 1.0)
+    checks.check_accuracy(accuracy, perfect, y, 1.0)
     checks.passed("quick check: perfect predictions give 1.0. " + checks.HIDDEN_NOTE)
 
 # %% hidden accuracy 2
 for N, C in ((1, 3), (2, 4), (7, 3), (5, 6)):          # N = 1, an odd N; N never equal to C
     logits, y = checks.class_batch(N, C, seed=40 + N)   # (N, C), (N,)
-    checks.check_accuracy(accuracy, logits, y[:, None], checks.expected("accuracy")(logits, y),
+    checks.check_accuracy(accuracy, logits, y, checks.expected("accuracy")(logits, y),
                           python_float=True, label=f" with N = {N}, C = {C}")
     wrong = -10 * F.one_hot(y, C).float()               # (N, C) every prediction wrong
-    checks.check_accuracy(accuracy, wrong, y[:, None], 0.0, label=f" with N = {N}, C = {C}")
+    checks.check_accuracy(accuracy, wrong, y, 0.0, label=f" with N = {N}, C = {C}")
 
 # %% [markdown]
-# ## Exercise 6 · Predict the shape
+# ## Exercise 6 · Per-class rates that do not add up [silent bug]
 #
-# Before running anything, predict each shape and write it as a tuple of ints (`()` for a scalar).
-# The broken answers are common guesses; at most a few are right.
+# A confusion table counts, for each true class i and predicted class j, the samples of class i whose
+# highest logit is class j. Dividing each row by its own total turns it into rates: row i says how the
+# samples of class i were spread over the predictions, so **every row sums to 1**, and the diagonal holds
+# the fraction of each class that the model gets right. `confusion_rates` should return that (C, C) float
+# table for logits (N, C) and labels `y` (N,). A class with no sample in `y` has a row of 0 / 0; such
+# rows are not checked. Run the cell and look at the table it prints and at its row sums.
+
+# %% answer confusion_rates
+def confusion_rates(logits, y):
+    """logits (N, C) float, y (N,) int64 -> (C, C) float: row i = how the samples of class i were predicted."""
+    C = logits.shape[1]
+    pred = logits.argmax(dim=1)                             # (N,)
+    counts = torch.zeros(C, C)                              # (C, C)
+    for i, j in zip(y.tolist(), pred.tolist()):
+        counts[i, j] += 1                                   # a sample of class i predicted as j
+    ### BEGIN SOLUTION
+    return counts / counts.sum(dim=1, keepdim=True)         # (C, C) / (C, 1): row i by its own total
+    ### END SOLUTION
+    ### BEGIN BROKEN CODE
+    # return counts / counts.sum(dim=1)                       # each row divided by its total
+    ### END BROKEN CODE
+
+
+y = torch.tensor([0, 0, 0, 0, 1, 1, 2, 2, 2])              # (N,) 4, 2 and 3 samples of classes 0, 1, 2
+pred = torch.tensor([0, 0, 0, 1, 1, 2, 2, 2, 0])           # (N,) what a model predicted
+rates = confusion_rates(5 * F.one_hot(pred, 3).float(), y)  # (C, C) from logits whose argmax is pred
+print(rates)
+print("row sums", rates.sum(dim=1))
+
+# %% quick confusion_rates 1
+# Quick check (1 point): N = 11, C = 4, every class present.
+with checks.exercise("confusion_rates"):
+    logits, y = checks.class_batch(11, 4, seed=5)           # (11, 4), (11,)
+    checks.check_confusion_rates(confusion_rates, logits, y, checks.expected("confusion_rates")(logits, y))
+    checks.passed("quick check: N = 11 gives the right table. " + checks.HIDDEN_NOTE)
+
+# %% hidden confusion_rates 2
+for N, C in ((1, 3), (7, 4), (9, 2), (13, 5)):          # N = 1, odd N; N never equal to C
+    logits, y = checks.class_batch(N, C, seed=60 + N)   # (N, C), (N,)
+    checks.check_confusion_rates(confusion_rates, logits, y, checks.expected("confusion_rates")(logits, y),
+                                 label=f" with N = {N}, C = {C}")
+    perfect = 5 * F.one_hot(y, C).float()               # (N, C) every prediction right
+    checks.check_confusion_rates(confusion_rates, perfect, y, checks.expected("confusion_rates")(perfect, y),
+                                 label=f" with N = {N}, C = {C}, perfect predictions")
+
+# %% [markdown]
+# ## Exercise 7 · Shapes in a pipeline you cannot run [predict, then run]
 #
-# ```python
-# N, C = 8, 3
-# X = torch.randn(N, 4)                                # (N, 4)
-# logits = nn.Linear(4, C)(X)
-# y = torch.randint(0, C, (N,))
-# ```
+# Nothing in this notebook builds the pipeline described below, so work each shape out on paper and write it
+# as a tuple of ints (`()` for a scalar). Then run the check: it judges all predictions at once and names
+# the ones that miss, never their answer. For each miss, write one sentence in `why` saying which step
+# you misread (`why["shape_y"] = "..."`), then correct the prediction.
+#
+# **The pipeline.** A plankton classifier: each sample is 48 measurements of one organism, and its label
+# is one of 9 species. The dataset's `__getitem__(i)` returns `(x, torch.tensor([species]))` with `x` of
+# shape (48,). The loader is `DataLoader(dataset, batch_size=64)` (no shuffling; the last, shorter batch
+# is kept), and the model is `nn.Sequential(nn.Linear(48, 32), nn.ReLU(), nn.Linear(32, 9))`.
+#
+# With **1,000 samples**, take the **last** batch `X, y` of an epoch and `logits = model(X)`:
 #
 # | name | expression |
 # |---|---|
+# | `shape_y` | `y` |
 # | `shape_logits` | `logits` |
-# | `shape_loss_none` | `F.cross_entropy(logits, y, reduction="none")` |
-# | `shape_probs` | `logits.softmax(dim=1)` |
-# | `shape_pred` | `logits.argmax(dim=1)` |
-# | `shape_compare_column` | `logits.argmax(dim=1) == y[:, None]` |
-# | `shape_mean_loss` | `F.cross_entropy(logits, y)` |
+# | `shape_loss_none` | `F.cross_entropy(logits, y[:, 0], reduction="none")` |
+# | `shape_hits` | `logits.argmax(dim=1) == y` |
+# | `shape_loss` | `F.cross_entropy(logits, y.view(-1))` |
+#
+# With **1,025 samples** instead, the last batch `X, y` and its `logits = model(X)`:
+#
+# | name | expression |
+# |---|---|
+# | `shape_y_squeezed` | `y.squeeze()` |
+# | `shape_logits_squeezed` | `logits.squeeze()` |
+#
+# And if `__getitem__` returned the label as a one-element **list** `[species]` instead, with the first
+# batch's labels called `y`:
+#
+# | name | expression |
+# |---|---|
+# | `shape_first_label_tensor` | `y[0]` |
 
 # %% answer predict_shape
 ### BEGIN SOLUTION
-shape_logits = (8, 3)
-shape_loss_none = (8,)
-shape_probs = (8, 3)
-shape_pred = (8,)
-shape_compare_column = (8, 8)
-shape_mean_loss = ()
+shape_y = (40, 1)
+shape_logits = (40, 9)
+shape_loss_none = (40,)
+shape_hits = (40, 40)
+shape_loss = ()
+shape_y_squeezed = ()
+shape_logits_squeezed = (9,)
+shape_first_label_tensor = (64,)
+why = {}
 ### END SOLUTION
 ### BEGIN BROKEN CODE
-# shape_logits = (8, 3)
-# shape_loss_none = (8, 3)
-# shape_probs = (8,)
-# shape_pred = (8, 1)
-# shape_compare_column = (8,)
-# shape_mean_loss = (1,)
+# shape_y = None
+# shape_logits = None
+# shape_loss_none = None
+# shape_hits = None
+# shape_loss = None
+# shape_y_squeezed = None
+# shape_logits_squeezed = None
+# shape_first_label_tensor = None
+# why = {}
 ### END BROKEN CODE
 
 # %% quick predict_shape 2
-# Quick check (2 points): the first two predictions.
+# Quick check (2 points): every prediction, judged at once.
 with checks.exercise("predict_shape"):
-    N, C = 8, 3
-    X = torch.randn(N, 4)                                   # (N, 4)
-    logits = nn.Linear(4, C)(X)                             # (N, C)
-    y = torch.randint(0, C, (N,))                           # (N,)
-    checks.check_shape("shape_logits", shape_logits, logits.shape)
-    loss_none = F.cross_entropy(logits, y, reduction="none")   # (N,)
-    checks.check_shape("shape_loss_none", shape_loss_none, loss_none.shape)
-    checks.passed("quick check: the first two shapes are right. " + checks.HIDDEN_NOTE)
+    predictions = {"shape_y": shape_y, "shape_logits": shape_logits, "shape_loss_none": shape_loss_none,
+                   "shape_hits": shape_hits, "shape_loss": shape_loss, "shape_y_squeezed": shape_y_squeezed,
+                   "shape_logits_squeezed": shape_logits_squeezed,
+                   "shape_first_label_tensor": shape_first_label_tensor}
+    checks.check_predictions(predictions, checks.expected("predict_shape")(), why)
+    checks.passed("quick check: all 8 predictions are right. The full check at grading judges them again; "
+                  "nothing about them is hidden.")
 
 # %% hidden predict_shape 2
-# Full check (2 points): the quick check again; the other four predictions are checked at grading.
-checks.check_shape("shape_probs", shape_probs, logits.softmax(dim=1).shape)
-checks.check_shape("shape_pred", shape_pred, logits.argmax(dim=1).shape)
-checks.check_shape("shape_compare_column", shape_compare_column, (logits.argmax(dim=1) == y[:, None]).shape)
-checks.check_shape("shape_mean_loss", shape_mean_loss, F.cross_entropy(logits, y).shape)
+# Full check (2 points): the same predictions, judged again at grading.
+checks.check_predictions(predictions, checks.expected("predict_shape")(), why)

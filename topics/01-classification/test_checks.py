@@ -95,3 +95,70 @@ def test_check_classifier_shape():
     assert e.value.tag == "output-shape"
     with pytest.raises(checks.CheckFailed, match="with N = 1 raised"):
         checks.check_classifier_shape(nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 3)), 6, 5)
+
+
+def _rates_of(counts_fn):
+    """A confusion_rates answer built from a way of turning the (C, C) counts into rates."""
+    def confusion_rates(logits, y):
+        C = logits.shape[1]
+        counts = torch.zeros(C, C)
+        for i, j in zip(y.tolist(), logits.argmax(dim=1).tolist()):
+            counts[i, j] += 1
+        return counts_fn(counts, y)
+    return confusion_rates
+
+
+def test_check_confusion_rates_explains_the_table_from_its_values():
+    logits, y = checks.class_batch(11, 4, seed=5)           # (11, 4), (11,): every class present
+    want = references.reference_confusion_rates(logits, y)
+    checks.check_confusion_rates(_rates_of(lambda c, y: c / c.sum(dim=1, keepdim=True)), logits, y, want)
+    checks.check_confusion_rates(_rates_of(lambda c, y: F.normalize(c, p=1, dim=1)), logits, y, want)
+    for fn, tag, says in (
+            (lambda c, y: c / c.sum(dim=1), "broadcast", "divided by the total of row j"),
+            (lambda c, y: c / c.sum(dim=0, keepdim=True), "wrong-axis", "Every column sums to 1"),
+            (lambda c, y: c.T / c.sum(dim=1), "wrong-axis", "transposed"),
+            (lambda c, y: c / len(y), "wrong-count", "batch size N = 11"),
+            (lambda c, y: c, "not-a-rate", "counts themselves"),
+            (lambda c, y: c.softmax(dim=1), "wrong-value", "sums to 1, but")):
+        with pytest.raises(checks.CheckFailed, match=says) as e:
+            checks.check_confusion_rates(_rates_of(fn), logits, y, want)
+        assert e.value.tag == tag and "keepdim" not in str(e.value) and "[:, None]" not in str(e.value)
+
+
+def test_check_confusion_rates_skips_absent_classes_and_checks_shape_dtype_and_mutation():
+    logits, y = checks.class_batch(1, 3, seed=61)           # N = 1: two of the three rows are 0 / 0
+    want = references.reference_confusion_rates(logits, y)
+    assert int((want.sum(dim=1) > 0).sum()) == 1
+    checks.check_confusion_rates(_rates_of(lambda c, y: c / c.sum(dim=1, keepdim=True)), logits, y, want)  # NaN rows
+    with pytest.raises(checks.CheckFailed, match=r"a \(3, 3\) table was expected") as e:
+        checks.check_confusion_rates(_rates_of(lambda c, y: c.sum(dim=1)), logits, y, want)
+    assert e.value.tag == "output-shape"
+    with pytest.raises(checks.CheckFailed, match="rates are fractions") as e:
+        checks.check_confusion_rates(_rates_of(lambda c, y: c.long()), logits, y, want)
+    assert e.value.tag == "dtype"
+
+    def sorts_in_place(logits, y):
+        y[:] = y.flip(0)
+        return torch.eye(logits.shape[1])
+    logits, y = checks.class_batch(7, 4, seed=67)
+    with pytest.raises(checks.CheckFailed, match="changed its argument y in place"):
+        checks.check_confusion_rates(sorts_in_place, logits, y, references.reference_confusion_rates(logits, y))
+
+
+def test_check_accuracy_with_max_keepdim_indices():
+    y = torch.tensor([0, 1, 2, 2, 1, 0])                    # (6,)
+    column = lambda logits, y: (logits.max(dim=1, keepdim=True)[1] == y).float().mean().item()   # noqa: E731
+    with pytest.raises(checks.CheckFailed, match="all 6 x 6 = 36") as e:
+        checks.check_accuracy(column, _perfect(y, 3), y, 1.0)
+    assert e.value.tag == "broadcast"
+    scores = lambda logits, y: (logits.max(dim=1)[0] == y).float().mean().item()            # noqa: E731
+    with pytest.raises(checks.CheckFailed, match="Not one sample") as e:
+        checks.check_accuracy(scores, _perfect(y, 3), y, 1.0)
+    assert e.value.tag == "no-match"
+
+
+def test_the_predicted_pipeline_is_built_with_real_torch():
+    shapes = references.predicted_pipeline_shapes()
+    assert shapes["shape_y"] == (1000 % 64, 1) and shapes["shape_hits"] == (1000 % 64, 1000 % 64)
+    assert shapes["shape_y_squeezed"] == () and shapes["shape_first_label_tensor"] == (64,)
+    assert all(isinstance(v, tuple) for v in shapes.values())
