@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
-import numbers
+import operator
 import warnings
 
 import torch
@@ -515,10 +515,20 @@ def _as_shape(value):
         sizes = list(value)
     except TypeError:
         return None
-    if not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) or isinstance(s, float) and s.is_integer()
-               for s in sizes):
-        return None
-    return tuple(int(s) for s in sizes)
+    whole = []
+    for s in sizes:
+        if isinstance(s, bool):
+            return None
+        if isinstance(s, float):
+            if not s.is_integer():
+                return None
+            whole.append(int(s))
+            continue
+        try:
+            whole.append(operator.index(s))       # ints, numpy ints, 0-d integer tensors
+        except TypeError:
+            return None
+    return tuple(whole)
 
 
 def check_predictions(predicted: dict, truths: dict, why: dict | None = None, *, only=None) -> None:
