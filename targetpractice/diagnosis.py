@@ -273,6 +273,11 @@ _ERROR_PATTERNS = [
      "a Lazy layer (LazyLinear, LazyConv2d) has no weights until its first forward pass decides their shape, so "
      "nothing can count, copy or initialise them yet.",
      "run one forward pass on a dummy batch first, e.g. model(X[:2]), then count or initialise the parameters."),
+    (r"Sizes of tensors must match except in dimension (\d+)\. Expected size (\d+) but got size (\d+)", "cat-rows",
+     "torch.cat joins tensors along one dim, and every other dim must agree: here one tensor has a different "
+     "number of rows (samples) than the other.",
+     "print both shapes before the cat: a view/reshape with a hard-coded size moved features into rows; flatten "
+     "per sample with x.flatten(1)."),
     (r"Output size is too small|Kernel size can't be greater than actual input size", "too-small",
      "the spatial size shrank to nothing before this layer.",
      "print the per-layer shape table, and use fewer pools or strides, padding, or larger images."),

@@ -63,7 +63,8 @@ def baseline_loss(y: torch.Tensor, loss_fn, C: int | None = None) -> float:
         value = float(loss_fn(scores, y))
         what = f"predicting the class frequencies of y ({C} classes)"
     else:                                                        # values: predict the mean
-        value = float(loss_fn(y.mean().expand_as(y), y))
-        what = "predicting the mean of y for every sample"
+        mean = y.mean(dim=0, keepdim=True) if y.dim() >= 2 else y.mean()   # per output for (N, K) targets
+        value = float(loss_fn(mean.expand_as(y), y))
+        what = "predicting the mean of y (per output) for every sample"
     print(f"baseline, {what}: loss {value:.4f}. A model must beat it; matching it means it learnt nothing from X.")
     return value

@@ -502,9 +502,12 @@ def test_predictions_are_all_checked_at_once_never_revealed_and_a_miss_asks_for_
     checks.check_predictions({"a": (8, 3)}, truths, only=("a",))
 
 
-def test_a_table_of_true_shapes_is_recorded_and_replayed():
+def test_a_table_of_true_shapes_is_recorded_as_digests_and_replayed_without_revealing_it():
     sink = {}
     recorder = checks.core.record_expected("predict_x", lambda: {"a": (8, 3), "b": ()}, sink)
     assert recorder() == {"a": (8, 3), "b": ()}
-    replay = checks.core._Recorded("predict_x", sink["predict_x"])
-    assert replay() == {"a": (8, 3), "b": ()}
+    replay = checks.core._Recorded("predict_x", sink["predict_x"])()
+    assert set(replay) == {"a", "b"} and "8" not in repr(replay) and "(8, 3)" not in str(sink)  # never revealed
+    checks.check_predictions({"a": (8, 3), "b": ()}, replay)
+    with pytest.raises(checks.CheckFailed, match="1 of 2 predictions missed"):
+        checks.check_predictions({"a": (3, 8), "b": ()}, replay)

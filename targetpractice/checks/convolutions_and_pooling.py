@@ -1,16 +1,20 @@
 """Checks for topic 04, convolutions and pooling: image data, the model-output check, the check that
-given layers are kept, and the pixel-by-pixel check of a layout change.
+given layers are kept, the per-row independence of a model with several inputs, global average
+pooling judged from what the head receives, and a per-pixel channel mix judged pixel by pixel.
 
 Each failure says what the student's code produced (the shape, which dim is off, which layer
-differs, where the values came from), never the code that fixes it: that is the hint ladder's.
+differs, what the head received, which pixel went wrong), never the code that fixes it: that is the
+hint ladder's.
 """
 from __future__ import annotations
+
+import re
 
 import torch
 import torch.nn.functional as F
 
 from ..diagnosis import describe, explain_error, shape_str
-from .core import CheckFailed, check_not_mutated, strict
+from .core import CheckFailed, _gap, _require_tensor, call, check_not_mutated, strict
 
 
 def image_data(N: int = 64, C: int = 10, size: int = 32, seed: int = 0, noise: float = 0.5,
@@ -41,18 +45,24 @@ def _dims_off(got: tuple, expected: tuple, batch: int, arg: str = "X") -> str:
     return "; ".join(off)
 
 
-def check_model_output(model, X: torch.Tensor, expected_shape, *, what: str = "model(X)",
-                       arg: str = "X") -> None:
+def _inputs_text(names: list, inputs: tuple) -> str:
+    return " and ".join(f"{n} {describe(t)}" for n, t in zip(names, inputs))
+
+
+def check_model_output(model, X, expected_shape, *, what: str = "model(X)", arg: str = "X") -> None:
     """model(X) must run, return a tensor of expected_shape and leave X as it was.
 
+    X is one input tensor, or a tuple of them (model(*X)); ``arg`` names them, comma-separated.
     On failure the message says which dims are off and carries the per-layer shape table
     (diagnosis.shape_table, without its fix line), so the student sees the layer where a size went
     wrong, not a traceback into the checker.
     """
     from ..diagnosis import shape_table
 
+    inputs = X if isinstance(X, tuple) else (X,)
+    names = [a.strip() for a in arg.split(",")] if isinstance(X, tuple) else [arg]
     expected = tuple(expected_shape)
-    before = X.detach().clone()
+    before = [t.detach().clone() for t in inputs]
     with strict():
         table = shape_table(model, X)
     table.show_fix = False                       # the fix is the hint ladder's last rung
@@ -61,9 +71,9 @@ def check_model_output(model, X: torch.Tensor, expected_shape, *, what: str = "m
         raise table.error
     if table.error is not None:
         shown = str(table) if table.rows else explain_error(table.error).problem
-        raise CheckFailed(f"{what} raised an error for {arg} {describe(X)}:\n{shown}",
+        raise CheckFailed(f"{what} raised an error for {_inputs_text(names, inputs)}:\n{shown}",
                           explain_error(table.error).tag)
-    check_not_mutated(what, {arg: before}, {arg: X.detach()})
+    check_not_mutated(what, dict(zip(names, before)), {n: t.detach() for n, t in zip(names, inputs)})
     if table.output != expected:
         if table.output is None:
             got, off = "None (did it forget to return?)", ""
@@ -71,14 +81,35 @@ def check_model_output(model, X: torch.Tensor, expected_shape, *, what: str = "m
             got, off = (table.output if isinstance(table.output, str) else repr(table.output)), ""
         else:
             got = shape_str(table.output)
-            off = f": {_dims_off(tuple(table.output), expected, X.shape[0], arg)}"
+            off = f": {_dims_off(tuple(table.output), expected, inputs[0].shape[0], names[0])}"
         tag = ("batch-rows" if isinstance(table.output, tuple) and len(table.output) == len(expected)
                and table.output[:1] != expected[:1] else "output-shape")
-        raise CheckFailed(f"{what} returned {got} for {arg} {describe(X)}; expected {shape_str(expected)}"
-                          f"{off}.{layers}", tag)
+        raise CheckFailed(f"{what} returned {got} for {_inputs_text(names, inputs)}; expected "
+                          f"{shape_str(expected)}{off}.{layers}", tag)
 
 
-# ------------------------------------------------------------------ the layers an exercise gives
+def check_rows_follow_their_inputs(model, inputs: dict, *, what: str) -> None:
+    """Row n of model(*inputs) must depend on sample n of every input and on nothing else: changing
+    sample 0 of one input changes row 0 of the output (that input is used) and no other row."""
+    if hasattr(model, "eval"):
+        model.eval()
+    with torch.no_grad():
+        base = _require_tensor(call(model, dict(inputs), what=what), what)
+        for name, t in inputs.items():
+            moved = dict(inputs)
+            moved[name] = t.clone()
+            moved[name][0] = moved[name][0] + 1.0
+            out = _require_tensor(call(model, moved, what=what), what, shape=base.shape)
+            others, own = _gap(base[1:], out[1:]), _gap(base[:1], out[:1])
+            if not others <= 1e-6:
+                raise CheckFailed(f"Changing sample 0 of {name} {describe(t)} changed the outputs of other samples "
+                                  f"by up to {others:.3g}: in {what}, information flows from one sample to another, "
+                                  "and a sample's scores must depend on that sample alone.", "batch-mixing")
+            if not own > 1e-6:
+                raise CheckFailed(f"Changing sample 0 of {name} {describe(t)} left every output of {what} as it was: "
+                                  f"the scores do not depend on {name} at all.", "input-unused")
+
+
 def _type_name(module) -> str:
     """The class name of a layer, also for the grader's handle on a layer in the student's kernel."""
     if getattr(type(module), "__tp_remote__", False):
@@ -86,6 +117,37 @@ def _type_name(module) -> str:
     return type(module).__qualname__
 
 
+def _layer(model, path: str):
+    """(type name, extra_repr) of the layer at path, or None; for a module here or a handle on one."""
+    try:
+        with strict():
+            layer = model.get_submodule(path)
+            return _type_name(layer), layer.extra_repr()
+    except CheckFailed:
+        raise
+    except Exception:  # noqa: BLE001 - no layer of that name
+        return None
+
+
+def check_head_width(model, path: str, expected: int, *, what: str, reads: str) -> None:
+    """The Linear layer at ``path`` (after a forward pass) must read exactly ``expected`` features per row:
+    ``reads`` says in words what they are (the stated rule)."""
+    found = _layer(model, path)
+    if found is None:
+        raise CheckFailed(f"{what} has no layer {path!r}: the exercise keeps that name for the head.", "changed-layers")
+    kind, settings = found
+    width = re.search(r"in_features=(\d+)", settings)
+    if kind not in ("Linear", "LazyLinear") or width is None:
+        raise CheckFailed(f"{what}.{path} is {kind}({settings}); the exercise's head is a Linear layer.",
+                          "changed-layers")
+    got = int(width.group(1))
+    if got != expected:
+        raise CheckFailed(f"{what}.{path} reads {got} features per row: {'fewer' if got < expected else 'more'} "
+                          f"numbers than {reads} make for one sample. The head reads exactly those, one row "
+                          "per sample.", "linear-in-features")
+
+
+# ------------------------------------------------------------------ the layers an exercise gives
 def layer_list(model, path: str = "") -> list:
     """'Type(settings)' of each layer of the container at ``path`` (layers path.0, path.1, ...).
 
@@ -94,16 +156,10 @@ def layer_list(model, path: str = "") -> list:
     """
     layers = []
     for i in range(64):
-        name = f"{path}.{i}" if path else str(i)
-        try:
-            with strict():
-                layer = model.get_submodule(name)
-                settings = layer.extra_repr()
-        except CheckFailed:
-            raise
-        except Exception:  # noqa: BLE001 - no layer of that name: the list ends here
+        found = _layer(model, f"{path}.{i}" if path else str(i))
+        if found is None:
             break
-        layers.append(f"{_type_name(layer)}({settings})")
+        layers.append(f"{found[0]}({found[1]})")
     return layers
 
 
@@ -139,46 +195,83 @@ def check_keeps_layers(model, given, *, what: str, paths=("features",), unpacked
                       "changed-layers")
 
 
-# ------------------------------------------------------------------ a layout change, pixel by pixel
-def _where(value: float, source: torch.Tensor) -> str:
-    """The position of an exact value in source, as (image, row, column, colour) of (N, H, W, C) images."""
-    hits = (source == value).nonzero()
-    if len(hits) != 1:
-        return "?"
-    n, i, j, c = hits[0].tolist()
-    return f"(image {n}, row {i}, column {j}, colour {c})"
+# ------------------------------------------------------------------ global average pooling
+def check_global_average(model, X: torch.Tensor, *, what: str) -> None:
+    """model(X) must be model.head applied to one number per feature map of model.features(X): the map's
+    average over all its H x W positions. On a mismatch the message says what the head got instead,
+    when that is a known reduction (the maximum, the sum)."""
+    if hasattr(model, "eval"):
+        model.eval()
+    with torch.no_grad():
+        out = _require_tensor(call(model, {"X": X}, what=what), what)
+        feats = _require_tensor(call(model.features, {"X": X}, what="model.features(X)"), "the features")
+        if feats.dim() != 4:
+            raise CheckFailed(f"the feature layers give {describe(feats)}; (N, C, H, W) feature maps expected.",
+                              "changed-layers")
+        H, W = feats.shape[2:]
+        candidates = {"the average of each feature map over its H x W positions": feats.mean(dim=(2, 3)),
+                      "the maximum of each feature map": feats.amax(dim=(2, 3)),
+                      f"the sum of each feature map (H x W = {H * W} times its average)": feats.sum(dim=(2, 3))}
+        scores = {}
+        for name, pooled in candidates.items():
+            scores[name] = _gap(call(model.head, {"features": pooled}, what="the head"), out)
+            if name.startswith("the average") and scores[name] <= 1e-4:
+                return
+    known = [name for name, gap in scores.items() if gap <= 1e-4]
+    got = f"it gets {known[0]}" if known else "what it gets is not one average per feature map"
+    raise CheckFailed(f"{what} returns {describe(out)} for X {describe(X)}, but not from one number per feature "
+                      f"map averaged over H x W = {H} x {W}: the head's output differs from the head applied to "
+                      f"those averages, (N, {feats.shape[1]}); {got}.", "global-pool")
 
 
-def check_same_pixels(out: torch.Tensor, images: torch.Tensor, expected: torch.Tensor, *, what: str) -> None:
-    """out, an (N, C, H, W) layout of the channels-last ``images`` (N, H, W, C), must hold every pixel's
-    own colours: expected is the right answer for these images. On a mismatch the message says which
-    input positions the produced colours came from."""
-    out, images = out.detach(), images.detach()
+# ------------------------------------------------------------------ a channel mix, pixel by pixel
+def check_channel_mix(out, feats: torch.Tensor, expected: torch.Tensor, *, what: str) -> None:
+    """out must be (N, C_out, H, W) with out[n, :, i, j] the mix of pixel (i, j)'s own channels: expected is
+    the right answer. On a mismatch the message names the first wrong pixel and the share of wrong ones."""
+    out = _require_tensor(out, what)
+    feats = feats.detach()
     if tuple(out.shape) != tuple(expected.shape):
-        off = _dims_off(tuple(out.shape), tuple(expected.shape), images.shape[0], "images")
-        raise CheckFailed(f"{what} returned {describe(out)}; expected {shape_str(expected.shape)} for "
-                          f"images {describe(images)}: {off}.", "output-shape")
-    wrong = (out != expected.detach()).any(dim=1).nonzero()          # (k, 3) positions n, i, j
+        off = _dims_off(tuple(out.shape), tuple(expected.shape), feats.shape[0], "feats")
+        raise CheckFailed(f"{what} returned {describe(out)}; expected {shape_str(expected.shape)} for feats "
+                          f"{describe(feats)}: {off}.", "output-shape")
+    wrong = ((out.detach() - expected.detach()).abs() > 1e-5).any(dim=1).nonzero()    # (k, 3): n, i, j
     if len(wrong):
         n, i, j = wrong[0].tolist()
-        came_from = ", ".join(_where(float(v), images) for v in out[n, :, i, j])
         share = len(wrong) / (out.shape[0] * out.shape[2] * out.shape[3])
-        held = [round(float(v), 4) for v in out[n, :, i, j]]
-        own = [round(float(v), 4) for v in images[n, i, j, :]]
-        raise CheckFailed(f"{what} has the right shape, but not the right pixels: {what}[{n}, :, {i}, {j}] "
-                          f"is {held}, and pixel (row {i}, column {j}) of image {n} has the colours {own}. "
-                          f"The values it holds come from {came_from} of the images; {share:.0%} of the "
-                          "pixels are wrong. A pixel's colours stay together, at its own row and column.",
-                          "scrambled-pixels")
+        held = [round(float(v), 4) for v in out.detach()[n, :, i, j]]
+        own = [round(float(v), 4) for v in feats[n, :, i, j]]
+        raise CheckFailed(f"{what} has the right shape, but not the right values: {what}[{n}, :, {i}, {j}] is "
+                          f"{held}, which is not the mix of that pixel's own channels {own} (feats[{n}, :, {i}, "
+                          f"{j}]); {share:.0%} of the pixels are wrong. Each output pixel mixes the channels of "
+                          "the same pixel of the same image.", "scrambled-pixels")
 
 
-# ------------------------------------------------------------------ lengths and predicted shapes
+def check_gradient_flows_back(out: torch.Tensor, images: torch.Tensor, reference, *, what: str) -> None:
+    """The gradient of a weighted sum of out must reach ``images`` (a leaf that requires grad) exactly as it
+    reaches them through ``reference`` (a function of images alone): every position gets its own weight."""
+    g = torch.Generator().manual_seed(int(images.numel()))
+    weights = torch.randn(tuple(out.shape), generator=g)            # a different weight at every position
+    if not out.requires_grad:
+        raise CheckFailed(f"{what} returned the right values, but cut off from its input: no gradient flows "
+                          "back through the result, so nothing before it would learn.", "no-gradient")
+    images.grad = None
+    (out * weights).sum().backward()
+    again = images.detach().clone().requires_grad_(True)
+    (reference(again) * weights).sum().backward()
+    if images.grad is None or not torch.allclose(images.grad, again.grad, atol=1e-5):
+        which = "missing" if images.grad is None else "not the one of those values"
+        raise CheckFailed(f"{what} returned the right values, but the gradient that reaches its input is "
+                          f"{which}.", "wrong-gradient")
+
+
+# ------------------------------------------------------------------ a length through a stack of layers
 def _pixels(n: int) -> str:
     return f"{n} pixel{'s' if n != 1 else ''}"
 
 
 def check_length(got, real: int, *, call: str, layer: str, size: int) -> None:
-    """An output-size formula's answer: a Python int, what the real layer gives for size pixels."""
+    """A side length after one layer or a stack of them: a Python int, what the real layers give."""
+    real = int(real)
     if type(got) is not int:
         kind = describe(got).split(",")[0]
         same = isinstance(got, (int, float)) and not isinstance(got, bool) and got == real
@@ -188,39 +281,6 @@ def check_length(got, real: int, *, call: str, layer: str, size: int) -> None:
                           + "a length is a whole number of pixels, a Python int.", "not-an-int")
     if got != real:
         more = got - real
-        raise CheckFailed(f"{call} returned {got}, but {layer} turns {_pixels(size)} into {real}: your "
-                          f"formula counts {abs(more)} window position{'s' if abs(more) != 1 else ''} "
-                          f"{'more' if more > 0 else 'fewer'} than the layer does.", "conv-formula")
-
-
-def check_layer_shape(name: str, predicted, actual, *, layer: str) -> None:
-    """A 'predict the shape after this layer' answer; the message names the layer, not the number of dims."""
-    from .core import check_shape
-
-    try:
-        check_shape(name, predicted, actual)
-    except CheckFailed as exc:
-        if "you predicted" not in str(exc):
-            raise                                    # not a tuple of ints: core's message says so
-        guess = shape_str(tuple(int(s) for s in predicted))
-        raise CheckFailed(f"{name}: you predicted {guess}, and that is not the shape that {layer} gives. "
-                          "Start from the shape that goes into it: which dims does the layer keep, which "
-                          "does it change, and what does its size rule give for them?", exc.tag) from None
-
-
-def check_gradient_flows_back(out: torch.Tensor, images: torch.Tensor, reference, *, what: str) -> None:
-    """The gradient of a weighted sum of out must reach ``images`` (a leaf that requires grad) exactly as it
-    reaches them through ``reference``, the right layout change: every position gets its own weight."""
-    g = torch.Generator().manual_seed(int(images.numel()))
-    weights = torch.randn(tuple(out.shape), generator=g)            # a different weight at every position
-    if not out.requires_grad:
-        raise CheckFailed(f"{what} returned the right values, but cut off from images: no gradient flows "
-                          "back through the result, so nothing before it would learn.", "no-gradient")
-    images.grad = None
-    (out * weights).sum().backward()
-    again = images.detach().clone().requires_grad_(True)
-    (reference(again) * weights).sum().backward()
-    if images.grad is None or not torch.equal(images.grad, again.grad):
-        which = "missing" if images.grad is None else "not the one of those values"
-        raise CheckFailed(f"{what} returned the right values, but the gradient that reaches images is "
-                          f"{which}.", "wrong-gradient")
+        raise CheckFailed(f"{call} returned {got}, but {layer} turns {_pixels(size)} into {real}: "
+                          f"{_pixels(abs(more))} {'more' if more > 0 else 'fewer'} than the real layers give.",
+                          "conv-formula")

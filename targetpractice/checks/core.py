@@ -139,8 +139,8 @@ class _Recorded:
             raise CheckFailed(f"the quick check of {self.exercise} knows its answer only for its own inputs "
                               f"(shapes {call_['shapes']}), not for {shapes}: run the check as written.",
                               "authoring")
-        if "json" in call_:                      # a table of true shapes: {name: shape}
-            return {k: tuple(v) for k, v in call_["json"].items()}
+        if "hashed" in call_:                    # a table of true shapes, kept as digests: never revealed
+            return {k: HashedShape(self.exercise, k, v) for k, v in call_["hashed"].items()}
         dtype = getattr(torch, call_["dtype"])
         value = torch.tensor([float.fromhex(v) for v in call_["value"]], dtype=dtype).reshape(call_["shape"])
         return value.item() if call_.get("python") else value
@@ -153,7 +153,7 @@ def record_expected(exercise: str, real, sink: dict):
         if isinstance(out, dict):                # the true shapes of a prediction exercise
             sink.setdefault(exercise, []).append({
                 "shapes": [list(a.shape) for a in args if isinstance(a, torch.Tensor)],
-                "json": {k: list(v) for k, v in out.items()}})
+                "hashed": {k: HashedShape.digest(exercise, k, tuple(v)) for k, v in out.items()}})
             return out
         t = out.detach() if isinstance(out, torch.Tensor) else torch.tensor(out, dtype=torch.float64)
         sink.setdefault(exercise, []).append({
@@ -509,6 +509,30 @@ def check_trains(model, X: torch.Tensor, y: torch.Tensor, loss_fn, *, steps: int
     return {"accuracy": acc, "loss": value}
 
 
+class HashedShape:
+    """A true shape a student's kernel can compare a prediction with, but not read: its salted digest.
+    (The grader compares with the shape itself.)"""
+
+    def __init__(self, exercise: str, name: str, digest: str):
+        self.exercise, self.name, self.hexdigest = exercise, name, digest
+
+    @staticmethod
+    def digest(exercise: str, name: str, shape: tuple) -> str:
+        import hashlib
+
+        return hashlib.sha256(f"targetpractice:{exercise}:{name}:{tuple(int(s) for s in shape)}".encode()).hexdigest()
+
+    def matches(self, guess: tuple) -> bool:
+        return self.digest(self.exercise, self.name, guess) == self.hexdigest
+
+    def __repr__(self):
+        return f"<the true shape of {self.name}, kept as a digest>"
+
+
+def _matches(guess: tuple, truth) -> bool:
+    return truth.matches(guess) if isinstance(truth, HashedShape) else guess == tuple(truth)
+
+
 def _as_shape(value):
     """A prediction as a tuple of ints; None unless every size is a whole number (28.5 is not 28)."""
     try:
@@ -549,7 +573,7 @@ def check_predictions(predicted: dict, truths: dict, why: dict | None = None, *,
         if guess is None:
             misses.append(f"  {name}: write the shape as a tuple of ints such as (4, 5); got {predicted[name]!r}.")
             continue
-        if guess != tuple(truths[name]):
+        if not _matches(guess, truths[name]):
             sentence = (why or {}).get(name, "")
             if not (isinstance(sentence, str) and len(sentence.split()) >= 5):
                 unexplained.append(name)

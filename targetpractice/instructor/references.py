@@ -304,6 +304,110 @@ def _masked_token_cross_entropy(logits, y, lengths):
     return reference_token_cross_entropy(logits, y.masked_fill(~padding_mask(lengths, y.shape[1]), -100))
 
 
+# 05: the references of the exercises of issue 13 (frames time-first, left padding, padded targets, a LM)
+def reference_frame_nll(log_probs: torch.Tensor, y: torch.Tensor):
+    """Mean NLL of time-first log-probabilities (T, N, C) against batch-first labels (N, T), frame by frame."""
+    T, N, _ = log_probs.shape
+    return torch.stack([-log_probs[t, n, y[n, t]] for n in range(N) for t in range(T)]).mean()
+
+
+def _left_masked_token_cross_entropy(logits, y, lengths):
+    """A batch padded on the left: the last lengths[n] steps of row n are real; the rest become ignore_index."""
+    return reference_token_cross_entropy(logits, y.masked_fill(~padding_mask(lengths, y.shape[1], "left"), -100))
+
+
+def reference_padded_teacher_forcing(model, src: torch.Tensor, tgt: torch.Tensor, ignore_index: int = -100):
+    """Teacher-forced next-token cross-entropy over the real target tokens, one sequence and one prefix at a
+    time: the real prefix tgt[n, :t + 1] predicts tgt[n, t + 1], for every real tgt[n, t + 1]. The pads
+    (ignore_index, after a row's last real token) never reach the model."""
+    losses = []
+    for n in range(src.shape[0]):
+        _, state = model.encode(src[n:n + 1])                                   # (1, 1, hidden)
+        real = int((tgt[n] != ignore_index).sum())
+        for t in range(real - 1):
+            scores = model.decode(tgt[n:n + 1, :t + 1], state)[0, -1]          # (V,)
+            losses.append(_logsumexp(scores, 0) - scores[tgt[n, t + 1]])
+    return torch.stack(losses).mean()
+
+
+def reference_next_token_loss(model, x: torch.Tensor):
+    """A language model's loss one prefix at a time: model(x[:, :t + 1]) (N, t + 1, V) at its last position
+    scores x[:, t + 1], for t = 0 .. T - 2; the mean over all those tokens."""
+    steps = [model(x[:, :t + 1])[:, -1] for t in range(x.shape[1] - 1)]        # T-1 of (N, V)
+    return reference_token_cross_entropy(torch.stack(steps, dim=1), x[:, 1:])
+
+
+def predicted_ner_shapes() -> dict:
+    """The tagger that exercise predict_rnn (05) describes in words, built and run: {name: shape}.
+
+    5,000 words, 9 entity tags; 32 sentences padded by the loader to 41 tokens, the longest 37 real tokens;
+    Embedding(5000, 100) -> LSTM(100, 64, num_layers=3, bidirectional=True, batch_first=True) -> Linear(128, 9).
+    """
+    nn, F = torch.nn, torch.nn.functional
+    rnn_utils = torch.nn.utils.rnn
+    with torch.random.fork_rng(), torch.no_grad():
+        torch.manual_seed(0)
+        lengths = torch.randint(1, 38, (32,))
+        lengths[5] = 37                                                        # the longest sentence: 37
+        X = torch.randint(1, 5000, (32, 41)).masked_fill(~padding_mask(lengths, 41), 0)
+        y = torch.randint(0, 9, (32, 41)).masked_fill(~padding_mask(lengths, 41), -100)
+        embed, head = nn.Embedding(5000, 100), nn.Linear(128, 9)
+        lstm = nn.LSTM(100, 64, num_layers=3, bidirectional=True, batch_first=True)
+        emb = embed(X)
+        out, (h_n, c_n) = lstm(emb)
+        logits = head(out)
+        packed = rnn_utils.pack_padded_sequence(emb, lengths, batch_first=True, enforce_sorted=False)
+        unpacked, _ = rnn_utils.pad_packed_sequence(lstm(packed)[0], batch_first=True)
+        shapes = {"shape_emb": emb.shape, "shape_out": out.shape, "shape_h_n": h_n.shape,
+                  "shape_out_minus_1": out[-1].shape, "shape_h_n_last": h_n[-1].shape,
+                  "shape_loss_none": F.cross_entropy(logits.permute(0, 2, 1), y, reduction="none").shape,
+                  "shape_flat_logits": logits.reshape(-1, 9).shape, "shape_unpacked": unpacked.shape,
+                  "shape_last_real": out.gather(1, (lengths - 1).view(-1, 1, 1).expand(-1, 1, 128)).shape}
+    return {k: tuple(v) for k, v in shapes.items()}
+
+
+def stem_side(size: int) -> int:
+    """Exercise conv_out (04): the side after the stem its text describes, from the real layers run on a
+    blank size x size image (7x7 conv stride 2 pad 3, 3x3 max-pool stride 2 pad 1, 3x3 conv stride 2)."""
+    nn = torch.nn
+    stem = nn.Sequential(nn.Conv2d(1, 1, 7, stride=2, padding=3), nn.MaxPool2d(3, stride=2, padding=1),
+                         nn.Conv2d(1, 1, 3, stride=2))
+    with torch.no_grad():
+        return int(stem(torch.zeros(1, 1, int(size), int(size))).shape[-1])
+
+
+def predicted_thermal_shapes() -> dict:
+    """Exercise predict_cnn (04): the thermal-camera classifier its text describes, built and run on a
+    batch of 6 images of 45 x 60: {name: shape}. mat2 is read from the real error of a head built as
+    nn.Linear(20 * 5 * 7, 5)."""
+    import re
+
+    nn, F = torch.nn, torch.nn.functional
+    with torch.random.fork_rng(), torch.no_grad():
+        torch.manual_seed(0)
+        imgs = torch.randn(6, 45, 60)                                               # (N, H, W)
+        x = imgs[:, None]
+        conv1 = nn.Conv2d(1, 10, kernel_size=5)(x)
+        pool1 = nn.MaxPool2d(2)(conv1)
+        conv2 = nn.Conv2d(10, 20, kernel_size=3, stride=2, padding=1)(pool1)
+        pool2 = nn.MaxPool2d(3)(conv2)
+        flat = nn.Flatten()(pool2)
+        head = nn.Linear(flat.shape[1], 5)
+        logits = head(flat)
+        y = torch.arange(6) % 5
+        losses = F.cross_entropy(logits, y, reduction="none")
+        try:
+            nn.Linear(20 * 5 * 7, 5)(flat)
+            mat2 = None
+        except RuntimeError as exc:
+            a, b, c, d = map(int, re.search(r"\((\d+)x(\d+) and (\d+)x(\d+)\)", str(exc)).groups())
+            mat2 = (c, d)
+    shapes = {"shape_x": x.shape, "shape_conv1": conv1.shape, "shape_pool1": pool1.shape,
+              "shape_conv2": conv2.shape, "shape_pool2": pool2.shape, "shape_flat": flat.shape,
+              "shape_weight": head.weight.shape, "shape_losses": losses.shape, "shape_mat2": mat2}
+    return {k: tuple(v) for k, v in shapes.items()}
+
+
 # What each exercise's function must return, keyed by exercise id (unique across topics).
 EXPECTED = {
     # 01 classification
@@ -333,12 +437,15 @@ EXPECTED = {
     "all_within": reference_hit_fraction,                                                  # tol (K,)
     "predict_broadcast": predicted_forecaster_shapes,
     # 04 convolutions and pooling
-    "channels_last": lambda images: images.permute(0, 3, 1, 2),                           # (N, H, W, C) -> NCHW
+    "conv_out": stem_side,                                                                 # size -> int
+    "predict_cnn": predicted_thermal_shapes,                                               # no arguments
+    "channels_last": lambda feats, weight: torch.einsum("nchw,oc->nohw", feats, weight),   # pixel by pixel
     # 05 sequences and padding
-    "tagging_loss": reference_token_cross_entropy,
-    "masked_loss": _masked_token_cross_entropy,
-    "token_accuracy": reference_token_accuracy,
-    "seq2seq": reference_teacher_forcing_loss,
+    "tagging_loss": reference_frame_nll,                                                   # (T, N, C), (N, T)
+    "masked_loss": _left_masked_token_cross_entropy,                                       # padded on the left
+    "seq2seq": reference_padded_teacher_forcing,                                           # tgt padded with -100
+    "next_token": reference_next_token_loss,                                               # model, x (N, T)
+    "predict_rnn": predicted_ner_shapes,                                                   # no arguments
 }
 
 

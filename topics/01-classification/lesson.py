@@ -56,8 +56,9 @@ plt.show()
 # Why is the class axis dim 1, and not the last one? PyTorch lays images out *channels first*, `(N, C, H, W)`: dim 1
 # holds the channels (red, green, blue; later, a convolution's feature maps). A classifier's scores are one more set of
 # channels, one channel per class, so the losses read the classes from dim 1 whatever follows: `(N, C)` for one label
-# per sample (this lesson), `(N, C, H, W)` for one label per pixel (lesson 04), and `(N, C, T)` for one label per time
-# step (lesson 05, where a model's `(N, T, C)` output must be permuted first).
+# per sample (this lesson), `(N, C, H, W)` for one label per pixel (dense prediction, topic 06; lesson 04 teaches the
+# layout), and `(N, C, T)` for one label per time step (lesson 05, where a model's `(N, T, C)` output must be
+# permuted first).
 #
 # The course has one more rule, for losses whose target is a value rather than a class id (`BCEWithLogitsLoss` in
 # lesson 02, `MSELoss` in lesson 03): the target has exactly the input's shape.

@@ -1,18 +1,23 @@
 # %% [markdown]
 # # 03 · Regression and broadcasting — exercises
 #
-# Each exercise below holds **broken code that runs**: run its cell and you meet the real error, the
-# broadcast warning, or the silent wrong result that the lesson
-# `course/03-regression-and-broadcasting-lesson.ipynb` explains. Fix the code **in place**, in the same
-# cell, then run the check below it.
+# Each exercise below holds **broken code that runs**: run its cell and you meet the broadcast warning or a
+# silent wrong result. None of them is a copy of a lesson example: each puts a rule of the lesson
+# `course/03-regression-and-broadcasting-lesson.ipynb` into another situation, so work out what the code does
+# before you change it. Fix the code **in place**, in the same cell, then run the check below it.
 #
+# * The bracket after each title says what kind of exercise it is: **[transfer]** (a rule of the lesson in a
+#   new situation: the code warns or fails, you derive the fix), **[silent bug]** (the code runs without an
+#   error and gives a plausible, wrong result: find out what it computes), **[predict, then run]** (work
+#   shapes out on paper first).
 # * Shapes use the lesson's names: `N` samples, `K` outputs per sample, `out` a model's output, `y` the
 #   targets.
-# * Each exercise has a **quick check** you can run now, and a **full check**. At grading time the
-#   full check also runs hidden checks: N = 1, an odd N, the gradient, and a few training steps.
-#   "Quick check passed" is not full marks.
+# * Each exercise has a **quick check** you can run now, and a **full check**. At grading time the full check
+#   also runs hidden checks: N = 1, an odd N, other K, the gradient, and a few training steps. "Quick check
+#   passed" is not full marks.
 # * The checks run with **warnings as errors**: a broadcast warning fails a check, and hiding the warning
 #   does not make a broadcast right (the checks compare values with a reference too).
+# * Stuck? `tp.hint("<exercise id>")` shows the next hint: first the rule, then where to look, last the code.
 # * Do not edit the check cells: they are restored from the instructor's copy at grading.
 
 # %% locked setup
@@ -31,164 +36,201 @@ torch.manual_seed(0)
 torch.set_num_threads(1)   # tiny tensors: one thread is faster than two fighting over a laptop's cores
 
 # %% [markdown]
-# ## Exercise 1 · A column of outputs, a vector of targets
+# ## Exercise 1 · A model that returns a vector, targets that arrive as a column [transfer]
 #
-# A one-output regressor returns `out` of shape (N, 1); the targets `y` come from a table column as (N,).
-# Make `mse_from_column` return the mean squared error between each prediction and **its own** target.
-# It must work for every N, **including N = 1**, and without any warning.
+# A house-price model ends in `squeeze(1)`, so `model(X)` is `(N,)`: one price per house. Its data set
+# returns each house's price as `torch.tensor([price])`, so a `DataLoader` batch of targets `y` is `(N, 1)`
+# (the cell below builds both and calls the loss once). `mae_loss(out, y)` should return the mean absolute
+# error (`F.l1_loss`) of each prediction against **its own** target, for every N, including N = 1 (the last
+# batch of an epoch), and without any warning.
 
-# %% answer column_output
-def mse_from_column(out, y):
-    """out (N, 1) float, y (N,) float -> mean squared error, a scalar."""
+# %% answer column_target
+def mae_loss(out, y):
+    """out (N,) float, y (N, 1) float -> mean absolute error of each prediction against its own target."""
     ### BEGIN SOLUTION
-    return F.mse_loss(out, y.view_as(out))                      # (N, 1) with (N, 1)
+    return F.l1_loss(out, y.view_as(out))                       # (N,) with (N,)
     ### END SOLUTION
     ### BEGIN BROKEN CODE
-    # return F.mse_loss(out, y)                                   # (N, 1) with (N,) -> (N, N)
+    # return F.l1_loss(out, y)
     ### END BROKEN CODE
 
 
-out, y = checks.regression_batch(4)                             # (N, 1), (N, 1)
-mse_from_column(out, y[:, 0])                                   # y[:, 0] is (N,)
+class Houses(torch.utils.data.Dataset):
+    """Three features per house; the target is its price, returned as a one-element tensor."""
 
-# %% quick column_output 1
+    def __init__(self, n, seed=0):
+        g = torch.Generator().manual_seed(seed)
+        self.X = torch.randn(n, 3, generator=g)                   # (n, 3)
+        self.price = self.X @ torch.tensor([0.5, -1.0, 2.0]) + 4.0  # (n,)
+
+    def __len__(self):
+        return len(self.price)
+
+    def __getitem__(self, i):
+        return self.X[i], torch.tensor([float(self.price[i])])    # (3,), (1,)
+
+
+class PriceModel(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(3, 1)
+
+    def forward(self, X):
+        return self.linear(X).squeeze(1)                          # (N,) one price per house
+
+
+X, y = next(iter(torch.utils.data.DataLoader(Houses(10), batch_size=4)))    # (4, 3), (4, 1)
+out = PriceModel()(X)                                           # (4,)
+print(f"out {tuple(out.shape)}, y {tuple(y.shape)}: loss {mae_loss(out, y):.4f}")
+
+# %% quick column_target 1
 # Quick check (1 point): N = 4, compared with the loss computed value by value.
-with checks.exercise("column_output"):
+with checks.exercise("column_target"):
     out, y = checks.regression_batch(4, seed=1)                 # (4, 1), (4, 1)
-    checks.check_paired_loss(mse_from_column, checks.expected("column_output"), {"out": out, "y": y[:, 0]},
-                             grad_of=None)
+    checks.check_paired_loss(mae_loss, checks.expected("column_target"), {"out": out[:, 0], "y": y},
+                             loss="L1Loss", grad_of=None)
     checks.passed("quick check: N = 4 gives the right loss. " + checks.HIDDEN_NOTE)
 
-# %% hidden column_output 2
+# %% hidden column_target 2
 for N in (1, 2, 7):                                         # N = 1, an odd N
     out, y = checks.regression_batch(N, seed=10 + N)        # (N, 1), (N, 1)
-    checks.check_paired_loss(mse_from_column, checks.expected("column_output"), {"out": out, "y": y[:, 0]},
-                             label=f" with N = {N}")       # y as (N,)
-X, y = checks.regression_data(64, seed=3)                   # (64, 4), (64,)
-checks.check_regression_trains(nn.Linear(4, 1), X, y, mse_from_column, steps=100, min_r2=0.95)
+    checks.check_paired_loss(mae_loss, checks.expected("column_target"), {"out": out[:, 0], "y": y},
+                             loss="L1Loss", label=f" with N = {N}")      # out as (N,)
+X, y = checks.regression_data(60, 5, seed=3)                # (60, 5), (60,)
+vector_model = nn.Sequential(nn.Linear(5, 1), nn.Flatten(0))          # (N, 1) -> (N,)
+checks.check_regression_trains(vector_model, X, y[:, None], mae_loss, steps=150, lr=0.05, min_r2=0.95)
 
 # %% [markdown]
-# ## Exercise 2 · K outputs, and a target that arrives flat
+# ## Exercise 2 · Targets stacked column by column [silent bug]
 #
-# A model predicts K numbers per sample: `out` is (N, K). The dataset stores the targets as one long
-# vector `y_flat` of shape (N*K,): sample 0's K values, then sample 1's K values, and so on.
-# Make `mse_from_flat` return the mean squared error with every output paired with its own target value.
-# The same function serves models with other K (the example below has K = 3, the checks try other K
-# too) and every N, including N = 1.
+# A model predicts K numbers per sample: `out` is `(N, K)`. The targets come from a table with one column per
+# output, and the loader stacks the columns: `y_cols = torch.stack([table[name] for name in output_names])`,
+# so row k of `y_cols` `(K, N)` holds output k's target for every sample. `mse_from_columns(out, y_cols)`
+# should return the mean squared error with each prediction `out[n, k]` paired with its own target. It runs,
+# without a warning, and returns a number; find out which values it pairs, and fix it. The same function
+# serves models with any K and any N (N = 1 included).
 
-# %% answer flat_targets
-def mse_from_flat(out, y_flat):
-    """out (N, K) float, y_flat (N*K,) float stored sample by sample -> mean squared error, a scalar."""
+# %% answer stacked_targets
+def mse_from_columns(out, y_cols):
+    """out (N, K) float; y_cols (K, N) float, row k = the targets of output k -> mean squared error."""
     ### BEGIN SOLUTION
-    return F.mse_loss(out, y_flat.view_as(out))                 # (N, K) with (N, K)
+    return F.mse_loss(out, y_cols.T)                            # (N, K) with (N, K)
     ### END SOLUTION
     ### BEGIN BROKEN CODE
-    # return F.mse_loss(out, y_flat)                              # (N, K) with (N*K,)
+    # y = y_cols.reshape(out.shape)                               # (N, K) the model's layout
+    # return F.mse_loss(out, y)
     ### END BROKEN CODE
 
 
-out, y = checks.regression_batch(4, 3)                          # (N, K), (N, K)
-mse_from_flat(out, y.reshape(-1))                               # the targets as (N*K,)
+table = {"lat": torch.tensor([48.1, 52.5, 41.4, 59.3]),           # (N,) one column per output
+         "lon": torch.tensor([11.6, 13.4, 2.2, 18.1]),
+         "alt": torch.tensor([0.52, 0.03, 0.01, 0.03])}
+y_cols = torch.stack([table[name] for name in ("lat", "lon", "alt")])     # (K, N)
+out = y_cols.T + 0.1                                            # (N, K): every prediction 0.1 too high
+print(f"y_cols {tuple(y_cols.shape)}, out {tuple(out.shape)}: loss {mse_from_columns(out, y_cols):.4f}")
 
-# %% quick flat_targets 1
-# Quick check (1 point): N = 4, K = 3.
-with checks.exercise("flat_targets"):
+# %% quick stacked_targets 1
+# Quick check (1 point): N = 4 samples, K = 3 outputs.
+with checks.exercise("stacked_targets"):
     out, y = checks.regression_batch(4, 3, seed=2)              # (4, 3), (4, 3)
-    checks.check_paired_loss(mse_from_flat, checks.expected("flat_targets"),
-                             {"out": out, "y_flat": y.reshape(-1)}, target="y_flat", grad_of=None)
+    checks.check_paired_loss(mse_from_columns, checks.expected("stacked_targets"),
+                             {"out": out, "y_cols": y.T.contiguous()}, target="y_cols", grad_of=None)
     checks.passed("quick check: N = 4, K = 3 gives the right loss. " + checks.HIDDEN_NOTE)
 
-# %% hidden flat_targets 2
-for N, K in ((1, 3), (2, 5), (7, 3), (5, 2), (1, 4)):       # N != K: a transposed read cannot pass
+# %% hidden stacked_targets 2
+for N, K in ((1, 3), (2, 5), (7, 3), (5, 2), (6, 1)):       # N != K: no transposed read can pass by luck
     out, y = checks.regression_batch(N, K, seed=20 + N + K) # (N, K), (N, K)
-    checks.check_paired_loss(mse_from_flat, checks.expected("flat_targets"),
-                             {"out": out, "y_flat": y.reshape(-1)}, target="y_flat",
+    checks.check_paired_loss(mse_from_columns, checks.expected("stacked_targets"),
+                             {"out": out, "y_cols": y.T.contiguous()}, target="y_cols",
                              label=f" with N = {N}, K = {K}")
 X, Y = checks.regression_data(96, 5, K=2, seed=4)           # (96, 5), (96, 2)
-checks.check_regression_trains(nn.Linear(5, 2), X, Y.reshape(-1), mse_from_flat, steps=150, min_r2=0.95,
-                               truth=Y)
+checks.check_columns_trains(nn.Linear(5, 2), X, Y, mse_from_columns, steps=150, min_r2=0.95)
 
 # %% [markdown]
-# ## Exercise 3 · Make a silent broadcast fail loudly
+# ## Exercise 3 · A guard with a hole [silent bug]
 #
-# `F.gaussian_nll_loss` (a regression loss that also predicts a variance) broadcasts an (N, 1) output
-# against an (N,) target to (N, N) **without any warning**, so warnings as errors cannot catch it.
-# Make `gaussian_nll_checked` return the mean Gaussian NLL when the shapes match, and **raise a
-# `ValueError` (or an `AssertionError`) whose message names both shapes** (`mean`'s and `target`'s)
-# whenever `target`'s shape differs from `mean`'s in any way, for every N and K, including N = 1.
-# `var` always has `mean`'s shape here.
+# A model predicts how many visitors each of K shops gets in an hour, as the log of a rate: `log_rate`
+# `(N, K)`. The observed `counts` should be `(N, K)` too. `F.poisson_nll_loss` broadcasts a mismatched target
+# without any warning (lesson, section 6), so `poisson_nll_checked` guards it: it should return the mean
+# Poisson NLL when `counts` has `log_rate`'s shape, and raise a `ValueError` (or an `AssertionError`) **whose
+# message names both shapes** whenever the two shapes differ in any way, for every N and K, N = 1 included.
+# Its author tried it on a batch of counts with one sample too few (below), and it raised. Which mismatches
+# does it let through? Make it do what its docstring says.
 
-# %% answer loud_gaussian
-def gaussian_nll_checked(mean, target, var):
-    """mean (N, K) float, target: must be (N, K), var (N, K) > 0 -> mean Gaussian NLL, a scalar."""
+# %% answer loud_poisson
+def poisson_nll_checked(log_rate, counts):
+    """log_rate (N, K) float, counts (N, K) float -> mean Poisson NLL; raises when the shapes differ."""
     ### BEGIN SOLUTION
-    if target.shape != mean.shape:
-        raise ValueError(f"target {tuple(target.shape)} does not have the output's shape "
-                         f"{tuple(mean.shape)}: gaussian_nll_loss would broadcast them against each other")
-    return F.gaussian_nll_loss(mean, target, var)               # (N, K) with (N, K)
+    if counts.shape != log_rate.shape:
+        raise ValueError(f"counts {tuple(counts.shape)} does not have log_rate's shape "
+                         f"{tuple(log_rate.shape)}: poisson_nll_loss needs one count per rate")
+    return F.poisson_nll_loss(log_rate, counts)                 # (N, K) with (N, K)
     ### END SOLUTION
     ### BEGIN BROKEN CODE
-    # return F.gaussian_nll_loss(mean, target, var)               # (N, 1) with (N,): (N, N), silently
+    # if len(counts) != len(log_rate):
+    #     raise ValueError(f"{len(log_rate)} predicted rates but {len(counts)} counts")
+    # return F.poisson_nll_loss(log_rate, counts)                 # log_input=True: log_rate is a log
     ### END BROKEN CODE
 
 
-mean, y = checks.regression_batch(4)                            # (N, 1), (N, 1)
-var = torch.full((4, 1), 0.5)                                   # (N, 1)
-print(f"same shapes: {gaussian_nll_checked(mean, y, var):.4f}")
+log_rate, counts = checks.poisson_batch(4, 2)                   # (N, K), (N, K)
+print(f"same shapes: {poisson_nll_checked(log_rate, counts):.4f}")
 try:
-    print(f"(N,) target: {gaussian_nll_checked(mean, y[:, 0], var):.4f}  <- silent, and wrong")
+    print(f"one sample too few: {poisson_nll_checked(log_rate, counts[:3]):.4f}")
 except (ValueError, AssertionError) as err:
-    print(f"(N,) target: raised {type(err).__name__}: {err}")
+    print(f"one sample too few: raised {type(err).__name__}: {err}")
 
-# %% quick loud_gaussian 1
-# Quick check (1 point): N = 4: the right value for equal shapes; for (N, 1) against (N,) an error
-# whose message names both shapes.
-with checks.exercise("loud_gaussian"):
-    mean, y = checks.regression_batch(4, seed=3)                # (4, 1), (4, 1)
-    var = torch.full((4, 1), 0.5)                               # (4, 1)
-    checks.check_loss(gaussian_nll_checked, checks.expected("loud_gaussian"),
-                      {"mean": mean, "target": y, "var": var}, grad_of=None)
-    checks.check_raises(gaussian_nll_checked, {"mean": mean, "target": y[:, 0], "var": var},
-                        names=("mean", "target"))
-    checks.passed("quick check: N = 4 is right, and loud on a mismatch. " + checks.HIDDEN_NOTE)
+# %% quick loud_poisson 1
+# Quick check (1 point): N = 4, K = 1: the right value for equal shapes; for an (N, 1) output against (N,)
+# counts an error whose message names both shapes.
+with checks.exercise("loud_poisson"):
+    log_rate, counts = checks.poisson_batch(4, seed=3)          # (4, 1), (4, 1)
+    checks.check_loss(poisson_nll_checked, checks.expected("loud_poisson"),
+                      {"log_rate": log_rate, "counts": counts}, grad_of=None)
+    checks.check_raises(poisson_nll_checked, {"log_rate": log_rate, "counts": counts[:, 0]},
+                        names=("log_rate", "counts"))
+    checks.passed("quick check: N = 4 is right, and loud on a mismatch. Hidden checks also try N = 1, an odd "
+                  "N, other K, eight kinds of mismatched shapes and the gradient.")
 
-# %% hidden loud_gaussian 2
+# %% hidden loud_poisson 2
 g = torch.Generator().manual_seed(3)
 for N, K in ((1, 3), (2, 3), (7, 3), (5, 2)):               # N = 1, an odd N; N != K
-    for case, mean_shape, target_shape in checks.mismatched_shapes(N, K):
-        mean = torch.randn(mean_shape, generator=g)         # mean_shape
-        target = torch.randn(target_shape, generator=g)     # target_shape, not mean_shape
-        var = torch.rand(mean_shape, generator=g) + 0.2     # mean_shape
-        checks.check_raises(gaussian_nll_checked, {"mean": mean, "target": target, "var": var},
-                            names=("mean", "target"), why=f"(N = {N}, K = {K}: {case}.)")
+    for case, rate_shape, counts_shape in checks.mismatched_shapes(N, K):
+        log_rate = torch.randn(rate_shape, generator=g)     # rate_shape
+        counts = torch.poisson(torch.full(counts_shape, 2.0), generator=g)  # counts_shape, not rate_shape
+        checks.check_raises(poisson_nll_checked, {"log_rate": log_rate, "counts": counts},
+                            names=("log_rate", "counts"), why=f"(N = {N}, K = {K}: {case}.)")
 for N, K in ((1, 3), (2, 5), (7, 3), (6, 1)):
-    mean, y = checks.regression_batch(N, K, seed=40 + N)    # (N, K), (N, K)
-    var = torch.rand(N, K, generator=g) + 0.2               # (N, K)
-    checks.check_loss(gaussian_nll_checked, checks.expected("loud_gaussian"),
-                      {"mean": mean, "target": y, "var": var}, grad_of="mean",
+    log_rate, counts = checks.poisson_batch(N, K, seed=40 + N)    # (N, K), (N, K)
+    checks.check_loss(poisson_nll_checked, checks.expected("loud_poisson"),
+                      {"log_rate": log_rate, "counts": counts}, grad_of="log_rate",
                       label=f" with N = {N}, K = {K}")
 
 # %% [markdown]
-# ## Exercise 4 · A training loop whose loss looks fine
+# ## Exercise 4 · Sample weights that change nothing [silent bug]
 #
-# `train_regressor` trains a one-output model with Adam on the mean squared error, written out by hand.
-# The loss goes down and then settles, so nothing seems wrong, and no warning is printed. But R² stays
-# near 0: the model predicts the same number for every input. Fix the loop. The targets `y` are (N,);
-# the model's output is (N, 1). Keep returning a list with one Python float per step: the mean squared
-# error of that step. Leave the caller's `X` and `y` as they are.
+# Some labels of a data set are known to be wrong, and a weight per sample says how far to trust each one:
+# `w` `(N,)`, 0 for a wrong label, 1 for a checked one, anything between for the rest. `train_regressor`
+# trains a one-output model (`model(X)` is `(N, 1)`) with Adam on the weighted mean squared error,
+# `sum over n of w[n] * (out[n] - y[n])**2, divided by the sum of w`, and returns each step's loss as a Python
+# float. It runs without a warning and its loss goes down, but the cell below scores the trained model on
+# new, correctly labelled samples, and R² is far from 1. Fix the loop. Keep returning one Python float per
+# step (the weighted mean squared error of that step), and leave the caller's `X`, `y` and `w` as they are.
 
 # %% answer train_loop
-def train_regressor(model, X, y, steps=150, lr=0.05):
-    """Train model (X (N, F) -> (N, 1)) on y (N,) float with Adam; return the loss of each step (floats)."""
+def train_regressor(model, X, y, w, steps=150, lr=0.05):
+    """Train model (X (N, F) -> (N, 1)) on y (N,) with sample weights w (N,) >= 0 by Adam on the weighted
+    mean squared error; return the loss of each step (Python floats)."""
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     losses = []
     for _ in range(steps):
         out = model(X)                                          # (N, 1)
+        sq_err = (out - y.view_as(out)) ** 2                    # (N, 1)
         ### BEGIN SOLUTION
-        loss = ((out - y.view_as(out)) ** 2).mean()             # (N, 1) - (N, 1)
+        loss = (w.view_as(out) * sq_err).sum() / w.sum()        # () the weighted mean
         ### END SOLUTION
         ### BEGIN BROKEN CODE
-        # loss = ((out - y) ** 2).mean()                          # (N, 1) - (N,) -> (N, N)
+        # loss = (w * sq_err).sum() / w.sum()                     # () the weighted mean
         ### END BROKEN CODE
         opt.zero_grad()
         loss.backward()
@@ -197,157 +239,198 @@ def train_regressor(model, X, y, steps=150, lr=0.05):
     return losses
 
 
+X, y, w, X_new, y_new = checks.outlier_regression_data(64)     # (N, F), (N,), (N,), (M, F), (M,)
 torch.manual_seed(0)
-X, y = checks.regression_data(64)                               # (N, F), (N,)
 model = nn.Linear(4, 1)
-losses = train_regressor(model, X, y)
+losses = train_regressor(model, X, y, w)
 with torch.no_grad():
-    r2 = checks.r2_score(model(X), y)
-print(f"loss {losses[0]:.3f} -> {losses[-1]:.3f} (var(y) = {y.var(unbiased=False):.3f}), R² {r2:.3f}")
+    r2 = checks.r2_score(model(X_new), y_new)
+print(f"{int((w == 0).sum())} of {len(w)} labels are wrong (weight 0) | loss {losses[0]:.3f} -> "
+      f"{losses[-1]:.3f} | R² on {len(y_new)} new samples {r2:.3f}")
 
 # %% quick train_loop 1
-# Quick check (1 point): 100 steps reach R² >= 0.95 on easy data, and X and y are left as they were.
+# Quick check (1 point): the first step reports the weighted MSE of the untrained model; 100 steps reach
+# R² >= 0.95 on new samples; X, y and w are left as they were.
 with checks.exercise("train_loop"):
+    X, y, w, X_new, y_new = checks.outlier_regression_data(64, seed=1)    # (64, 4), (64,), (64,), ...
     torch.manual_seed(1)
-    X, y = checks.regression_data(64, seed=1)                   # (64, 4), (64,)
     model = nn.Linear(4, 1)
-    given = {"X": X.clone(), "y": y.clone()}
-    checks.call_with(train_regressor, {"model": model, "X": X, "y": y, "steps": 100, "lr": 0.05})
-    checks.check_not_mutated("train_regressor(model, X, y)", given, {"X": X, "y": y})
     with torch.no_grad():
-        checks.check_r2(model(X), y, 0.95, context="After train_regressor(model, X, y, steps=100): ")
-    checks.passed("quick check: R² >= 0.95. " + checks.HIDDEN_NOTE)
+        out0 = model(X)                                         # (64, 1) the untrained model's output
+        first = float(checks.expected("train_loop")(out0, y, w))     # step 0's loss, sample by sample
+    given = {"X": X.clone(), "y": y.clone(), "w": w.clone()}
+    losses = checks.call_with(train_regressor,
+                              {"model": model, "X": X, "y": y, "w": w, "steps": 100, "lr": 0.1})
+    checks.check_not_mutated("train_regressor(model, X, y, w)", given, {"X": X, "y": y, "w": w})
+    checks.check_weighted_history(losses, steps=100, first=first, out=out0, y=y, w=w)
+    with torch.no_grad():
+        checks.check_r2(model(X_new), y_new, 0.95,
+                        context="On new samples, after train_regressor(model, X, y, w, steps=100): ")
+    checks.passed("quick check: the weights count, R² >= 0.95. Hidden checks also try N = 1, an odd N, "
+                  "weights between 0 and 1 and an MLP.")
 
 # %% hidden train_loop 3
+X, y, w, X_new, y_new = checks.outlier_regression_data(75, 6, seed=7, soft=True)   # odd N, weights in [0, 1]
 torch.manual_seed(2)
-X, y = checks.regression_data(75, 6, seed=7)                # (75, 6), (75,): an odd N
 model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 1))
 with torch.no_grad():
-    first = float(checks.expected("train_loop")(model(X), y))   # step 0's loss, computed value by value
-given = {"X": X.clone(), "y": y.clone()}
-losses = checks.call_with(train_regressor, {"model": model, "X": X, "y": y, "steps": 150, "lr": 0.02})
-checks.check_not_mutated("train_regressor(model, X, y)", given, {"X": X, "y": y})
-checks.check_loss_history(losses, steps=150, first=first)
+    out0 = model(X)                                         # (75, 1)
+    first = float(checks.expected("train_loop")(out0, y, w))
+given = {"X": X.clone(), "y": y.clone(), "w": w.clone()}
+losses = checks.call_with(train_regressor,
+                          {"model": model, "X": X, "y": y, "w": w, "steps": 150, "lr": 0.05})
+checks.check_not_mutated("train_regressor(model, X, y, w)", given, {"X": X, "y": y, "w": w})
+checks.check_weighted_history(losses, steps=150, first=first, out=out0, y=y, w=w)
 with torch.no_grad():
-    checks.check_r2(model(X), y, 0.95, context="An MLP after train_regressor(model, X, y, steps=150): ")
-X, y = checks.regression_data(1, seed=5)                    # (1, 4), (1,): N = 1
+    checks.check_r2(model(X_new), y_new, 0.9,
+                    context="On new samples, an MLP after train_regressor(model, X, y, w, steps=150): ")
+X, y, w, _, _ = checks.outlier_regression_data(1, seed=5)  # (1, 4), (1,), (1,): N = 1
 model = nn.Linear(4, 1)
 with torch.no_grad():
-    first = float(checks.expected("train_loop")(model(X), y))
-losses = checks.call_with(train_regressor, {"model": model, "X": X, "y": y, "steps": 100, "lr": 0.05},
+    out0 = model(X)                                         # (1, 1)
+    first = float(checks.expected("train_loop")(out0, y, w))
+losses = checks.call_with(train_regressor,
+                          {"model": model, "X": X, "y": y, "w": w, "steps": 100, "lr": 0.05},
                           what="train_regressor with N = 1")
-checks.check_loss_history(losses, steps=100, first=first, what="train_regressor with N = 1")
+checks.check_weighted_history(losses, steps=100, first=first, out=out0, y=y, w=w,
+                              what="train_regressor with N = 1")
 assert losses[-1] < 0.01, (f"train_regressor with N = 1 reports {losses[-1]:.4f} as its last loss: "
                            "one sample and a linear model can be fitted exactly, so the loss should "
                            "fall to about 0")
 
 # %% [markdown]
-# ## Exercise 5 · A metric that is wrong on perfect predictions
+# ## Exercise 5 · A position counts only if every coordinate is close [silent bug]
 #
-# `fraction_within` gets the predictions `pred` (N, 1) and the targets `y` (N,), and should return the
-# fraction of samples whose prediction lies within `tol` of its own target, as a Python float. Right now
-# it reports more than 1.0 for predictions that are all exactly right.
+# A model locates N objects in space: `pred` `(N, K)` holds K coordinates per object, `y` `(N, K)` the true
+# positions. A prediction is a **hit** when every one of its coordinates is within that coordinate's
+# tolerance: `tol` `(K,)` holds one tolerance per coordinate (below: 0.5 across, 0.5 along, 1.0 up).
+# `fraction_hit` should return the fraction of the N objects that are hits, as a Python float, for any N and
+# K (N = 1 included). It returns a plausible number between 0 and 1. Work out by hand how many of the four
+# objects below are hits, then find out what the function counts instead.
 
-# %% answer within_tolerance
-def fraction_within(pred, y, tol):
-    """pred (N, 1) float, y (N,) float, tol a float -> fraction of |pred - y| <= tol, a float in [0, 1]."""
+# %% answer all_within
+def fraction_hit(pred, y, tol):
+    """pred (N, K), y (N, K), tol (K,) float -> fraction of samples within tol on every coordinate."""
     ### BEGIN SOLUTION
-    return ((pred.squeeze(1) - y).abs() <= tol).float().mean().item()    # (N,) with (N,)
+    close = (pred - y).abs() <= tol                             # (N, K)
+    return close.all(dim=1).float().mean().item()
     ### END SOLUTION
     ### BEGIN BROKEN CODE
-    # return ((pred - y).abs() <= tol).sum().item() / len(y)             # (N, 1) with (N,) -> (N, N)
+    # close = (pred - y).abs() <= tol                             # (N, K)
+    # return close.all(dim=0).float().mean().item()
     ### END BROKEN CODE
 
 
-y = torch.tensor([0.0, 0.2, 0.4, 1.0, 1.1, 3.0])                # (N,)
-fraction_within(y[:, None], y, 0.25)                            # perfect predictions, (N, 1)
+y = torch.tensor([[0.0, 0.0, 0.0], [1.0, 2.0, 0.5], [4.0, -1.0, 2.0], [2.5, 2.5, 1.0]])       # (N, K)
+error = torch.tensor([[0.1, 0.2, 0.5], [0.75, 0.0, 0.0], [0.0, 0.1, 1.5], [0.25, -0.375, -0.875]])   # (N, K)
+pred = y + error                                                                              # (N, K)
+tol = torch.tensor([0.5, 0.5, 1.0])                                                           # (K,)
+print(f"fraction of hits: {fraction_hit(pred, y, tol):.4f}")
 
-# %% quick within_tolerance 1
-# Quick check (1 point): perfect predictions score exactly 1.0.
-with checks.exercise("within_tolerance"):
-    y = torch.tensor([0.0, 0.2, 0.4, 1.0, 1.1, 3.0])            # (6,)
-    pred = y[:, None].clone()                                   # (6, 1): every prediction exactly right
-    checks.check_fraction(fraction_within, pred, y, 0.25, checks.expected("within_tolerance")(pred, y, 0.25),
-                          case="perfect predictions")
-    checks.passed("quick check: perfect predictions give 1.0. " + checks.HIDDEN_NOTE)
+# %% quick all_within 1
+# Quick check (1 point): the four objects above.
+with checks.exercise("all_within"):
+    y = torch.tensor([[0.0, 0.0, 0.0], [1.0, 2.0, 0.5], [4.0, -1.0, 2.0], [2.5, 2.5, 1.0]])   # (4, 3)
+    pred = y + torch.tensor([[0.1, 0.2, 0.5], [0.75, 0.0, 0.0], [0.0, 0.1, 1.5], [0.25, -0.375, -0.875]])
+    tol = torch.tensor([0.5, 0.5, 1.0])                                                       # (3,)
+    checks.check_hit_fraction(fraction_hit, pred, y, tol, checks.expected("all_within")(pred, y, tol),
+                              case="the four objects above")
+    checks.passed("quick check: the four objects are counted right. Hidden checks also try N = 1, an odd N, "
+                  "other K and coordinates exactly at their tolerance.")
 
-# %% hidden within_tolerance 2
+# %% hidden all_within 2
 g = torch.Generator().manual_seed(5)
-noisy = torch.randn(7, generator=g)                         # (7,): an odd N
-edge = torch.tensor([0.5, 1.0, -2.0, 3.25, 0.0])            # (5,)
-cases = [("N = 1, perfect", y[:1, None].clone(), y[:1], 0.25),
-         ("each prediction belongs to the previous sample", y.roll(1)[:, None], y, 0.25),
-         ("every prediction off by 1", (y + 1)[:, None], y, 0.25),
-         ("every prediction off by 1, tol 1.5", (y + 1)[:, None], y, 1.5),
-         ("N = 7, some within tol", (noisy + 0.3 * torch.randn(7, generator=g))[:, None], noisy, 0.18),
-         ("N = 5, two exactly tol away", (edge + torch.tensor([0.25, -0.25, 0.5, 0.125, -0.375]))[:, None],
-          edge, 0.25)]
-for name, pred, target, tol in cases:
-    want = checks.expected("within_tolerance")(pred, target, tol)
-    checks.check_fraction(fraction_within, pred, target, tol, want, case=name)
+
+
+def scattered(N, K, spread):                                # positions and predictions off by up to spread
+    truth = torch.randn(N, K, generator=g) * 3              # (N, K)
+    return truth + spread * (2 * torch.rand(N, K, generator=g) - 1), truth
+
+
+tol4 = torch.tensor([0.25, 0.5, 0.125, 1.0])                # (4,) exact in binary: ties are exact
+edge = torch.tensor([[0.0, 1.0, -2.0, 3.0], [0.5, 0.5, 0.5, 0.5], [1.0, -1.0, 2.0, 0.0],
+                     [2.0, 2.0, 2.0, 2.0], [-1.0, 0.0, 1.0, 2.0]])                # (5, 4)
+off = torch.tensor([[0.25, -0.5, 0.125, 1.0], [0.25, 0.5, 0.25, 0.0], [0.0, 0.0, 0.0, 1.25],
+                    [-0.25, 0.0, -0.125, -1.0], [0.5, 0.0, 0.0, 0.0]])            # (5, 4): some exactly tol
+cases = [("N = 1, one coordinate off", *scattered(1, 3, 0.0), torch.tensor([0.5, 0.5, 1.0])),
+         ("N = 7, K = 2", *scattered(7, 2, 0.6), torch.tensor([0.5, 0.25])),
+         ("N = 5, K = 4, some exactly at the tolerance", edge + off, edge, tol4),
+         ("N = 6, K = 1", *scattered(6, 1, 0.8), torch.tensor([0.4])),
+         ("N = 9, K = 3, every prediction right", *scattered(9, 3, 0.0), torch.tensor([0.1, 0.2, 0.3])),
+         ("N = 3, K = 5, nothing close", *scattered(3, 5, 0.0), torch.full((5,), 0.5))]
+cases[0][1][0, 1] += 0.75                                   # the N = 1 object: its second coordinate is off
+cases[5][1].add_(2.0)                                       # every coordinate 2 away
+for name, pred, truth, tol in cases:
+    want = checks.expected("all_within")(pred, truth, tol)
+    checks.check_hit_fraction(fraction_hit, pred, truth, tol, want, case=name)
 
 # %% [markdown]
-# ## Exercise 6 · Predict the shape
+# ## Exercise 6 · Shapes in a forecaster you cannot run here [predict, then run]
 #
-# Predict each shape and write it as a tuple of ints (`()` for a scalar). Work each one out on paper
-# first; running the expression afterwards shows whether you were right. The broken answers are common
-# guesses; only some are right.
+# A weather service predicts K = 5 quantities (temperature, rain, wind, pressure, humidity) for N = 12
+# stations from F = 9 measurements each. This code is **not** in the notebook:
 #
 # ```python
-# N = 8
-# X = torch.randn(N, 4)                                # (N, 4)
-# out = nn.Linear(4, 1)(X)
-# y = torch.randn(N)                                   # targets from a table column
-# var = torch.ones(N, 1)
+# X = torch.randn(12, 9)                  # 12 stations, 9 measurements each
+# net = nn.Linear(9, 5)
+# out = net(X)
+# y = torch.randn(12, 5)                  # the true values
+# w = torch.rand(12)                      # one weight per station
 # ```
+#
+# Work out the shape of each expression on paper, with the rules of the lesson's section 2 (line the shapes
+# up from the right, a missing dim counts as 1, a size 1 is stretched; a reduction removes its dim unless
+# `keepdim=True`; `torch.stack` adds a new dim 0):
 #
 # | name | expression |
 # |---|---|
 # | `shape_out` | `out` |
-# | `shape_diff` | `out - y` |
-# | `shape_mse_none` | `F.mse_loss(out, y, reduction="none")` |
-# | `shape_fixed_none` | `F.mse_loss(out, y.view_as(out), reduction="none")` |
-# | `shape_gauss_none` | `F.gaussian_nll_loss(out, y, var, reduction="none")` |
-# | `shape_squeeze_n1` | `out[:1].squeeze()` |
+# | `shape_mean` | `y.mean(0)` |
+# | `shape_scaled` | `(y - y.mean(0)) / y.std(0)` |
+# | `shape_station_err` | `(out - y).abs().mean(1, keepdim=True)` |
+# | `shape_temp_loss` | `F.mse_loss(out[:, 0], y[:, :1], reduction="none")` |
+# | `shape_weighted` | `w * (out - y).pow(2).mean(1, keepdim=True)` |
+# | `shape_columns` | `torch.stack([y[:, k] for k in range(5)])` |
+# | `shape_all_close` | `((out - y).abs() <= 0.5).all(0)` |
+#
+# Write each prediction as a tuple of ints (`()` for a scalar) and run the check: it checks all eight at once
+# and names the ones that missed, never their shapes. For each miss, write one sentence in `why` saying which
+# operation you misread (`why["shape_mean"] = "..."`), then correct the prediction and run the check again.
+# Afterwards, run the code above in a new cell and print each shape: that is the "then run".
 
-# %% answer predict_shape
+# %% answer predict_broadcast
 ### BEGIN SOLUTION
-shape_out = (8, 1)
-shape_diff = (8, 8)
-shape_mse_none = (8, 8)
-shape_fixed_none = (8, 1)
-shape_gauss_none = (8, 8)
-shape_squeeze_n1 = ()
+shape_out = (12, 5)
+shape_mean = (5,)
+shape_scaled = (12, 5)
+shape_station_err = (12, 1)
+shape_temp_loss = (12, 12)
+shape_weighted = (12, 12)
+shape_columns = (5, 12)
+shape_all_close = (5,)
+why = {}
 ### END SOLUTION
 ### BEGIN BROKEN CODE
-# shape_out = (8, 1)
-# shape_diff = (8,)
-# shape_mse_none = (8,)
-# shape_fixed_none = (8, 1)
-# shape_gauss_none = (8, 1)
-# shape_squeeze_n1 = (1,)
+# shape_out = None
+# shape_mean = None
+# shape_scaled = None
+# shape_station_err = None
+# shape_temp_loss = None
+# shape_weighted = None
+# shape_columns = None
+# shape_all_close = None
+# why = {}
 ### END BROKEN CODE
 
-# %% quick predict_shape 2
-# Quick check (2 points): the first two predictions.
-with checks.exercise("predict_shape"):
-    N = 8
-    X = torch.randn(N, 4)                                       # (N, 4)
-    out = nn.Linear(4, 1)(X)                                    # (N, 1)
-    y = torch.randn(N)                                          # (N,)
-    checks.check_shape("shape_out", shape_out, out.shape)
-    checks.check_shape("shape_diff", shape_diff, (out - y).shape)
-    checks.passed("quick check: the first two shapes are right. " + checks.HIDDEN_NOTE)
+# %% quick predict_broadcast 3
+# Quick check (3 points): all eight predictions; the full check asks them again at grading.
+with checks.exercise("predict_broadcast"):
+    predicted = {"shape_out": shape_out, "shape_mean": shape_mean, "shape_scaled": shape_scaled,
+                 "shape_station_err": shape_station_err, "shape_temp_loss": shape_temp_loss,
+                 "shape_weighted": shape_weighted, "shape_columns": shape_columns,
+                 "shape_all_close": shape_all_close}
+    checks.check_predictions(predicted, checks.expected("predict_broadcast")(), why)
+    checks.passed("quick check: all eight predictions are right (the full check at grading asks the same).")
 
-# %% hidden predict_shape 2
-# Full check (2 points): the quick check again; the other four predictions are checked at grading.
-var = torch.ones(N, 1)                                      # (N, 1)
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")                         # the warning is the point; we want the shape
-    mse_none = F.mse_loss(out, y, reduction="none")
-checks.check_shape("shape_mse_none", shape_mse_none, mse_none.shape)
-fixed_none = F.mse_loss(out, y.view_as(out), reduction="none")
-checks.check_shape("shape_fixed_none", shape_fixed_none, fixed_none.shape)
-checks.check_shape("shape_gauss_none", shape_gauss_none,
-                   F.gaussian_nll_loss(out, y, var, reduction="none").shape)
-checks.check_shape("shape_squeeze_n1", shape_squeeze_n1, out[:1].squeeze().shape)
+# %% hidden predict_broadcast 1
+checks.check_predictions(predicted, checks.expected("predict_broadcast")(), why)

@@ -270,37 +270,57 @@ def test_call_with_shows_models_and_numbers_plainly():
 
 
 # ------------------------------------------------------------------------ a metric, a training report
-def test_check_fraction_diagnoses_the_broadcast_and_rejects_coincidences():
-    y = torch.tensor([0.0, 0.2, 0.4, 1.0, 1.1, 3.0])
-    right = lambda pred, y, tol: ((pred[:, 0] - y).abs() <= tol).float().mean().item()   # noqa: E731
-    assert checks.check_fraction(right, y[:, None], y, 0.25, 1.0, case="perfect") == 1.0
-    for wrong, tag in ((lambda pred, y, tol: ((pred - y).abs() <= tol).sum().item() / len(y),
-                        "metric-broadcast"),
-                       (lambda pred, y, tol: ((pred - y).abs() <= tol).float().mean().item(),
-                        "metric-broadcast"),
-                       (lambda pred, y, tol: ((pred[:, 0] - y).abs() <= tol).float().mean(), "not-a-float")):
+def _hits():
+    y = torch.tensor([[0.0, 0.0, 0.0], [1.0, 2.0, 0.5], [4.0, -1.0, 2.0], [2.5, 2.5, 1.0]])
+    error = torch.tensor([[0.1, 0.2, 0.5], [0.75, 0.0, 0.0], [0.0, 0.1, 1.5], [0.25, -0.375, -0.875]])
+    return y + error, y, torch.tensor([0.5, 0.5, 1.0])
+
+
+def test_reference_hit_fraction_counts_samples_whose_every_coordinate_is_close():
+    pred, y, tol = _hits()
+    assert references.reference_hit_fraction(pred, y, tol) == 0.5
+    assert references.reference_hit_fraction(y, y, tol) == 1.0
+    exact = y + tol                                             # every coordinate exactly at its tolerance
+    assert references.reference_hit_fraction(exact, y, tol) == 1.0
+
+
+def test_check_hit_fraction_names_each_wrong_reading_and_never_the_code():
+    pred, y, tol = _hits()
+    right = lambda pred, y, tol: ((pred - y).abs() <= tol).all(dim=1).float().mean().item()   # noqa: E731
+    assert checks.check_hit_fraction(right, pred, y, tol, 0.5, case="four") == 0.5
+    for wrong, tag in ((lambda p, t, tol: ((p - t).abs() <= tol).all(dim=0).float().mean().item(),
+                        "reduced-wrong-dim"),
+                       (lambda p, t, tol: ((p - t).abs() <= tol).float().mean().item(), "pairs-not-samples"),
+                       (lambda p, t, tol: ((p - t).abs() <= tol).any(dim=1).float().mean().item(), "any-not-all"),
+                       (lambda p, t, tol: float(((p - t).abs() <= tol).all()), "reduced-everything"),
+                       (lambda p, t, tol: ((p - t).abs() <= tol).all(dim=1).float().mean(), "not-a-float")):
         with pytest.raises(checks.CheckFailed) as failed:
-            checks.check_fraction(wrong, y[:, None], y, 0.25, 1.0, case="perfect")
+            checks.check_hit_fraction(wrong, pred, y, tol, 0.5, case="four")
         assert failed.value.tag == tag
-        assert "squeeze" not in str(failed.value) and "view" not in str(failed.value)
-    # strictly-less on exact ties gives 1/5 here, which is also 5 pairs / 25: not a broadcast
-    edge = torch.tensor([0.5, 1.0, -2.0, 3.25, 0.0])
-    pred = (edge + torch.tensor([0.25, -0.25, 0.5, 0.125, -0.375]))[:, None]
-    less = lambda pred, y, tol: ((pred[:, 0] - y).abs() < tol).float().mean().item()   # noqa: E731
+        assert "dim=1" not in str(failed.value) and "all(" not in str(failed.value)
+
+
+def test_check_hit_fraction_names_no_reading_by_coincidence():
+    pred, y, tol = _hits()
+    always_zero = lambda p, t, tol: 0.0                         # noqa: E731 - equals all() here, by chance
     with pytest.raises(checks.CheckFailed) as failed:
-        checks.check_fraction(less, pred, edge, 0.25, 0.6, case="ties")
+        checks.check_hit_fraction(always_zero, pred, y, tol, 0.5, case="four")
+    assert failed.value.tag == "wrong-value"
+    third = lambda p, t, tol: 1 / 3                             # noqa: E731 - equals all(dim=0) here, by chance
+    with pytest.raises(checks.CheckFailed) as failed:
+        checks.check_hit_fraction(third, pred, y, tol, 0.5, case="four")
     assert failed.value.tag == "wrong-value"
 
 
-def test_check_fraction_fails_an_in_place_squeeze():
-    y = torch.tensor([0.0, 0.2, 0.4])
+def test_check_hit_fraction_fails_an_in_place_change():
+    pred, y, tol = _hits()
 
-    def squeezes(pred, y, tol):
-        pred.squeeze_(1)
-        return ((pred - y).abs() <= tol).float().mean().item()
+    def shifts(pred, y, tol):
+        pred -= y
+        return (pred.abs() <= tol).all(dim=1).float().mean().item()
 
     with pytest.raises(checks.CheckFailed, match="changed its argument pred in place"):
-        checks.check_fraction(squeezes, y[:, None].clone(), y, 0.25, 1.0, case="perfect")
+        checks.check_hit_fraction(shifts, pred, y, tol, 0.5, case="four")
 
 
 def test_check_loss_history():
@@ -312,3 +332,121 @@ def test_check_loss_history():
         with pytest.raises(checks.CheckFailed, match=match) as failed:
             checks.check_loss_history(losses, steps=3, first=2.0)
         assert failed.value.tag == "loss-report"
+
+
+# ------------------------------------------------------------------------ issue 13: new situations
+def test_poisson_batch_and_outlier_data():
+    log_rate, counts = checks.poisson_batch(5, 3, seed=1)
+    assert log_rate.shape == counts.shape == (5, 3)
+    assert bool((counts >= 0).all()) and bool((counts == counts.round()).all())
+    X, y, w, X_new, y_new = checks.outlier_regression_data(64, 5, seed=2, n_new=10)
+    assert X.shape == (64, 5) and y.shape == w.shape == (64,) and X_new.shape == (10, 5) and y_new.shape == (10,)
+    assert int((w == 0).sum()) == 16 and bool((w[w > 0] == 1).all())
+    _, _, soft, _, _ = checks.outlier_regression_data(64, seed=2, soft=True)
+    assert bool(((soft == 0) | ((soft >= 0.5) & (soft <= 1))).all()) and int((soft == 0).sum()) == 16
+    _, _, one, _, _ = checks.outlier_regression_data(1, seed=5)
+    assert one.tolist() == [1.0]                                # N = 1: the one label is a right one
+
+
+def test_references_of_the_new_exercises_match_torch():
+    out, y = checks.regression_batch(5, 1, seed=0)
+    assert torch.allclose(references.reference_l1(out[:, 0], y), F.l1_loss(out, y))
+    log_rate, counts = checks.poisson_batch(4, 3, seed=2)
+    assert torch.allclose(references.reference_poisson_nll(log_rate, counts), F.poisson_nll_loss(log_rate, counts))
+    X, y, w, _, _ = checks.outlier_regression_data(8, seed=1, soft=True)
+    out = X[:, :1] * 2                                          # (8, 1) any output
+    want = (w * (out[:, 0] - y) ** 2).sum() / w.sum()
+    assert torch.allclose(references.reference_weighted_mse(out, y, w), want)
+    out, Y = checks.regression_batch(4, 3, seed=3)
+    assert torch.allclose(references.EXPECTED["stacked_targets"](out, Y.T.contiguous()), F.mse_loss(out, Y))
+
+
+def test_predicted_forecaster_shapes_and_the_recorded_table():
+    import json
+    from pathlib import Path
+
+    shapes = references.predicted_forecaster_shapes()
+    assert shapes == {"shape_out": (12, 5), "shape_mean": (5,), "shape_scaled": (12, 5),
+                      "shape_station_err": (12, 1), "shape_temp_loss": (12, 12), "shape_weighted": (12, 12),
+                      "shape_columns": (5, 12), "shape_all_close": (5,)}
+    before = torch.random.get_rng_state()
+    references.predicted_forecaster_shapes()
+    assert torch.equal(before, torch.random.get_rng_state())    # leaves the checks' random numbers alone
+    recorded = json.loads((Path(checks.__file__).parent / "expected.json").read_text())["predict_broadcast"]
+    assert {k: tuple(v) for k, v in recorded[0]["json"].items()} == shapes
+
+
+def test_check_paired_loss_names_an_l1_broadcast_and_a_stacked_table_read_in_memory_order():
+    out, y = checks.regression_batch(4, 1, seed=5)
+
+    def l1_broadcast(out, y):
+        out, y = torch.broadcast_tensors(out, y)
+        return F.l1_loss(out, y)
+
+    with pytest.raises(checks.CheckFailed, match=r"the \(4, 4\) table") as failed:
+        checks.check_paired_loss(l1_broadcast, references.reference_l1, {"out": out[:, 0], "y": y}, loss="L1Loss",
+                                 grad_of=None)
+    assert failed.value.tag == "broadcast"
+    checks.check_paired_loss(lambda out, y: F.l1_loss(out, y.view_as(out)), references.reference_l1,
+                             {"out": out[:, 0], "y": y}, loss="L1Loss")
+    out, Y = checks.regression_batch(5, 3, seed=6)
+    args = {"out": out, "y_cols": Y.T.contiguous()}
+    reference = references.EXPECTED["stacked_targets"]
+    for wrong in (lambda out, y_cols: F.mse_loss(out, y_cols.reshape(out.shape)),
+                  lambda out, y_cols: F.mse_loss(out.reshape(y_cols.shape), y_cols),
+                  lambda out, y_cols: F.mse_loss(out.flatten(), y_cols.flatten())):
+        with pytest.raises(checks.CheckFailed, match="in memory order") as failed:
+            checks.check_paired_loss(wrong, reference, args, target="y_cols")
+        assert failed.value.tag == "table-order" and ".T" not in str(failed.value)
+    checks.check_paired_loss(lambda out, y_cols: F.mse_loss(out, y_cols.T), reference, args, target="y_cols")
+
+
+def test_check_columns_trains_fails_the_memory_order_read_and_passes_the_transpose():
+    X, Y = checks.regression_data(96, 5, K=2, seed=4)
+    res = checks.check_columns_trains(nn.Linear(5, 2), X, Y, lambda output, y: F.mse_loss(output, y.T), steps=150)
+    assert res["r2"] > 0.95
+    with pytest.raises(checks.CheckFailed, match="R²"):
+        checks.check_columns_trains(nn.Linear(5, 2), X, Y,
+                                    lambda output, y: F.mse_loss(output, y.reshape(output.shape)), steps=150)
+
+
+def _weighted_loop(loss_of):
+    def train_regressor(model, X, y, w, steps=150, lr=0.05):
+        opt = torch.optim.Adam(model.parameters(), lr=lr)
+        losses = []
+        for _ in range(steps):
+            out = model(X)
+            loss = loss_of(out, y, w)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        return losses
+    return train_regressor
+
+
+def test_check_weighted_history_names_the_readings_that_drop_the_weights():
+    X, y, w, X_new, y_new = checks.outlier_regression_data(64, seed=1)
+    cases = {"plain sum of the 64 squared errors": lambda o, y, w: (w * (o - y[:, None]) ** 2).sum() / w.sum(),
+             "unweighted mean squared error": lambda o, y, w: F.mse_loss(o, y[:, None]),
+             "divided by the 64 samples": lambda o, y, w: (w[:, None] * (o - y[:, None]) ** 2).mean()}
+    for match, loss_of in cases.items():
+        torch.manual_seed(1)
+        model = nn.Linear(4, 1)
+        with torch.no_grad():
+            out0 = model(X)
+            first = float(references.reference_weighted_mse(out0, y, w))
+        losses = _weighted_loop(loss_of)(model, X, y, w, steps=5, lr=0.1)
+        with pytest.raises(checks.CheckFailed, match=match) as failed:
+            checks.check_weighted_history(losses, steps=5, first=first, out=out0, y=y, w=w)
+        assert failed.value.tag == "loss-report"
+    torch.manual_seed(1)
+    model = nn.Linear(4, 1)
+    with torch.no_grad():
+        out0 = model(X)
+        first = float(references.reference_weighted_mse(out0, y, w))
+    right = _weighted_loop(lambda o, y, w: (w[:, None] * (o - y[:, None]) ** 2).sum() / w.sum())
+    losses = right(model, X, y, w, steps=100, lr=0.1)
+    checks.check_weighted_history(losses, steps=100, first=first, out=out0, y=y, w=w)
+    with torch.no_grad():
+        assert checks.check_r2(model(X_new), y_new, 0.95) > 0.95

@@ -1,19 +1,23 @@
 # %% [markdown]
 # # 04 · Convolutions and pooling — exercises
 #
-# Each exercise below holds **broken code that runs**: run its cell and you meet the real error
-# (or the silent wrong result) that the lesson `course/04-convolutions-and-pooling-lesson.ipynb` explains.
-# Fix the code **in place**, in the same cell, then run the check below it.
+# Each exercise below holds **code that runs**: run its cell and you meet a real error or a wrong
+# result that raises nothing. None of them is a copy of a lesson example
+# (`course/04-convolutions-and-pooling-lesson.ipynb`): the layers, the image sizes or the model are
+# other ones, so work out what the shapes are before you change anything. Fix the code **in place**,
+# in the same cell, then run the check below it. Each heading ends with the kind of exercise:
 #
-# * Shapes use the lesson's names: images `X` (N, C, H, W) with C = 3 colour channels, logits
-#   (N, n_classes), class ids `y` (N,).
-# * `shape_table(model, X)` prints every layer's input and output shape (and where a model fails):
-#   use it whenever a size surprises you.
-# * Each exercise has a **quick check** you can run now, and a **full check**. At grading time the
-#   full check also runs hidden checks: N = 1, an odd N, other image sizes, and a few training steps.
-#   "Quick check passed" is not full marks. Stuck after a failed check? `tp.hint("<exercise>")` shows
-#   the next hint of that exercise (its id is in the check's message).
-# * Do not edit the check cells: they are restored from the instructor's copy at grading.
+# * `[transfer]`: the error is a real one, but the lesson's line is not the fix: derive it.
+# * `[silent bug]`: nothing raises. Run the cell, read what it printed, and find what is wrong.
+# * `[predict, then run]`: write down what code you cannot run will give, then let the check judge.
+#
+# Shapes use the lesson's names: images `X` (N, C, H, W), logits (N, n_classes), class ids `y` (N,).
+# `shape_table(model, X)` prints every layer's input and output shape (and where a model fails): use it
+# whenever a size surprises you. Each exercise has a **quick check** you can run now, and a **full
+# check**. At grading time the full check also runs hidden checks: N = 1, an odd N, other sizes, and a
+# few training steps. "Quick check passed" is not full marks. Stuck after a failed check?
+# `tp.hint("<exercise>")` shows the next hint of that exercise (its id is in the check's message).
+# Do not edit the check cells: they are restored from the instructor's copy at grading.
 
 # %% locked setup
 import torch
@@ -30,296 +34,392 @@ torch.manual_seed(0)
 torch.set_num_threads(1)   # tiny tensors: one thread is faster than two fighting over a laptop's cores
 
 # %% [markdown]
-# ## Exercise 1 · The output-size formula
+# ## Exercise 1 · How small does the stem make the image? [silent bug]
 #
-# `conv_out` should return the length of one spatial dim (H or W) after a `Conv2d` or `MaxPool2d`
-# with the given kernel size, stride, padding and dilation, as a Python `int`, exactly as the real
-# layers compute it (the lesson's section 2). Left out, stride, padding and dilation take Conv2d's
-# defaults, as in the signature: 1, 0 and 1. The version below is a common half-remembered
-# formula: it runs, and it is wrong.
+# Large image classifiers shrink the picture fast, before their main layers, with a *stem*. This stem
+# is three layers, in this order:
+#
+# 1. a 7 × 7 convolution with stride 2 and padding 3;
+# 2. a 3 × 3 max-pool with stride 2 and padding 1;
+# 3. a 3 × 3 convolution with stride 2 and no padding.
+#
+# `stem_side(size)` should return the side length of the feature maps after all three layers, for
+# square images of `size` × `size` pixels (any size from 9 up), as a Python `int`: the next layers
+# are built from it, so it must be what the real layers give. Below, it is printed for 224 × 224
+# and 64 × 64 images. Do not trust it before you have checked it.
 
 # %% answer conv_out
-def conv_out(size, kernel, stride=1, padding=0, dilation=1):
-    """Length of one spatial dim after Conv2d/MaxPool2d(kernel, stride, padding, dilation): an int."""
+def stem_side(size):
+    """Side length after the stem (7x7 conv stride 2 pad 3, 3x3 max-pool stride 2 pad 1, 3x3 conv stride 2)."""
     ### BEGIN SOLUTION
-    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+    def out(n, kernel, stride, padding):                    # one layer: whole windows only, rounded down
+        return (n + 2 * padding - kernel) // stride + 1
+
+    return out(out(out(size, 7, 2, 3), 3, 2, 1), 3, 2, 0)
     ### END SOLUTION
     ### BEGIN BROKEN CODE
-    # return (size + 2 * padding - kernel) / stride + 1
+    # return size // 8                                        # three layers of stride 2
     ### END BROKEN CODE
 
 
-print(conv_out(32, 3, padding=1), conv_out(31, 2, stride=2), conv_out(32, 3, padding=2, dilation=2))
+print(stem_side(224), stem_side(64))
 
 # %% quick conv_out 1
-# Quick check (1 point): MaxPool2d(2) on 31 pixels.
+# Quick check (1 point): 224 x 224 images.
 with checks.exercise("conv_out"):
-    real = nn.MaxPool2d(2)(torch.zeros(1, 1, 31, 31)).shape[-1]           # what the layer really gives
-    got = checks.call(conv_out, {"size": 31, "kernel": 2, "stride": 2})
-    checks.check_length(got, real, call="conv_out(31, kernel=2, stride=2)", layer="MaxPool2d(2)", size=31)
-    checks.passed("quick check: MaxPool2d(2) on 31 pixels. Hidden checks try other layers and settings.")
+    real = checks.expected("conv_out")(224)                 # the side the real stem gives
+    got = checks.call(stem_side, {"size": 224})
+    checks.check_length(got, real, call="stem_side(224)", layer="the stem", size=224)
+    checks.passed("quick check: 224 x 224 images. Hidden checks try many other sizes, odd ones included.")
 
 # %% hidden conv_out 2
-# (kernel, stride, padding, dilation): strides below, at and above the kernel size, dilated kernels
-conv_settings = [(3, 1, 1, 1), (5, 1, 0, 1), (5, 2, 2, 1), (3, 2, 1, 1), (3, 1, 2, 2), (4, 3, 1, 1),
-                 (3, 2, 0, 2), (7, 2, 3, 1), (1, 1, 0, 1), (3, 1, 0, 3), (2, 3, 0, 1), (5, 3, 2, 2)]
-pool_settings = [(2, 2, 0, 1), (3, 2, 1, 1), (3, 1, 1, 1), (2, 1, 0, 1), (3, 3, 0, 1), (2, 2, 0, 2),
-                 (1, 2, 0, 1)]
-layers = [nn.Conv2d(1, 1, k, stride=s, padding=p, dilation=d) for k, s, p, d in conv_settings]
-layers += [nn.MaxPool2d(k, stride=s, padding=p, dilation=d) for k, s, p, d in pool_settings]
-tried = 0
-for layer, (k, s, p, d) in zip(layers, conv_settings + pool_settings):
-    for size in (1, 2, 5, 7, 8, 15, 28, 31, 32, 33):
-        if size + 2 * p < d * (k - 1) + 1:
-            continue                                            # the layer itself refuses this size
-        with torch.no_grad():
-            real = layer(torch.zeros(1, 1, size, size)).shape[-1]
-        got = checks.call(conv_out, {"size": size, "kernel": k, "stride": s, "padding": p, "dilation": d})
-        called = f"conv_out({size}, kernel={k}, stride={s}, padding={p}, dilation={d})"
-        checks.check_length(got, real, call=called, layer=repr(layer), size=size)
-        tried += 1
-assert tried > 100
-for size, k in ((9, 4), (13, 2), (6, 5)):                   # the defaults: stride 1, no padding or dilation
-    real = nn.Conv2d(1, 1, k)(torch.zeros(1, 1, size, size)).shape[-1]
-    got = checks.call(conv_out, {"size": size, "kernel": k})
-    checks.check_length(got, real, call=f"conv_out({size}, kernel={k}) with the default stride, padding and "
-                        "dilation", layer=f"Conv2d(1, 1, kernel_size={k})", size=size)
+for size in (9, 10, 11, 12, 13, 15, 16, 17, 19, 23, 24, 25, 28, 31, 32, 33, 37, 45, 48, 63, 64, 65, 95, 100,
+             127, 128, 129, 150, 223, 225, 227, 255, 256, 299, 320, 511):
+    real = checks.expected("conv_out")(size)
+    got = checks.call(stem_side, {"size": size})
+    checks.check_length(got, real, call=f"stem_side({size})", layer="the stem", size=size)
 
 # %% [markdown]
-# ## Exercise 2 · A view that changes the batch size
+# ## Exercise 2 · Predict a thermal camera's shapes [predict, then run]
 #
-# `TinyCNN(n_classes)` classifies 3 × 32 × 32 images into `n_classes` classes (10 by default). Its
-# author worked out the flattened size by hand and forgot one of the two pooling layers; the loss
-# then complains about the batch size. Make `TinyCNN(n_classes)(X)` return logits of shape
-# (N, n_classes) for **every** N, one row per image, and keep `self.features`, the feature layers,
-# exactly as given: the fix belongs in the head and in `forward`. (Trimming `y` to the number of
-# logits is not a fix: the lesson measured what it does.) Stuck? `print(shape_table(model, X))` and
-# read the row of `head`.
+# A thermal camera gives grayscale images of **45 rows × 60 columns**. A batch of **6** of them arrives
+# from its files as `imgs` of shape (6, 45, 60). The classifier, for **5** classes, does this:
+#
+# 1. `x = imgs[:, None]` adds the channel axis;
+# 2. a 5 × 5 convolution from 1 to 10 channels, no padding, stride 1;
+# 3. a 2 × 2 max-pool (`nn.MaxPool2d(2)`);
+# 4. a 3 × 3 convolution from 10 to 20 channels, stride 2, padding 1;
+# 5. a 3 × 3 max-pool (`nn.MaxPool2d(3)`, so stride 3);
+# 6. `nn.Flatten()`;
+# 7. an `nn.Linear` to 5 classes, built with the right `in_features`, giving `logits`.
+#
+# Without running anything, predict each shape as a tuple of ints:
+#
+# | name | what |
+# |---|---|
+# | `shape_x` | `x`, after step 1 |
+# | `shape_conv1` | after step 2 |
+# | `shape_pool1` | after step 3 |
+# | `shape_conv2` | after step 4 |
+# | `shape_pool2` | after step 5 |
+# | `shape_flat` | after step 6 |
+# | `shape_weight` | the `weight` of the `Linear` of step 7 |
+# | `shape_losses` | `F.cross_entropy(logits, y, reduction="none")`, with `y` the (6,) class ids |
+# | `shape_mat2` | mat2 as the tuple (c, d), in the error of a wrong step 7 (below) |
+#
+# The wrong step 7: had the `Linear` been built as `nn.Linear(20 * 5 * 7, 5)`, it would raise
+# "mat1 and mat2 shapes cannot be multiplied (a×b and c×d)".
+#
+# Then run the check. It judges all nine at once; for each miss, write one sentence in `why` saying which
+# step you misread (e.g. `why["shape_pool1"] = "..."`), correct the prediction, and run it again.
+
+# %% answer predict_cnn
+### BEGIN SOLUTION
+shape_x = (6, 1, 45, 60)
+shape_conv1 = (6, 10, 41, 56)
+shape_pool1 = (6, 10, 20, 28)
+shape_conv2 = (6, 20, 10, 14)
+shape_pool2 = (6, 20, 3, 4)
+shape_flat = (6, 240)
+shape_weight = (5, 240)
+shape_losses = (6,)
+shape_mat2 = (700, 5)
+why = {}
+### END SOLUTION
+### BEGIN BROKEN CODE
+# shape_x = None
+# shape_conv1 = None
+# shape_pool1 = None
+# shape_conv2 = None
+# shape_pool2 = None
+# shape_flat = None
+# shape_weight = None
+# shape_losses = None
+# shape_mat2 = None
+# why = {}
+### END BROKEN CODE
+
+# %% quick predict_cnn 2
+# Quick check (2 points): every prediction, judged at once.
+with checks.exercise("predict_cnn"):
+    predictions = {"shape_x": shape_x, "shape_conv1": shape_conv1, "shape_pool1": shape_pool1,
+                   "shape_conv2": shape_conv2, "shape_pool2": shape_pool2, "shape_flat": shape_flat,
+                   "shape_weight": shape_weight, "shape_losses": shape_losses, "shape_mat2": shape_mat2}
+    checks.check_predictions(predictions, checks.expected("predict_cnn")(), why)
+    checks.passed("quick check: all 9 predictions are right. The full check at grading judges them again; "
+                  "nothing about them is hidden.")
+
+# %% hidden predict_cnn 2
+# Full check (2 points): the same predictions, judged again at grading.
+checks.check_predictions(predictions, checks.expected("predict_cnn")(), why)
+
+# %% [markdown]
+# ## Exercise 3 · A photo and a few numbers [transfer]
+#
+# `BirdNet(n_meta, n_classes)` names a bird from a colour photo `X` (N, 3, 24, 24) and `n_meta` numbers
+# about where and when the photo was taken, `meta` (N, n_meta) (latitude, longitude, month, ...). The
+# photo goes through three conv + pool blocks; its feature maps, flattened, are put side by side with
+# the sample's `meta` by `torch.cat([a, b], dim=1)` (two tables with the same rows, their columns one
+# after the other), and one `Linear` layer, `head`, reads that row. The cell below fails. Make
+# `BirdNet(n_meta, n_classes)(X, meta)` return logits (N, n_classes) for **every** N, where row n
+# depends on photo n and `meta[n]` alone, and `head` reads every value of the photo's feature maps and
+# all `n_meta` numbers. Keep `self.features` exactly as given, and the name `head`.
 
 # %% answer flatten_head
-class TinyCNN(nn.Module):
-    """Images (N, 3, 32, 32) -> logits (N, n_classes)."""
+class BirdNet(nn.Module):
+    """Photos X (N, 3, 24, 24) and meta (N, n_meta) -> logits (N, n_classes)."""
 
-    ### BEGIN SOLUTION
-    def __init__(self, n_classes=10):
+    def __init__(self, n_meta=5, n_classes=4):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(3, 8, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),    # (N, 8, 16, 16)
-            nn.Conv2d(8, 16, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),   # (N, 16, 8, 8)
+            nn.Conv2d(3, 8, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(8, 16, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
         )
-        self.head = nn.Linear(16 * 8 * 8, n_classes)            # C * H * W of the (N, 16, 8, 8) features
+    ### BEGIN SOLUTION
+        self.head = nn.Linear(32 * 3 * 3 + n_meta, n_classes)   # 32 maps of 3 x 3 per photo, then meta
 
-    def forward(self, X):
-        feats = self.features(X)                                # (N, 16, 8, 8)
-        return self.head(feats.flatten(1))                      # (N, 1024) -> (N, n_classes)
+    def forward(self, X, meta):
+        flat = self.features(X).flatten(1)                      # (N, 288): one row per photo
+        return self.head(torch.cat([flat, meta], dim=1))        # (N, 288 + n_meta) -> (N, n_classes)
     ### END SOLUTION
     ### BEGIN BROKEN CODE
-    # def __init__(self, n_classes=10):
-    #     super().__init__()
-    #     self.features = nn.Sequential(
-    #         nn.Conv2d(3, 8, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),    # (N, 8, 16, 16)
-    #         nn.Conv2d(8, 16, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),   # (N, 16, 8, 8)
-    #     )
-    #     self.head = nn.Linear(16 * 16 * 16, n_classes)
+    #     self.head = nn.Linear(32 * 6 * 6 + n_meta, n_classes)
     #
-    # def forward(self, X):
-    #     feats = self.features(X)                                # (N, 16, 8, 8)
-    #     return self.head(feats.view(-1, 16 * 16 * 16))
+    # def forward(self, X, meta):
+    #     flat = self.features(X).view(-1, 32 * 6 * 6)            # the photo's features, one row each
+    #     return self.head(torch.cat([flat, meta], dim=1))        # photo features, then meta
     ### END BROKEN CODE
 
 
-X, y = checks.image_data(64, seed=0)                        # (64, 3, 32, 32), (64,)
-model = TinyCNN()
-logits = model(X)                                           # should be (64, 10)
-loss = F.cross_entropy(logits, y)                           # (N, n_classes) with (N,)
-print(f"logits {tuple(logits.shape)}, loss {loss.item():.3f}")
+X, _ = checks.image_data(12, C=4, size=24, seed=0)         # (12, 3, 24, 24) photos
+meta = torch.randn(12, 5)                                   # (12, 5) where and when
+logits = BirdNet(5, 4)(X, meta)                             # should be (12, 4)
+print(tuple(logits.shape))
 
 # %% quick flatten_head 1
-# Quick check (1 point): a batch of 64 images gives 64 rows of logits.
+# Quick check (1 point): 12 photos give 12 rows of logits.
 with checks.exercise("flatten_head"):
     torch.manual_seed(1)
-    model = TinyCNN()
-    checks.check_model_output(model, torch.randn(64, 3, 32, 32), (64, 10), what="TinyCNN()(X)")
+    model = BirdNet(5, 4)
+    X, meta = torch.randn(12, 3, 24, 24), torch.randn(12, 5)
+    checks.check_model_output(model, (X, meta), (12, 4), what="BirdNet(5, 4)(X, meta)", arg="X, meta")
     given = nn.Sequential(                                  # the feature layers the exercise gives
         nn.Conv2d(3, 8, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(8, 16, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
     )
-    checks.check_keeps_layers(model, given, what="TinyCNN()", paths=("features",))
-    checks.passed("quick check: (64, 3, 32, 32) -> (64, 10), feature layers as given. " + checks.HIDDEN_NOTE)
+    checks.check_keeps_layers(model, given, what="BirdNet(5, 4)", paths=("features",))
+    checks.passed("quick check: (12, 3, 24, 24) and (12, 5) -> (12, 4), feature layers as given. "
+                  "Hidden checks try N = 1, odd N, other n_meta, and which inputs each row depends on.")
 
 # %% hidden flatten_head 3
-for N in (1, 7, 5):
-    checks.check_model_output(TinyCNN(), torch.randn(N, 3, 32, 32), (N, 10),
-                              what=f"TinyCNN()(X) with N = {N}")
-checks.check_model_output(TinyCNN(6), torch.randn(9, 3, 32, 32), (9, 6), what="TinyCNN(6)(X) with N = 9")
-checks.check_keeps_layers(TinyCNN(6), given, what="TinyCNN(6)", paths=("features",))
-checks.check_batch_independence(TinyCNN(), torch.randn(7, 3, 32, 32))
-X, y = checks.image_data(45, C=4, size=32, seed=3)        # (45, 3, 32, 32), (45,)
-torch.manual_seed(2)
-checks.check_trains(TinyCNN(4), X, y, F.cross_entropy, steps=20, lr=0.01, min_accuracy=0.95)
+checks.check_head_width(model, "head", 32 * 3 * 3 + 5, what="BirdNet(5, 4)",
+                        reads="the photo's 32 feature maps of 3 x 3 and its 5 meta numbers")
+for N, n_meta, n_classes in ((1, 5, 4), (7, 3, 6), (9, 8, 2)):
+    torch.manual_seed(N)
+    model = BirdNet(n_meta, n_classes)
+    inputs = (torch.randn(N, 3, 24, 24), torch.randn(N, n_meta))
+    what = f"BirdNet({n_meta}, {n_classes})(X, meta) with N = {N}"
+    checks.check_model_output(model, inputs, (N, n_classes), what=what, arg="X, meta")
+    checks.check_keeps_layers(model, given, what=f"BirdNet({n_meta}, {n_classes})", paths=("features",))
+    checks.check_head_width(model, "head", 32 * 3 * 3 + n_meta, what=f"BirdNet({n_meta}, {n_classes})",
+                            reads=f"the photo's 32 feature maps of 3 x 3 and its {n_meta} meta numbers")
+model = BirdNet(3, 6)
+checks.check_rows_follow_their_inputs(model, {"X": torch.randn(7, 3, 24, 24), "meta": torch.randn(7, 3)},
+                                      what="BirdNet(3, 6)(X, meta)")
 
 # %% [markdown]
-# ## Exercise 3 · One recipe for any image size
+# ## Exercise 4 · Sound clips of any length [transfer]
 #
-# `make_cnn(n_classes, image_size)` builds the lesson's CNN for square images of side `image_size`.
-# It was written for 32 × 32 images, and a 28 × 28 data set breaks it. Make it build a model that
-# maps images (N, 3, `image_size`, `image_size`) to logits (N, `n_classes`) and trains, for **any**
-# `image_size` from 4 up, odd sizes included. Keep `features`, its two conv + pool blocks exactly
-# as given, as the first part of the model: change what comes after it. Any fix that is right for
-# every size counts; the lesson's three robust fixes never need the arithmetic.
+# A sound clip becomes a *spectrogram*: a one-channel image (N, 1, height, width) whose rows are
+# frequency bands and whose columns are time steps, so a longer clip is a wider image.
+# `make_cnn(n_classes, height, width)` builds a classifier for spectrograms of one given height and
+# width. Its author worked out the head's width by hand, and the first real data set breaks it. Make it
+# build a model that maps (N, 1, `height`, `width`) to logits (N, `n_classes`) and trains, for **any**
+# height from 6 up and any width from 8 up. Keep `features` exactly as given, as the first part of the
+# model: change what comes after it.
 
 # %% answer any_size
-def make_cnn(n_classes, image_size):
-    """The lesson's CNN for images (N, 3, image_size, image_size) -> logits (N, n_classes)."""
+def make_cnn(n_classes, height, width):
+    """A classifier for spectrograms (N, 1, height, width) -> logits (N, n_classes)."""
     features = nn.Sequential(
-        nn.Conv2d(3, 8, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(8, 16, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(1, 6, kernel_size=3), nn.ReLU(), nn.MaxPool2d((2, 3)),    # pools 2 rows x 3 columns
+        nn.Conv2d(6, 12, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
     )
     ### BEGIN SOLUTION
     with torch.no_grad():                                   # a dummy forward pass measures the width
-        n_flat = features(torch.zeros(1, 3, image_size, image_size)).flatten(1).shape[1]
+        n_flat = features(torch.zeros(1, 1, height, width)).flatten(1).shape[1]
     ### END SOLUTION
     ### BEGIN BROKEN CODE
-    # n_flat = 16 * 8 * 8                                     # (16, 8, 8) after two pools of 32 x 32
+    # n_flat = 12 * (height // 4) * (width // 6)              # two pools: rows / (2 * 2), columns / (3 * 2)
     ### END BROKEN CODE
     return nn.Sequential(features, nn.Flatten(), nn.Linear(n_flat, n_classes))
 
 
-model = make_cnn(10, 28)
-logits = model(torch.randn(4, 3, 28, 28))                   # should be (4, 10)
+model = make_cnn(10, 40, 101)
+logits = model(torch.randn(4, 1, 40, 101))                  # should be (4, 10)
 print(tuple(logits.shape))
 
 # %% quick any_size 1
-# Quick check (1 point): 28 x 28 and 64 x 64 images.
+# Quick check (1 point): 40 x 101 and 64 x 50 spectrograms.
 with checks.exercise("any_size"):
     torch.manual_seed(1)
-    given = nn.Sequential(                                  # the two conv + pool blocks the exercise gives
-        nn.Conv2d(3, 8, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(8, 16, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+    given = nn.Sequential(                                  # the layers the exercise gives
+        nn.Conv2d(1, 6, kernel_size=3), nn.ReLU(), nn.MaxPool2d((2, 3)),
+        nn.Conv2d(6, 12, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
     )
-    for size in (28, 64):
-        model = checks.call(make_cnn, {"n_classes": 10, "image_size": size}, what=f"make_cnn(10, {size})")
-        checks.check_model_output(model, torch.randn(4, 3, size, size), (4, 10),
-                                  what=f"make_cnn(10, {size})(X)")
-        checks.check_keeps_layers(model, given, what=f"make_cnn(10, {size})", paths=("0",), unpacked=True)
-    checks.passed("quick check: 28 x 28 and 64 x 64 give (N, 10). Hidden checks try odd sizes, N = 1, "
-                  "an odd N and a few training steps.")
+    for height, width in ((40, 101), (64, 50)):
+        made = f"make_cnn(10, {height}, {width})"
+        model = checks.call(make_cnn, {"n_classes": 10, "height": height, "width": width}, what=made)
+        checks.check_model_output(model, torch.randn(4, 1, height, width), (4, 10), what=f"{made}(X)")
+        checks.check_keeps_layers(model, given, what=made, paths=("0",), unpacked=True)
+    checks.passed("quick check: 40 x 101 and 64 x 50 give (N, 10). Hidden checks try other sizes, the smallest "
+                  "ones, N = 1, an odd N and a few training steps.")
 
 # %% hidden any_size 3
-for size in (4, 5, 7, 9, 17, 30, 31, 33):
+for height, width in ((6, 8), (7, 9), (6, 31), (13, 8), (33, 17), (21, 100), (9, 14)):   # the smallest, odd
+    made = f"make_cnn(4, {height}, {width})"
     for N in (1, 11):
-        model = checks.call(make_cnn, {"n_classes": 6, "image_size": size}, what=f"make_cnn(6, {size})")
-        checks.check_model_output(model, torch.randn(N, 3, size, size), (N, 6),
-                                  what=f"make_cnn(6, {size})(X) with N = {N}")
-    checks.check_keeps_layers(model, given, what=f"make_cnn(6, {size})", paths=("0",), unpacked=True)
-model = checks.call(make_cnn, {"n_classes": 2, "image_size": 30}, what="make_cnn(2, 30)")
-checks.check_model_output(model, torch.randn(5, 3, 30, 30), (5, 2), what="make_cnn(2, 30)(X)")
-checks.check_batch_independence(model, torch.randn(7, 3, 30, 30))
-X, y = checks.image_data(45, C=5, size=18, seed=4)        # (45, 3, 18, 18), (45,)
+        model = checks.call(make_cnn, {"n_classes": 4, "height": height, "width": width}, what=made)
+        checks.check_model_output(model, torch.randn(N, 1, height, width), (N, 4), what=f"{made}(X) with N = {N}")
+    checks.check_keeps_layers(model, given, what=made, paths=("0",), unpacked=True)
+model = checks.call(make_cnn, {"n_classes": 2, "height": 30, "width": 45}, what="make_cnn(2, 30, 45)")
+checks.check_model_output(model, torch.randn(5, 1, 30, 45), (5, 2), what="make_cnn(2, 30, 45)(X)")
+checks.check_batch_independence(model, torch.randn(7, 1, 30, 45))
+X, y = checks.image_data(45, C=5, size=30, seed=4)         # (45, 3, 30, 30), (45,)
+X = X[:, :1, :18]                                           # (45, 1, 18, 30): one channel, 18 rows
 torch.manual_seed(2)
-model = checks.call(make_cnn, {"n_classes": 5, "image_size": 18}, what="make_cnn(5, 18)")
-checks.check_model_output(model, X[:2], (2, 5), what="make_cnn(5, 18)(X)")   # sets a LazyLinear's size
+model = checks.call(make_cnn, {"n_classes": 5, "height": 18, "width": 30}, what="make_cnn(5, 18, 30)")
+checks.check_model_output(model, X[:2], (2, 5), what="make_cnn(5, 18, 30)(X)")   # sets a LazyLinear's size
 checks.check_trains(model, X, y, F.cross_entropy, steps=20, lr=0.01, min_accuracy=0.95)
 
 # %% [markdown]
-# ## Exercise 4 · Images stored channels-last
+# ## Exercise 5 · One number per feature map [silent bug]
 #
-# Images read from files come as (N, H, W, C): row, column, then the colour. `to_nchw` must return
-# the same images in the layout `nn.Conv2d` reads, (N, C, H, W), with every pixel keeping its own
-# three colours, and with gradients flowing back to `images`; the caller's `images` stay as they were.
+# `GapCNN(n_classes)` is meant to take images of **any** size (from 8 × 8 up) with **one** model. After
+# its two conv + pool blocks, which give 16 feature maps, it averages each feature map over all of its
+# H × W positions. That leaves 16 numbers per image whatever the image size (this is called *global
+# average pooling*), and its head, `nn.LazyLinear(n_classes)`, reads those 16 numbers. Below, the model
+# runs on a batch of 20 × 20 images and gives logits of the right shape and a loss. Find out what its
+# head really reads, and make the model do what this text says. Keep `features` and `head` as given.
+
+# %% answer gap_head
+class GapCNN(nn.Module):
+    """Images (N, 3, H, W) of any size -> logits (N, n_classes)."""
+
+    def __init__(self, n_classes=5):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 8, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(8, 16, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        )
+        self.head = nn.LazyLinear(n_classes)
+
+    def forward(self, X):
+        feats = self.features(X)                            # (N, 16, H // 4, W // 4)
+        ### BEGIN SOLUTION
+        pooled = feats.mean(dim=(2, 3))                     # (N, 16): each map averaged over H and W
+        ### END SOLUTION
+        ### BEGIN BROKEN CODE
+        # pooled = feats.mean(dim=1).flatten(1)               # global average pooling
+        ### END BROKEN CODE
+        return self.head(pooled)                            # (N, n_classes)
+
+
+X, y = checks.image_data(8, C=5, size=20, seed=0)          # (8, 3, 20, 20), (8,)
+model = GapCNN(5)
+logits = model(X)                                           # (8, 5)
+print(tuple(logits.shape), f"loss {F.cross_entropy(logits, y).item():.3f}")
+
+# %% quick gap_head 1
+# Quick check (1 point): one model, images of 20 x 20 and then 36 x 36.
+with checks.exercise("gap_head"):
+    torch.manual_seed(1)
+    model = GapCNN(5)
+    for size in (20, 36):
+        checks.check_model_output(model, torch.randn(6, 3, size, size), (6, 5),
+                                  what=f"GapCNN(5)(X) with X (6, 3, {size}, {size})")
+    given = nn.Sequential(                                  # the feature layers the exercise gives
+        nn.Conv2d(3, 8, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+    )
+    checks.check_keeps_layers(model, given, what="GapCNN(5)", paths=("features",))
+    checks.check_head_width(model, "head", 16, what="GapCNN(5)", reads="the 16 averages, one per feature map,")
+    checks.check_global_average(model, torch.randn(6, 3, 20, 20), what="GapCNN(5)(X)")
+    checks.passed("quick check: one model takes 20 x 20 and 36 x 36 images, and its head reads one average per "
+                  "feature map. " + checks.HIDDEN_NOTE)
+
+# %% hidden gap_head 3
+torch.manual_seed(3)
+model = GapCNN(7)                                       # one model for every size below; N, H, W never equal
+for N, H, W in ((1, 8, 12), (9, 28, 44), (1, 33, 17), (5, 40, 24)):
+    what = f"GapCNN(7)(X) with X ({N}, 3, {H}, {W})"
+    checks.check_model_output(model, torch.randn(N, 3, H, W), (N, 7), what=what)
+    checks.check_global_average(model, torch.randn(N, 3, H, W), what=what)
+checks.check_keeps_layers(model, given, what="GapCNN(7)", paths=("features",))
+checks.check_head_width(model, "head", 16, what="GapCNN(7)", reads="the 16 averages, one per feature map,")
+checks.check_batch_independence(model, torch.randn(11, 3, 24, 16))
+X, y = checks.image_data(45, C=4, size=24, seed=3)         # (45, 3, 24, 24), (45,)
+torch.manual_seed(2)
+model = GapCNN(4)
+checks.check_model_output(model, X[:2], (2, 4), what="GapCNN(4)(X)")   # sets the LazyLinear's size
+checks.check_trains(model, X, y, F.cross_entropy, steps=20, lr=0.01, min_accuracy=0.95)
+
+# %% [markdown]
+# ## Exercise 6 · A `Linear` layer across the channels [silent bug]
+#
+# Some networks (ConvNeXt, for one) mix the channels of every pixel with a `Linear` layer instead of a
+# 1 × 1 convolution. `F.linear(v, weight)` computes `v @ weight.T` on the **last** dim of `v` and treats
+# every other dim as more rows (the lesson's section 3), so the channels must be the last dim while it
+# runs. `mix_channels(feats, weight)` gets feature maps `feats` (N, C, H, W) and a `weight` (C_out, C),
+# and should return (N, C_out, H, W) where `out[n, :, i, j]` is `weight @ feats[n, :, i, j]`: the mix
+# of the C channels of pixel (i, j) of image n. Gradients must flow back to `feats`, and `feats` must
+# stay as it was. The version below returns the right shape.
 
 # %% answer channels_last
-def to_nchw(images):
-    """images (N, H, W, 3) float -> the same images as (N, 3, H, W)."""
+def mix_channels(feats, weight):
+    """feats (N, C, H, W), weight (C_out, C) -> (N, C_out, H, W): each pixel's channels mixed by weight."""
+    N, C, H, W = feats.shape
     ### BEGIN SOLUTION
-    return images.permute(0, 3, 1, 2)                       # dims (N, H, W, C) taken in the order N, C, H, W
+    x = feats.permute(0, 2, 3, 1)                           # (N, H, W, C): channels last
+    x = F.linear(x, weight)                                 # (N, H, W, C_out)
+    return x.permute(0, 3, 1, 2)                            # (N, C_out, H, W)
     ### END SOLUTION
     ### BEGIN BROKEN CODE
-    # return images
+    # x = feats.reshape(N, H, W, C)                           # channels last, for F.linear
+    # x = F.linear(x, weight)                                 # (N, H, W, C_out)
+    # return x.reshape(N, -1, H, W)                           # back to (N, C_out, H, W)
     ### END BROKEN CODE
 
 
-images, _ = checks.image_data(2, size=32, channels_last=True)   # (2, 32, 32, 3) as image files store them
-conv = nn.Conv2d(3, 8, kernel_size=3, padding=1)
-feats = conv(to_nchw(images))                               # should be (2, 8, 32, 32)
-print(tuple(feats.shape))
+feats = torch.randn(2, 4, 6, 6)                             # (N, C, H, W)
+weight = torch.randn(8, 4)                                  # (C_out, C)
+out = mix_channels(feats, weight)                           # (N, C_out, H, W)
+print(tuple(out.shape))
 
 # %% quick channels_last 1
-# Quick check (1 point): the shape, on images that are not square.
+# Quick check (1 point): N = 2, C = 4, H = 5, W = 7, C_out = 6.
 with checks.exercise("channels_last"):
-    images = torch.rand(2, 5, 7, 3, generator=torch.Generator().manual_seed(0))   # (N, H, W, C)
-    checks.check_model_output(to_nchw, images, (2, 3, 5, 7), what="to_nchw(images)", arg="images")
-    checks.passed("quick check: (2, 5, 7, 3) -> (2, 3, 5, 7). Hidden checks compare every pixel and the "
-                  "gradient, with N = 1, 5 and 7.")
+    gen = torch.Generator().manual_seed(0)
+    feats, weight = torch.randn(2, 4, 5, 7, generator=gen), torch.randn(6, 4, generator=gen)
+    before = feats.clone()
+    out = checks.call(mix_channels, {"feats": feats, "weight": weight})
+    checks.check_not_mutated("mix_channels(feats, weight)", {"feats": before}, {"feats": feats})
+    checks.check_channel_mix(out, feats, checks.expected("channels_last")(feats, weight),
+                             what="mix_channels(feats, weight)")
+    checks.passed("quick check: every pixel of (2, 4, 5, 7) mixed right. Hidden checks try N = 1, odd N, other "
+                  "sizes, and the gradient.")
 
 # %% hidden channels_last 2
-for N, Hh, Ww in ((1, 4, 6), (5, 7, 2), (7, 6, 4)):                # N, H, W and C = 3 all different
+for N, C, Hh, Ww, C_out in ((1, 3, 4, 6, 5), (5, 6, 3, 2, 4), (7, 2, 6, 5, 3)):   # all different
     gen = torch.Generator().manual_seed(N)
-    images = torch.rand(N, Hh, Ww, 3, generator=gen)        # (N, H, W, C)
-    what = f"to_nchw(images) with images {tuple(images.shape)}"
-    checks.check_model_output(to_nchw, images, (N, 3, Hh, Ww), what=what, arg="images")
-    images.requires_grad_(True)
-    out = checks.call(to_nchw, {"images": images}, what=what)   # (N, 3, H, W)
-    checks.check_same_pixels(out, images, checks.expected("channels_last")(images.detach()),
-                             what="to_nchw(images)")
-    checks.check_gradient_flows_back(out, images, checks.expected("channels_last"), what=what)
-
-# %% [markdown]
-# ## Exercise 5 · Predict the shapes
-#
-# Before running anything, predict the shape after each layer and write it as a tuple of ints.
-# The broken answers are common guesses; at most a few are right. Check your tuples afterwards
-# with `shape_table(net, X)`, not before.
-#
-# ```python
-# N = 5
-# X = torch.randn(N, 3, 32, 40)                           # (N, C, H, W): 32 rows, 40 columns
-# net = nn.Sequential(
-#     nn.Conv2d(3, 8, kernel_size=5),                     # shape_conv1
-#     nn.MaxPool2d(2),                                    # shape_pool1
-#     nn.Conv2d(8, 16, kernel_size=3, stride=2, padding=1),   # shape_conv2
-#     nn.MaxPool2d(2),                                    # shape_pool2
-#     nn.Flatten(),                                       # shape_flat
-#     nn.LazyLinear(10),                                  # shape_logits
-# )
-# ```
-
-# %% answer predict_shape
-### BEGIN SOLUTION
-shape_conv1 = (5, 8, 28, 36)
-shape_pool1 = (5, 8, 14, 18)
-shape_conv2 = (5, 16, 7, 9)
-shape_pool2 = (5, 16, 3, 4)
-shape_flat = (5, 192)
-shape_logits = (5, 10)
-### END SOLUTION
-### BEGIN BROKEN CODE
-# shape_conv1 = (5, 8, 32, 40)
-# shape_pool1 = (5, 8, 16, 20)
-# shape_conv2 = (5, 16, 8, 10)
-# shape_pool2 = (5, 16, 4, 5)
-# shape_flat = (5, 16, 20)
-# shape_logits = (5, 10)
-### END BROKEN CODE
-
-# %% quick predict_shape 2
-# Quick check (2 points): the first two predictions, against the real layers.
-with checks.exercise("predict_shape"):
-    torch.manual_seed(0)
-    net = nn.Sequential(nn.Conv2d(3, 8, kernel_size=5), nn.MaxPool2d(2),
-                        nn.Conv2d(8, 16, kernel_size=3, stride=2, padding=1), nn.MaxPool2d(2),
-                        nn.Flatten(), nn.LazyLinear(10))
-    table = shape_table(net, torch.randn(5, 3, 32, 40))     # the real shape after each layer
-    assert table.error is None, str(table)
-    checks.check_layer_shape("shape_conv1", shape_conv1, table["0"].output,
-                             layer="nn.Conv2d(3, 8, kernel_size=5)")
-    checks.check_layer_shape("shape_pool1", shape_pool1, table["1"].output, layer="nn.MaxPool2d(2)")
-    checks.passed("quick check: the first two shapes are right. The other four are checked at grading.")
-
-# %% hidden predict_shape 2
-# Full check (2 points): the quick check again; the other four predictions are checked at grading.
-checks.check_layer_shape("shape_conv2", shape_conv2, table["2"].output,
-                         layer="nn.Conv2d(8, 16, kernel_size=3, stride=2, padding=1)")
-checks.check_layer_shape("shape_pool2", shape_pool2, table["3"].output, layer="nn.MaxPool2d(2)")
-checks.check_layer_shape("shape_flat", shape_flat, table["4"].output, layer="nn.Flatten()")
-checks.check_layer_shape("shape_logits", shape_logits, table["5"].output, layer="nn.LazyLinear(10)")
+    feats, weight = torch.rand(N, C, Hh, Ww, generator=gen), torch.randn(C_out, C, generator=gen)
+    what = f"mix_channels(feats, weight) with feats {tuple(feats.shape)}, weight {tuple(weight.shape)}"
+    before = feats.clone()
+    feats.requires_grad_(True)
+    out = checks.call(mix_channels, {"feats": feats, "weight": weight}, what=what)
+    checks.check_not_mutated(what, {"feats": before}, {"feats": feats.detach()})
+    checks.check_channel_mix(out, feats, checks.expected("channels_last")(feats.detach(), weight), what=what)
+    reference = checks.expected("channels_last")
+    checks.check_gradient_flows_back(out, feats, lambda f: reference(f, weight), what=what)

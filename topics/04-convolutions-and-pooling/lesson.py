@@ -1,10 +1,13 @@
 # %% [markdown]
 # # 04 · Convolutions and pooling: images (N, C, H, W) in, logits (N, classes) out
 #
+# *Time for a novice: about 55 minutes.*
+#
 # A CNN keeps the batch dim N first through every convolution and pooling layer; only the channels C and the
 # spatial size H × W change. Then the feature maps are flattened, one row per image, and a `Linear` layer has to be
 # told how many features arrive. In this lesson you will learn
 #
+# * why a classifier's scores have their classes in dim 1: the channels-first layout `(N, C, H, W)`;
 # * how each conv and pool changes `(N, C, H, W)`, the output-size formula (checked against real layers), and how to
 #   print a per-layer shape table of any model;
 # * what "mat1 and mat2 shapes cannot be multiplied (a×b and c×d)" tells you, why a network built for 32×32 images
@@ -12,10 +15,11 @@
 # * what goes wrong with channels-last images `(N, H, W, C)`: the error, the right fix (`permute`) and the silent
 #   wrong one (`view`/`reshape`);
 # * how a `view` or a hard-coded batch size changes the number of rows, and why trimming the targets to match is
-#   wrong (measured: accuracy at chance).
+#   wrong (measured against chance and against a model that ignores the images).
 #
 # Names: for images, `C` in `(N, C, H, W)` counts **channels** (3 colours, then feature maps), as in the PyTorch
 # docs. The number of classes is `n_classes = 10`. The exercises are in `exercises/04-convolutions-and-pooling/`.
+# Dilation, `ceil_mode` and the details of `LazyLinear` are left to a final "Going further" section.
 
 # %%
 import torch
@@ -30,6 +34,25 @@ from targetpractice.diagnosis import shape_table
 torch.set_num_threads(1)  # tiny tensors: one thread is fastest and never fights for the CPU
 
 # %% [markdown]
+# ## The contract on one card, and why the classes are dim 1
+#
+# A CNN classifier ends the way the classifiers of lesson 01 do: one row of scores per image, and one class id per
+# image. So the loss and its contract are those of lesson 01 ("The contract on one card"): for `CrossEntropyLoss`, the
+# class-id target has the input's shape *without the class axis, dim 1*. Here, for a batch of N = 4 images and ten
+# classes:
+
+# %%
+fig = tp.show_contract('CrossEntropyLoss', (4, 10), axes='N classes')
+plt.show()
+
+# %% [markdown]
+# Why is the class axis dim 1? Because PyTorch lays images out **channels first**: a batch of images is
+# `(N, C, H, W)`, and dim 1 holds the channels, the 3 colours of the input and then the feature maps of every
+# convolution. A classifier's scores are one more set of channels, one channel per class, so the losses read the
+# classes from dim 1 whatever comes after it. In this lesson the image axes are gone by the time the scores come out,
+# so the scores are `(N, classes)`. Lesson 05 keeps a time axis and meets the same rule as `(N, V, T)`: the
+# vocabulary V is the class axis, in dim 1, and the time steps T come after it.
+#
 # ## 1. A small CNN for 3×32×32 images, layer by layer
 #
 # A batch of N = 4 colour images of 32 × 32 pixels, and ten classes. The network has two blocks of
@@ -71,8 +94,8 @@ print(shape_table(net, X))
 # * `ReLU` changes nothing but the values.
 # * `MaxPool2d(2)` halves H and W (32 → 16 → 8): it keeps the largest of each 2 × 2 block.
 # * `Flatten()` keeps dim 0 and multiplies the rest into one: 16 · 8 · 8 = 1024 features per image.
-# * `Linear(1024, 10)` maps the 1024 features of each row to 10 logits. The logits are `(N, 10)`, the targets `(N,)`
-#   (lesson 01): the loss needs nothing else.
+# * `Linear(1024, 10)` maps the 1024 features of each row to 10 logits. The logits are `(N, 10)`, the targets `(N,)`,
+#   as the contract card says: the loss needs nothing else.
 #
 # Drawn with the batch running down the page: the 4 images stay 4 rows from the feature maps to the logits, and row n
 # of the logits belongs to entry n of `y`.
@@ -85,26 +108,35 @@ fig = tp.show_shapes({'feats': feats, 'flat': flat, 'logits': logits, 'y': y},
 plt.show()
 
 # %% [markdown]
+# One habit before any training: a classifier that knows nothing spreads its probability evenly over the classes, so
+# its cross-entropy starts near log 10. `tp.loss_at_init` measures it and says whether it is near; a value far from it
+# means large initial scores, or targets that do not mean what the loss reads.
+
+# %%
+start = tp.loss_at_init(net, X, y, nn.CrossEntropyLoss())
+
+# %% [markdown]
 # ## 2. The output-size formula
 #
 # For `Conv2d`, `MaxPool2d` and `AvgPool2d`, each spatial dim (H and W separately) becomes
 #
-# $$\text{out} = \left\lfloor \frac{\text{in} + 2p - d(k - 1) - 1}{s} + 1 \right\rfloor$$
+# $$\text{out} = \left\lfloor \frac{\text{in} + 2p - k}{s} \right\rfloor + 1$$
 #
-# with kernel size k, stride s, padding p and dilation d (the gap between kernel taps, 1 = no gap). A conv has stride
-# 1 by default; a pool has **stride = kernel size** by default, which is why `MaxPool2d(2)` halves. The floor matters:
-# an odd size loses its last row and column. Below, the formula is checked against the real layers.
+# with kernel size k, stride s and padding p: the kernel fits in `in + 2p` pixels at `in + 2p - k + 1` start
+# positions, and a stride s keeps every s-th of them. A conv has stride 1 by default; a pool has **stride = kernel
+# size** by default, which is why `MaxPool2d(2)` halves. The floor matters: only whole windows count, so an odd size
+# loses its last row and column. Below, the formula is checked against the real layers.
 
 # %%
-def conv_out(size, kernel, stride=1, padding=0, dilation=1):
-    """The output length along one spatial dim, from the formula in the Conv2d/MaxPool2d docs."""
-    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+def conv_out(size, kernel, stride=1, padding=0):
+    """The output length along one spatial dim of a Conv2d, MaxPool2d or AvgPool2d (no dilation)."""
+    return (size + 2 * padding - kernel) // stride + 1
 
 
 def settings(layer):
-    """(kernel, stride, padding, dilation) of a Conv2d or MaxPool2d, as ints (square kernels)."""
+    """(kernel, stride, padding) of a Conv2d or a pooling layer, as ints (square kernels)."""
     first = lambda v: v[0] if isinstance(v, tuple) else v   # noqa: E731
-    return tuple(first(getattr(layer, name)) for name in ('kernel_size', 'stride', 'padding', 'dilation'))
+    return tuple(first(getattr(layer, name)) for name in ('kernel_size', 'stride', 'padding'))
 
 
 cases = [
@@ -112,23 +144,20 @@ cases = [
     (nn.MaxPool2d(2), 32),
     (nn.Conv2d(3, 8, kernel_size=5), 28),
     (nn.Conv2d(3, 8, kernel_size=5, stride=2, padding=2), 32),
-    (nn.Conv2d(3, 8, kernel_size=3, padding=2, dilation=2), 32),
     (nn.Conv2d(3, 8, kernel_size=3, stride=2, padding=1), 15),
     (nn.MaxPool2d(2), 31),
-    (nn.MaxPool2d(2, ceil_mode=True), 31),
+    (nn.AvgPool2d(4), 30),
 ]
-print(f"{'layer':<44} {'in':>3} {'formula':>7} {'real':>4}")
+print(f"{'layer':<34} {'in':>3} {'formula':>7} {'real':>4}")
 for layer, size in cases:
-    k, s, p, d = settings(layer)
+    k, s, p = settings(layer)
     real = layer(torch.zeros(1, 3, size, size)).shape[-1]   # run the real layer on one blank image
-    mode = ', ceil_mode' if getattr(layer, 'ceil_mode', False) else ''
-    name = f'{type(layer).__name__}(k={k}, s={s}, p={p}, d={d}{mode})'   # kernel, stride, padding, dilation
-    print(f'{name:<44} {size:>3} {conv_out(size, k, s, p, d):>7} {real:>4}')
+    name = f'{type(layer).__name__}(k={k}, s={s}, p={p})'   # kernel, stride, padding
+    print(f'{name:<34} {size:>3} {conv_out(size, k, s, p):>7} {real:>4}')
 
 # %% [markdown]
-# All agree except the last row: `ceil_mode=True` rounds up instead of down (31 → 16). Three more facts worth knowing:
-# `padding='same'` keeps the size but only for stride 1; `AdaptiveAvgPool2d((h, w))` ignores the formula and always
-# returns h × w; and a 3 × 3 conv needs `padding=1` (in general `(k - 1) // 2` for odd k) to keep the size.
+# Every row agrees. Two more facts worth knowing: a 3 × 3 conv needs `padding=1` (in general `(k - 1) // 2` for odd k)
+# to keep the size, and `AdaptiveAvgPool2d((h, w))` ignores the formula and always returns h × w (section 4 uses it).
 #
 # ### 2.1 Where does the size go? A shape table finds it
 #
@@ -144,8 +173,8 @@ deep = nn.Sequential(nn.Conv2d(3, 8, kernel_size=3, padding=1), block(8), block(
 print(shape_table(deep, torch.randn(2, 3, 12, 12)))
 
 # %% [markdown]
-# 12 → 6 → 3 → 1 (floor of 3/2) → 0: the fourth pool has nothing left to pool. Fewer pools, `ceil_mode=True`, or
-# larger images fix it; the table tells you which layer to look at.
+# 12 → 6 → 3 → 1 (floor of 3/2) → 0: the fourth pool has nothing left to pool. Fewer pools or larger images fix it
+# (so does `ceil_mode=True`, in "Going further"); the table tells you which layer to look at.
 #
 # ## 3. The flattened size, and what "mat1 and mat2 shapes cannot be multiplied" says
 #
@@ -209,7 +238,7 @@ print(shape_table(net_fixed, X64))
 #
 # 1. **A dummy forward pass.** Build the feature layers, run them once on `torch.zeros(1, 3, H, W)` and read the width.
 # 2. **`nn.LazyLinear(n_classes)`.** It has no `in_features`; the first forward pass fixes it. (Run the model once
-#    on a dummy batch right after building it: section 4.1 shows why.)
+#    on a dummy batch right after building it: "Going further" shows why.)
 # 3. **Adaptive pooling before the head.** `nn.AdaptiveAvgPool2d((4, 4))` averages any H × W down to 4 × 4, so the
 #    head always gets 16 · 4 · 4 = 256 features, whatever the image size.
 
@@ -249,39 +278,6 @@ lazy = make_cnn_lazy()
 lazy(X28)                                        # fixes in_features = 784
 with tp.show_error():
     lazy(X64)
-
-# %% [markdown]
-# ### 4.1 A dry run before training a `LazyLinear` model
-#
-# A `LazyLinear` holds no weight until its first forward pass. An optimizer created before that pass still trains it:
-# the weight is filled in place, and the optimizer holds that same tensor.
-
-# %%
-torch.manual_seed(0)
-lazy = make_cnn_lazy()
-opt = torch.optim.Adam(lazy.parameters(), lr=0.01)   # created before any forward pass
-print('before:', lazy[-1])
-loss = F.cross_entropy(lazy(X), y)               # the first forward pass sets in_features = 1024
-loss.backward()
-opt.step()
-same = opt.param_groups[0]['params'][-2] is lazy[-1].weight   # the optimizer's tensor is the layer's weight
-print('after: ', lazy[-1], '| the optimizer holds that weight:', same)
-
-# %% [markdown]
-# So the dry run is not needed for the optimizer. It is still good practice, for three reasons: it shows the
-# feature count and every shape (a `shape_table`) before training starts; a wrong size fails at once, not in the
-# middle of a training loop; and anything that reads or copies the parameters before the first forward pass fails
-# or goes wrong: counting them, a custom initialisation, `copy.deepcopy` (the copy stays lazy and later gets weights
-# of its own). Counting them, on a model that has not run yet:
-
-# %% tags=["error-demo"]
-with tp.show_error():
-    sum(p.numel() for p in make_cnn_lazy().parameters())
-
-# %%
-lazy = make_cnn_lazy()
-print(shape_table(lazy, torch.zeros(1, 3, 28, 28)))   # the dry run: one blank image sets in_features = 784
-print('parameters:', sum(p.numel() for p in lazy.parameters()))
 
 # %% [markdown]
 # Only adaptive pooling gives one model that takes every size (at least 4 × 4 here, so that the pools have something
@@ -326,6 +322,19 @@ print('net(right)', tuple(net_fixed(right).shape))
 # The tempting fix is `view` or `reshape` to the shape the error asks for. It runs, the shape is right, and the network
 # trains on garbage: `reshape` keeps the numbers in memory order (r, g, b, r, g, b, ...) and cuts them into three new
 # "channels" of 32 × 32.
+#
+# First at a size we can read: one image of 4 pixels with 3 colours each, stored channels-last as a `(4, 3)` table
+# (a row per pixel, a column per colour; each cell shows its place in memory). `view(3, 4)` cuts the memory into 3
+# rows of 4: its "channel 0" holds pixel 0's red, green and blue, and pixel 1's red. `permute(1, 0)` moves the colour
+# axis to the front: its channel 0 holds the reds of the 4 pixels, 0, 3, 6 and 9.
+
+# %%
+pixels = torch.arange(12.).reshape(4, 3)         # (H * W, C): 4 pixels, 3 colours, channels last
+fig = tp.show_memory_order(pixels, (3, 4), (1, 0), title='4 pixels x 3 colours: view(3, 4) against permute(1, 0)')
+plt.show()
+
+# %% [markdown]
+# The same happens to the whole batch:
 
 # %%
 wrong = images_hwc.reshape(2, 3, H, W)           # (N, C, H, W) in shape only
@@ -335,7 +344,8 @@ print('pixel (5, 7) of image 0:', [round(v, 3) for v in wrong[0, :, 5, 7].tolist
       'instead of', [round(v, 3) for v in right[0, :, 5, 7].tolist()])
 colour_of = torch.arange(3).expand(2, H, W, 3)   # (N, H, W, 3) which colour each number was
 held = colour_of.reshape(2, 3, H, W)[0, 0].flatten().bincount(minlength=3)   # (3,) counts per colour
-print(f'"channel 0" after reshape holds {held[0]} red, {held[1]} green and {held[2]} blue values')
+print(f'"channel 0" after reshape holds {held[0]} red, {held[1]} green and {held[2]} blue values: the first '
+      f'{H * W} numbers in memory, {H * W / (W * 3):.2f} rows of the original image')
 
 # %% [markdown]
 # To look at an image, matplotlib wants H × W × C again, so each panel below permutes back with `permute(1, 2, 0)`.
@@ -355,8 +365,9 @@ plt.show()
 
 # %% [markdown]
 # The scrambled picture is a mosaic: each of its "channels" is the first, second or last third of the numbers in
-# memory, about 11 rows of the original with the three colours interleaved. No error will ever tell you; only looking at the data (or a test that compares a pixel
-# with the original, as above) does. The same goes for grayscale `(N, H, W)` images: add the channel dim with
+# memory, a third of the rows of the original with the three colours interleaved (the count is printed above). No
+# error will ever tell you; only looking at the data (or a test that compares a pixel with the original, as above)
+# does. The same goes for grayscale `(N, H, W)` images: add the channel dim with
 # `x[:, None]` (or `unsqueeze(1)`), not with a `view`.
 #
 # ## 6. A flatten that changes the batch size
@@ -410,14 +421,18 @@ def train(model, steps=30, lr=0.01):
     return losses
 
 
-def accuracy(model, X, y, batch_size=64):
+def evaluate(model, X, y, batch_size=64):
+    """Accuracy and mean cross-entropy over X in batches, with the same trim of the targets."""
     hits = rows = 0
+    total = 0.0
     with torch.no_grad():
         for i in range(0, len(X), batch_size):
-            pred = model(X[i:i + batch_size]).argmax(dim=1)           # (rows,)
-            hits += (pred == y[i:i + batch_size][:len(pred)]).sum().item()   # the same trim
-            rows += len(pred)
-    return hits / rows
+            logits = model(X[i:i + batch_size])                        # (rows, n_classes)
+            target = y[i:i + batch_size][:len(logits)]                 # (rows,) the same trim
+            hits += (logits.argmax(dim=1) == target).sum().item()
+            total += F.cross_entropy(logits, target, reduction='sum').item()
+            rows += len(target)
+    return hits / rows, total / rows
 
 
 torch.manual_seed(0)
@@ -428,11 +443,13 @@ losses_right, losses_trimmed = train(right_model), train(trimmed_model)
 results = {}
 for name, model, losses in (('right in_features', right_model, losses_right),
                             ('trimmed targets', trimmed_model, losses_trimmed)):
-    results[name] = accuracy(model, X_test, y_test)
-    train_acc = accuracy(model, X_train, y_train)
+    train_acc, _ = evaluate(model, X_train, y_train)
+    results[name], test_loss = evaluate(model, X_test, y_test)
     print(f'{name:<18} final train loss {losses[-1]:.4f} | train accuracy {train_acc:.3f} | '
-          f'test accuracy {results[name]:.3f}')
+          f'test accuracy {results[name]:.3f} | test loss {test_loss:.4f}')
 print(f'chance: {1 / n_classes:.3f}')
+print(f'the trimmed model: {sum(p.numel() for p in trimmed_model.parameters())} weights, '
+      f'{trimmed_model(X_train).shape[0]} rows of logits per batch of {len(X_train)} images')
 
 # %%
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
@@ -452,10 +469,22 @@ ax2.legend()
 plt.show()
 
 # %% [markdown]
-# Both training losses fall, so the trimmed model looks as if it learns: with 16 rows and about 42 000 weights it
-# memorises 16 arbitrary labels. On unseen images it is at chance. (It also throws away 48 of every 64 labels.) The
-# fix is where the rows were lost: flatten per image with `feats.flatten(1)` (or `feats.view(feats.size(0), -1)`)
-# and give the head the real width, 1024, as `right_model` does.
+# Both training losses fall, so the trimmed model looks as if it learns: it has far more weights than rows of logits
+# (both printed above), so it memorises its 16 arbitrary labels. On unseen images it is at chance. (It also throws
+# away three of every four labels.)
+#
+# A second yardstick makes the bug loud: the loss of a model that ignores the images and always predicts how often
+# each class occurs. `tp.baseline_loss` computes it from the labels alone. A model that learnt something from the
+# images must beat it; compare the two test losses printed above with it.
+
+# %%
+baseline = tp.baseline_loss(y_test, nn.CrossEntropyLoss(), C=n_classes)
+
+# %% [markdown]
+# The right model is far below the baseline; the trimmed one is above it, worse than knowing nothing, because it is
+# confident about labels it memorised for other images. The fix is where the rows were lost: flatten per image with
+# `feats.flatten(1)` (or `feats.view(feats.size(0), -1)`) and give the head the real width, 1024, as `right_model`
+# does.
 #
 # ### 6.1 A hard-coded batch size, and the last, smaller batch
 #
@@ -484,7 +513,8 @@ with tp.show_error():
 # %% [markdown]
 # The 64 rows in "64x160" are not 64 images: the batch has 10. When the first number of mat1 is not your batch size,
 # a `view` made it up. The fix is the same as above: `feats.flatten(1)`, or `feats.view(feats.size(0), -1)`, never a
-# number. (`drop_last=True` in the training `DataLoader` hides it until the first single image at inference.)
+# number. (`drop_last=True` in the training `DataLoader` hides it until the first single image at inference: the
+# batch of one of lesson 01, section 3.2.)
 
 # %%
 print('with flatten(1):', tuple(right_model(last_batch).shape), tuple(right_model(X_more[:1]).shape))
@@ -492,8 +522,10 @@ print('with flatten(1):', tuple(right_model(last_batch).shape), tuple(right_mode
 # %% [markdown]
 # ## Summary
 #
+# * Class scores live in dim 1, like the channels of `(N, C, H, W)`: a CNN classifier gives `(N, classes)` and takes
+#   `(N,)` class ids, the contract of lesson 01.
 # * A CNN keeps **N first**: conv and pool change only C, H, W. Per spatial dim,
-#   `out = floor((in + 2p - d(k-1) - 1) / s + 1)`; `MaxPool2d(k)` has stride k, so `MaxPool2d(2)` halves (rounding
+#   `out = floor((in + 2p - k) / s) + 1`; `MaxPool2d(k)` has stride k, so `MaxPool2d(2)` halves (rounding
 #   down); `kernel_size=3, padding=1` keeps the size.
 # * `shape_table(model, x)` lists every layer's input and output shape and stops at the failing layer with the error:
 #   use it whenever a size surprises you.
@@ -503,12 +535,81 @@ print('with flatten(1):', tuple(right_model(last_batch).shape), tuple(right_mode
 # * A network built for 32 × 32 fails on 28 × 28 and 64 × 64. Robust fixes: compute the width with a dummy forward
 #   pass, `nn.LazyLinear`, or `nn.AdaptiveAvgPool2d` before the head (the only one where one model takes any size).
 # * Channels-last `(N, H, W, C)` into `Conv2d`: "expected input[N, H, W, C] to have 3 channels, but got H channels".
-#   Fix with `x.permute(0, 3, 1, 2)`. `view`/`reshape` to `(N, C, H, W)` runs and scrambles every image.
+#   Fix with `x.permute(0, 3, 1, 2)`. `view`/`reshape` to `(N, C, H, W)` runs and scrambles every image: it keeps the
+#   memory order and re-cuts it, where `permute` moves whole axes.
 # * A `view(-1, k)` with the wrong k, or `view(64, -1)` with a hard-coded batch size, changes the number of rows.
-#   Trimming the targets to match hides the error, not the bug: the model memorises its training rows and is at chance
-#   on new images (0.11 measured, chance 0.10). Flatten with `flatten(1)` or `view(x.size(0), -1)`.
+#   Trimming the targets to match hides the error, not the bug: the model memorises its training rows, is at chance
+#   on new images, and its test loss is worse than `tp.baseline_loss`. Flatten with `flatten(1)` or
+#   `view(x.size(0), -1)`.
 #
+# ## Going further
+#
+# ### Dilation and `ceil_mode`
+#
+# Two settings change the formula of section 2. **Dilation** d spreads a kernel's taps d pixels apart (1 = no gap), so
+# a kernel of size k spans `d(k - 1) + 1` pixels, and that span takes the place of k:
+#
+# $$\text{out} = \left\lfloor \frac{\text{in} + 2p - d(k - 1) - 1}{s} \right\rfloor + 1$$
+#
+# (with d = 1 it is the formula of section 2). **`ceil_mode=True`** on a pool rounds up instead of down, so an odd
+# size keeps its last, partial window. And `padding='same'` keeps the size, for stride 1 only.
+
+# %%
+def conv_out_dilated(size, kernel, stride=1, padding=0, dilation=1):
+    """The general formula of the Conv2d and MaxPool2d docs."""
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+for layer, size in [(nn.Conv2d(3, 8, kernel_size=3, padding=2, dilation=2), 32),
+                    (nn.Conv2d(3, 8, kernel_size=3, dilation=3), 20),
+                    (nn.MaxPool2d(2), 31),
+                    (nn.MaxPool2d(2, ceil_mode=True), 31)]:
+    k, s, p = settings(layer)
+    d = layer.dilation if isinstance(layer.dilation, int) else layer.dilation[0]
+    real = layer(torch.zeros(1, 3, size, size)).shape[-1]
+    mode = ', ceil_mode' if getattr(layer, 'ceil_mode', False) else ''
+    print(f'{type(layer).__name__}(k={k}, s={s}, p={p}, d={d}{mode}) on {size}: '
+          f'formula {conv_out_dilated(size, k, s, p, d)}, real {real}')
+
+# %% [markdown]
+# The formula agrees with every layer except the last: `ceil_mode=True` rounds up, which the floor formula does not.
+#
+# ### A dry run before training a `LazyLinear` model
+#
+# A `LazyLinear` holds no weight until its first forward pass. An optimizer created before that pass still trains it:
+# the weight is filled in place, and the optimizer holds that same tensor.
+
+# %%
+torch.manual_seed(0)
+lazy = make_cnn_lazy()
+opt = torch.optim.Adam(lazy.parameters(), lr=0.01)   # created before any forward pass
+print('before:', lazy[-1])
+loss = F.cross_entropy(lazy(X), y)               # the first forward pass sets in_features = 1024
+loss.backward()
+opt.step()
+same = opt.param_groups[0]['params'][-2] is lazy[-1].weight   # the optimizer's tensor is the layer's weight
+print('after: ', lazy[-1], '| the optimizer holds that weight:', same)
+
+# %% [markdown]
+# So the dry run is not needed for the optimizer. It is still good practice, for three reasons: it shows the
+# feature count and every shape (a `shape_table`) before training starts; a wrong size fails at once, not in the
+# middle of a training loop; and anything that reads or copies the parameters before the first forward pass fails
+# or goes wrong: counting them, a custom initialisation, `copy.deepcopy` (the copy stays lazy and later gets weights
+# of its own). Counting them, on a model that has not run yet:
+
+# %% tags=["error-demo"]
+with tp.show_error():
+    sum(p.numel() for p in make_cnn_lazy().parameters())
+
+# %%
+lazy = make_cnn_lazy()
+print(shape_table(lazy, torch.zeros(1, 3, 28, 28)))   # the dry run: one blank image sets in_features = 784
+print('parameters:', sum(p.numel() for p in lazy.parameters()))
+
+# %% [markdown]
 # ## Now the exercises
 #
-# Open `exercises/04-convolutions-and-pooling/` and work through the notebook there. The checks also run your code
-# with N = 1, an odd N and other image sizes: a number typed for one of them must be right for all of them.
+# Open `exercises/04-convolutions-and-pooling/` and work through the notebook there. None of its exercises repeats an
+# example of this lesson: other layers, other image sizes, other models. Work out the shapes before you change a line.
+# The checks also run your code with N = 1, an odd N and other image sizes: a number typed for one of them must be
+# right for all of them.

@@ -208,25 +208,11 @@ def test_check_keeps_layers_fails_a_deleted_or_changed_layer_and_passes_the_give
         checks.check_keeps_layers(wrap(nn.Linear(3, 4)), given_features(), what="m")
 
 
-def test_check_same_pixels_says_where_the_values_came_from():
-    images = torch.rand(3, 4, 6, 3)                                    # (N, H, W, C)
-    right = images.permute(0, 3, 1, 2)
-    checks.check_same_pixels(right.contiguous(), images, right, what="to_nchw(images)")
-    with pytest.raises(checks.CheckFailed) as info:
-        checks.check_same_pixels(images.reshape(3, 3, 4, 6), images, right, what="to_nchw(images)")
-    text = str(info.value)
-    assert info.value.tag == "scrambled-pixels" and "to_nchw(images)[0, :, 0, 0] is" in text
-    assert "(image 0, row 0, column 0, colour 0), (image 0, row 1, column 2, colour 0)" in text
-    assert "permute" not in text and "reshape" not in text
-    with pytest.raises(checks.CheckFailed, match="dim 2 has size 6 where 4 is expected"):
-        checks.check_same_pixels(images.permute(0, 3, 2, 1), images, right, what="to_nchw(images)")
-
-
 def test_check_gradient_flows_back_fails_a_detached_or_rerouted_result():
     to_nchw = lambda images: images.permute(0, 3, 1, 2)               # noqa: E731 - the reference here
     images = torch.rand(2, 4, 6, 3, requires_grad=True)
     checks.check_gradient_flows_back(to_nchw(images), images, to_nchw, what="to_nchw(images)")
-    with pytest.raises(checks.CheckFailed, match="cut off from images") as info:
+    with pytest.raises(checks.CheckFailed, match="cut off from its input") as info:
         checks.check_gradient_flows_back(to_nchw(images).detach(), images, to_nchw, what="to_nchw(images)")
     assert info.value.tag == "no-gradient"
     values_only = to_nchw(images).detach() + 0 * images.sum()          # right values, a gradient of zeros
@@ -235,28 +221,114 @@ def test_check_gradient_flows_back_fails_a_detached_or_rerouted_result():
 
 
 def test_check_length_wants_the_layers_int():
-    checks.check_length(15, 15, call="conv_out(31, 2, 2)", layer="MaxPool2d(2)", size=31)
-    with pytest.raises(checks.CheckFailed, match=r"returned 15.0, a float: the value is right") as info:
-        checks.check_length(15.0, 15, call="conv_out(31, 2, 2)", layer="MaxPool2d(2)", size=31)
+    checks.check_length(27, 27, call="stem_side(224)", layer="the stem", size=224)
+    checks.check_length(27, 27.0, call="stem_side(224)", layer="the stem", size=224)   # a recorded answer
+    with pytest.raises(checks.CheckFailed, match=r"returned 27.0, a float: the value is right") as info:
+        checks.check_length(27.0, 27, call="stem_side(224)", layer="the stem", size=224)
     assert info.value.tag == "not-an-int"
-    with pytest.raises(checks.CheckFailed, match=r"returned 15.5, a float; MaxPool2d\(2\) turns 31 pixels"):
-        checks.check_length(15.5, 15, call="conv_out(31, 2, 2)", layer="MaxPool2d(2)", size=31)
+    with pytest.raises(checks.CheckFailed, match=r"returned 27.875, a float; the stem turns 224 pixels"):
+        checks.check_length(27.875, 27, call="stem_side(224)", layer="the stem", size=224)
     with pytest.raises(checks.CheckFailed, match="returned True, a bool"):
-        checks.check_length(True, 1, call="conv_out(1, 1)", layer="Conv2d", size=1)
-    with pytest.raises(checks.CheckFailed, match="counts 1 window position more") as info:
-        checks.check_length(16, 15, call="conv_out(31, 2, 2)", layer="MaxPool2d(2)", size=31)
-    assert info.value.tag == "conv-formula"
-    with pytest.raises(checks.CheckFailed, match="turns 1 pixel into 1: your formula counts 2 window"):
-        checks.check_length(-1, 1, call="conv_out(1, 3, padding=1)", layer="Conv2d", size=1)
+        checks.check_length(True, 1, call="stem_side(9)", layer="the stem", size=9)
+    with pytest.raises(checks.CheckFailed, match="28, but the stem turns 224 pixels into 27: 1 pixel more") as info:
+        checks.check_length(28, 27, call="stem_side(224)", layer="the stem", size=224)
+    assert info.value.tag == "conv-formula" and "//" not in str(info.value)
+    with pytest.raises(checks.CheckFailed, match="turns 1 pixel into 1: 2 pixels fewer"):
+        checks.check_length(-1, 1, call="f(1)", layer="Conv2d", size=1)
 
 
-def test_check_layer_shape_names_the_layer_and_never_the_number_of_dims():
-    checks.check_layer_shape("shape_pool2", [5, 16, 3, 4], (5, 16, 3, 4), layer="nn.MaxPool2d(2)")
-    for guess in ((5, 16, 4, 5), (5, 16, 12), (5, 16, 3, 4, 1)):
+# ----------------------------------------------------------------------------- the checks of issue 13
+class TwoInputs(nn.Module):
+    """A photo and a few numbers: the photo's feature maps flattened per photo (or not), then meta."""
+
+    def __init__(self, n_meta=5, per_photo=True, use_meta=True):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.MaxPool2d(2))   # (N, 4, 3, 3) on 6 x 6
+        self.per_photo, self.use_meta = per_photo, use_meta
+        self.head = nn.Linear(4 * 3 * 3 + (n_meta if use_meta else 0) if per_photo else 4 * 6 * 6 + n_meta, 3)
+
+    def forward(self, X, meta):
+        feats = self.features(X)
+        flat = feats.flatten(1) if self.per_photo else feats.view(-1, 4 * 6 * 6)
+        return self.head(torch.cat([flat, meta], dim=1) if self.use_meta else flat)
+
+
+def test_check_model_output_takes_several_inputs_and_names_each():
+    X, meta = torch.randn(8, 3, 6, 6), torch.randn(8, 5)
+    checks.check_model_output(TwoInputs(), (X, meta), (8, 3), arg="X, meta")
+    with pytest.raises(checks.CheckFailed) as info:
+        checks.check_model_output(TwoInputs(per_photo=False), (X, meta), (8, 3), what="m(X, meta)", arg="X, meta")
+    text = str(info.value)
+    assert "m(X, meta) raised an error for X (8, 3, 6, 6) float32 and meta (8, 5) float32" in text
+    assert "Sizes of tensors must match except in dimension 1" in text and "features.1" in text
+
+
+def test_check_rows_follow_their_inputs_fails_mixing_and_an_unused_input():
+    inputs = {"X": torch.randn(7, 3, 6, 6), "meta": torch.randn(7, 5)}
+    checks.check_rows_follow_their_inputs(TwoInputs(), inputs, what="m(X, meta)")
+    with pytest.raises(checks.CheckFailed, match="the scores do not depend on meta at all") as info:
+        checks.check_rows_follow_their_inputs(TwoInputs(use_meta=False), inputs, what="m(X, meta)")
+    assert info.value.tag == "input-unused"
+
+    class Mixing(TwoInputs):
+        def forward(self, X, meta):
+            return super().forward(X, meta) + meta.mean(0, keepdim=True)[:, :3]   # the batch's mean leaks in
+
+    with pytest.raises(checks.CheckFailed, match="Changing sample 0 of meta .* changed the outputs of other") as info:
+        checks.check_rows_follow_their_inputs(Mixing(), inputs, what="m(X, meta)")
+    assert info.value.tag == "batch-mixing"
+
+
+@pytest.mark.parametrize("wrap", [lambda m: m, Handle], ids=["module", "handle"])
+def test_check_head_width_reads_in_features_and_never_the_fix(wrap):
+    model = TwoInputs()
+    model(torch.randn(2, 3, 6, 6), torch.randn(2, 5))
+    checks.check_head_width(wrap(model), "head", 41, what="m", reads="the maps and meta")
+    with pytest.raises(checks.CheckFailed, match="m.head reads 41 features per row: fewer numbers than") as info:
+        checks.check_head_width(wrap(model), "head", 300, what="m", reads="the maps and meta")
+    assert info.value.tag == "linear-in-features" and "300" not in str(info.value)
+    with pytest.raises(checks.CheckFailed, match="has no layer 'tail'"):
+        checks.check_head_width(wrap(model), "tail", 41, what="m", reads="the maps and meta")
+    with pytest.raises(checks.CheckFailed, match=r"m.features is Sequential\(\); the exercise's head is a Linear"):
+        checks.check_head_width(wrap(model), "features", 41, what="m", reads="the maps and meta")
+
+
+class Gap(nn.Module):
+    def __init__(self, pool):
+        super().__init__()
+        self.features, self.head, self.pool = features(), nn.LazyLinear(3), pool
+
+    def forward(self, X):
+        return self.head(self.pool(self.features(X)))
+
+
+def test_check_global_average_names_a_max_or_a_sum_and_passes_any_average():
+    X = torch.randn(5, 3, 12, 20)                                      # features (5, 16, 3, 5)
+    for right in (lambda f: f.mean(dim=(2, 3)), lambda f: F.adaptive_avg_pool2d(f, 1).flatten(1),
+                  lambda f: f.flatten(2).mean(-1)):
+        checks.check_global_average(Gap(right), X, what="GapCNN(3)(X)")
+    for wrong, said in ((lambda f: f.amax(dim=(2, 3)), "it gets the maximum of each feature map"),
+                        (lambda f: f.sum(dim=(2, 3)), "it gets the sum of each feature map (H x W = 15 times"),
+                        (lambda f: f.mean(dim=(2, 3)) * 2, "what it gets is not one average per feature map")):
         with pytest.raises(checks.CheckFailed) as info:
-            checks.check_layer_shape("shape_pool2", guess, (5, 16, 3, 4), layer="nn.MaxPool2d(2)")
-        text = str(info.value)
-        assert info.value.tag == "predict-shape" and "nn.MaxPool2d(2) gives" in text
-        assert "(5, 16, 3, 4)" not in text and "4 dims" not in text and "dims, not" not in text
-    with pytest.raises(checks.CheckFailed, match="tuple of ints"):
-        checks.check_layer_shape("shape_pool2", "5, 16, 3, 4", (5, 16, 3, 4), layer="nn.MaxPool2d(2)")
+            checks.check_global_average(Gap(wrong), X, what="GapCNN(3)(X)")
+        assert info.value.tag == "global-pool" and said in str(info.value)
+        assert "mean(" not in str(info.value) and "dim=" not in str(info.value)
+
+
+def test_check_channel_mix_judges_every_pixel_and_never_the_fix():
+    feats, weight = torch.randn(2, 4, 3, 5), torch.randn(6, 4)          # N, C, H, W, C_out all different
+    right = torch.einsum("nchw,oc->nohw", feats, weight)
+    checks.check_channel_mix(F.linear(feats.permute(0, 2, 3, 1), weight).permute(0, 3, 1, 2), feats, right,
+                             what="mix_channels(feats, weight)")
+    scrambled = F.linear(feats.reshape(2, 3, 5, 4), weight).reshape(2, 6, 3, 5)
+    with pytest.raises(checks.CheckFailed) as info:
+        checks.check_channel_mix(scrambled, feats, right, what="mix_channels(feats, weight)")
+    text = str(info.value)
+    assert info.value.tag == "scrambled-pixels" and "mix_channels(feats, weight)[0, :, 0, 0] is" in text
+    assert "permute" not in text and "reshape" not in text and "of the pixels are wrong" in text
+    with pytest.raises(checks.CheckFailed, match="dim 2 has size 5 where 3 is expected") as info:
+        checks.check_channel_mix(right.transpose(2, 3), feats, right, what="mix_channels(feats, weight)")
+    assert info.value.tag == "output-shape"
+    with pytest.raises(checks.CheckFailed, match="should return a tensor"):
+        checks.check_channel_mix(right.numpy(), feats, right, what="mix_channels(feats, weight)")
