@@ -1,6 +1,11 @@
 """Checks for topic 02, binary and multi-label: data sets, confident logits, a loss check that names
 the mistake that gives exactly the student's value, an element-wise accuracy and a training check for
-outputs with one logit per label: (N, 1) binary, (N, 2) two-class, (N, C) multi-label, (N, C, H, W) masks.
+outputs with one logit per label: (N, 1) binary, (N, 2) two-class, (N, C) multi-label, (N, C, H, W) masks;
+a check of a model's 0/1 predictions against its own logits, and of a per-tag recall.
+
+The loss check also reads the label formats of the exercises: labels coded +1/-1, tag ids padded with -1
+(a tensor (N, K) beside (N, C) logits), and a training set's labels `Y_train` (M, C) from which the
+per-tag pos_weight is counted.
 
 One standard per mistake across the topic: a loss computed from probabilities (sigmoid then BCELoss,
 or the log of a sigmoid) is wrong wherever it is a plausible answer, and every loss check of the
@@ -17,8 +22,8 @@ import torch
 import torch.nn.functional as F
 
 from ..diagnosis import describe, shape_str
-from .core import (CheckFailed, _gap, _no_grad, _Recorded, call, check_loss, rows, separable_data, strict,
-                   train_held_out)
+from .core import (CheckFailed, _gap, _no_grad, _Recorded, call, check_loss, check_not_mutated, rows,
+                   separable_data, strict, train_held_out)
 
 _logsigmoid = F.logsigmoid
 _bce_with_logits = F.binary_cross_entropy_with_logits
@@ -65,6 +70,49 @@ def multilabel_data(N: int = 96, n_features: int = 6, C: int = 4, seed: int = 0)
     return X, Y
 
 
+def signed_data(N: int = 96, n_features: int = 4, seed: int = 0):
+    """binary_data with the labels of a margin loss: X (N, F) float, y (N, 1) float, +1. or -1."""
+    X, y = binary_data(N, n_features, seed=seed)                 # (N, F), (N,) 0./1.
+    return X, torch.where(y > 0.5, 1.0, -1.0).view(-1, 1)        # (N, 1) +1./-1.
+
+
+def rare_tags(M: int, C: int, seed: int = 0) -> torch.Tensor:
+    """(M, C) float multi-hot where tag c is carried by about 0.6 / (c + 1) of the samples (the later tags
+    are rare); every tag is carried by at least one sample and missing from at least one (M >= 2)."""
+    g = torch.Generator().manual_seed(seed)
+    rates = 0.6 / torch.arange(1, C + 1).float()                 # (C,)
+    Y = (torch.rand(M, C, generator=g) < rates).float()          # (M, C)
+    Y[0], Y[-1] = 1.0, 0.0
+    return Y
+
+
+def tag_ids_of(Y: torch.Tensor, K: int | None = None, seed: int = 0) -> torch.Tensor:
+    """(N, C) multi-hot -> (N, K) int64 tag ids of each row in a shuffled order, padded with -1 at the end
+    (K: the most tags of a row, unless given)."""
+    g = torch.Generator().manual_seed(seed)
+    rows = [torch.nonzero(r > 0.5).reshape(-1) for r in Y]
+    K = max([len(r) for r in rows] + [1]) if K is None else K
+    ids = torch.full((Y.shape[0], K), -1, dtype=torch.int64)     # (N, K)
+    for n, r in enumerate(rows):
+        ids[n, :len(r)] = r[torch.randperm(len(r), generator=g)]
+    return ids
+
+
+def padded_tags(N: int, C: int, K: int, seed: int = 0):
+    """Multi-label data as tag ids: tag_ids (N, K) int64, each row the tags of one sample in no particular
+    order, padded with -1 at the end (a row holds 0 to K tags), and the same labels as Y (N, C) float
+    multi-hot. The first rows hold K tags, then none, then one, then a random number (for N >= 3)."""
+    g = torch.Generator().manual_seed(seed)
+    tag_ids = torch.full((N, K), -1, dtype=torch.int64)              # (N, K)
+    Y = torch.zeros(N, C)                                            # (N, C)
+    for n in range(N):
+        count = (K, 0, 1)[n] if n < 3 else int(torch.randint(0, K + 1, (1,), generator=g))
+        tags = torch.randperm(C, generator=g)[:min(count, C)]       # distinct tags of sample n
+        tag_ids[n, :len(tags)] = tags
+        Y[n, tags] = 1.0
+    return tag_ids, Y
+
+
 def confident_logits(*shape: int, seed: int = 0, low: float = 21.0, high: float = 35.0) -> torch.Tensor:
     """Logits of the given shape with |logit| in [low, high] and random signs: where a float32 sigmoid
     rounds to exactly 1.0 (a logit above about 17), so a loss computed from probabilities is not exact."""
@@ -89,15 +137,52 @@ def _class_weight(pos_weight, z: torch.Tensor, dim: int = 1):
     return pw.reshape(view)
 
 
+def _padded_ids(args: dict):
+    """(logits (N, C), tag ids (N, K) with -1 pads) where the second argument is such a tensor, else None."""
+    tensors = [v for v in args.values() if isinstance(v, torch.Tensor)]
+    if len(tensors) < 2 or not tensors[0].is_floating_point() or tensors[0].dim() != 2:
+        return None
+    z, ids = tensors[0].detach(), tensors[1].detach()
+    if ids.is_floating_point() or ids.dim() != 2 or ids.shape[0] != z.shape[0] or ids.numel() == 0:
+        return None
+    if int(ids.min()) < -1 or int(ids.max()) >= z.shape[1] or (ids.shape == z.shape and int(ids.min()) >= 0):
+        return None                                      # not ids, or a multi-hot of the logits' shape
+    return z, ids
+
+
+def _multi_hot(ids: torch.Tensor, C: int, dtype, pad: int | None = None) -> torch.Tensor:
+    """(N, K) tag ids -> (N, C) multi-hot; a -1 switches on tag ``pad`` (None: nothing)."""
+    Y = torch.zeros(ids.shape[0], C, dtype=dtype)
+    for n, row in enumerate(ids.tolist()):
+        for tag in row:
+            if tag >= 0 or pad is not None:
+                Y[n, tag if tag >= 0 else pad] = 1.0
+    return Y
+
+
+def _counted_pos_weight(Y_train: torch.Tensor, dtype) -> torch.Tensor:
+    """(C,): per tag, the training samples without it over those with it."""
+    with_tag = Y_train.detach().to(dtype).sum(dim=0)
+    return (Y_train.shape[0] - with_tag) / with_tag
+
+
 def _arranged(args: dict):
     """(logits, targets as float in the logits' shape, pos_weight or None) of a loss's arguments, or None.
 
-    Two logits per sample against (N,) labels are the 2-class softmax: a sigmoid of z1 - z0.
+    Two logits per sample against (N,) labels are the 2-class softmax: a sigmoid of z1 - z0. Tag ids
+    padded with -1 become their multi-hot rows; a training set's labels Y_train give the counted
+    pos_weight.
     """
     tensors = [v for v in args.values() if isinstance(v, torch.Tensor)]
     if len(tensors) < 2 or not tensors[0].is_floating_point():
         return None
+    padded = _padded_ids(args)
+    if padded is not None:
+        z, ids = padded
+        return z, _multi_hot(ids, z.shape[1], z.dtype), None
     z, t, pw = tensors[0].detach(), tensors[1].detach().to(tensors[0].dtype), args.get("pos_weight")
+    if isinstance(args.get("Y_train"), torch.Tensor) and args["Y_train"].dim() == 2:
+        pw = _counted_pos_weight(args["Y_train"], z.dtype)
     if z.dim() == 2 and z.shape[1] == 2 and t.dim() == 1 and t.shape[0] == z.shape[0]:
         z = z[:, 1] - z[:, 0]                                        # (N,)
     if t.numel() != z.numel():
@@ -125,6 +210,9 @@ def _hypotheses(args: dict, expected):
     if arranged is None:
         return
     z, t, pw = arranged
+    yield from _label_format_hypotheses(args, z, t)
+    if _signed(t):
+        t = (t + 1) / 2                                                   # the mistakes below, on 0/1 labels
     w = 1.0 if pw is None or z.dim() < 2 else _class_weight(pw, z)
     if z.shape == _raw_shape(args):                                       # one logit per label: a BCE
         yield ("sigmoid-before-loss", TWICE.format(squash="sigmoid", inside="the sigmoid"),
@@ -134,6 +222,11 @@ def _hypotheses(args: dict, expected):
                    _quiet(_bce_with_logits, z.softmax(dim=1), t, pos_weight=None if pw is None else w))
     if float(z.abs().max()) > CONFIDENT:
         yield "probabilities-saturate", SATURATED, _quiet(_through_probabilities, z, t, w)
+    if pw is None and z.shape == _raw_shape(args) and (z.dim() == 1 or z.shape[-1] == 1):
+        yield ("doubled-logit",
+               "Your value is exactly the binary loss of twice the logits: a softmax over the two scores -z "
+               "and z is a sigmoid of their difference, 2z, so every logit counted double.",
+               _quiet(_bce_with_logits, 2 * z, t))
     raw = [v for v in args.values() if isinstance(v, torch.Tensor)][:2]
     two = raw[0].detach()
     if two.dim() == 2 and two.shape[1] == 2 and raw[1].dim() == 1 and raw[1].shape[0] == two.shape[0]:
@@ -177,7 +270,7 @@ def _hypotheses(args: dict, expected):
                "Your value is exactly the binary loss against a single tag per sample (the first tag of "
                "each row): the other tags of a row count as absent. Each of the N·C entries is a yes/no of "
                "its own.", _quiet(_bce_with_logits, z, F.one_hot(first, C).to(z.dtype)))
-    if pw is not None and z.dim() >= 3:
+    if pw is not None and (z.dim() >= 3 or "Y_train" in args):
         C = torch.as_tensor(pw).numel()
         for d in range(2, z.dim()):
             if z.shape[d] == C:
@@ -195,8 +288,8 @@ def _hypotheses(args: dict, expected):
         yield ("pos-weight-unused", "Your value is exactly the unweighted loss: pos_weight has no effect on "
                "it.", _quiet(_bce_with_logits, z, t))
         yield ("weight-not-pos-weight",
-               "Your value is exactly the loss with every pixel of class c weighted by pos_weight[c], the "
-               "negative pixels (mask 0) too: pos_weight weights only the positive pixels (mask 1).",
+               "Your value is exactly the loss with every entry of class c weighted by its class weight, the "
+               "negative entries (label 0) too: pos_weight weights only the positive entries (label 1).",
                _quiet(_bce_with_logits, z, t, weight=_class_weight(pw, z)))
     if expected is not None and z.dim() >= 2 and z.shape[0] and z.numel() // z.shape[0] > 1:
         k = z.numel() // z.shape[0]
@@ -205,6 +298,92 @@ def _hypotheses(args: dict, expected):
                "each sample were summed, then averaged over the samples. The loss is the mean over every "
                "entry.",
                torch.as_tensor(k * expected).detach())
+
+
+def _signed(t: torch.Tensor) -> bool:
+    """Labels coded -1/+1 (with at least one -1)."""
+    values = set(t.unique().tolist())
+    return values <= {-1.0, 1.0} and -1.0 in values
+
+
+def _label_format_hypotheses(args: dict, z: torch.Tensor, t: torch.Tensor):
+    """(tag, sentence, value) for the mistakes of reading labels in their stored format: +1/-1 labels, tag
+    ids padded with -1, a pos_weight counted from Y_train along the wrong axis or from the wrong tensor."""
+    bce = _bce_with_logits
+    if _signed(t):
+        yield ("signed-labels",
+               "Your value is exactly the binary cross-entropy with the labels read as they are, +1 and -1. "
+               "BCE reads its target as the probability of the positive class, a number in [0, 1]: a label "
+               "of -1 is a probability of -1, and such a loss has no lower bound (it goes below 0 as "
+               "training pushes the logits).", _quiet(bce, z, t))
+        yield ("signed-labels",
+               "Your value is exactly the loss with every label read as 1 (positive): the -1 labels became 1 "
+               "as well.", _quiet(bce, z, torch.ones_like(t)))
+        yield ("signed-labels",
+               "Your value is exactly the loss with +1 read as 0 and -1 as 1: the two classes are swapped.",
+               _quiet(bce, z, (1 - t) / 2))
+        yield ("signed-labels",
+               "Your value is exactly the loss with the labels 0 and 2: a label of 2 is a probability of 2.",
+               _quiet(bce, z, t + 1))
+        low, high = (float(v) for v in _sigmoid(torch.tensor([-1.0, 1.0])))
+        yield ("signed-labels",
+               f"Your value is exactly the loss with the soft labels {low:.3f} and {high:.3f} (a sigmoid "
+               "of -1 and +1), not 0 and 1.", _quiet(bce, z, _sigmoid(t)))
+    padded = _padded_ids(args)
+    if padded is not None:
+        _, ids = padded
+        C, pads = z.shape[1], int((ids < 0).sum())
+        where = f"in every row that holds a -1 ({pads} padding entries in these tag ids)"
+        yield ("pad-as-tag",
+               f"Your value is exactly the loss with tag {C - 1}, the last one, marked present {where}: an "
+               "index of -1 counts from the end, so each padding entry switched on the last tag.",
+               _quiet(bce, z, _multi_hot(ids, C, z.dtype, pad=C - 1)))
+        for tag in (0, 1):
+            yield ("pad-as-tag",
+                   f"Your value is exactly the loss with tag {tag} marked present {where}: the padding "
+                   "became a real tag.", _quiet(bce, z, _multi_hot(ids, C, z.dtype, pad=tag)))
+        last_dropped = _multi_hot(ids, C, z.dtype)
+        last_dropped[:, -1] = 0
+        yield ("last-tag-dropped",
+               f"Your value is exactly the loss with tag {C - 1}, the last one, absent from every row, also "
+               "where a sample carries it.", _quiet(bce, z, last_dropped))
+        first = ids[:, 0]                                                 # (N,) the first id of each row
+        if int(first.min()) >= 0:
+            yield ("one-tag-per-sample",
+                   f"Your value is exactly the cross-entropy of one softmax over the {C} tags against the "
+                   "first tag id of each row: the other tags of a row are dropped, and the tags compete for "
+                   "one unit of probability. Each of the N·C entries is a yes/no of its own.",
+                   _quiet(F.cross_entropy, z, first))
+        yield ("one-tag-per-sample",
+               "Your value is exactly the binary loss against the first tag id of each row only: the other "
+               "tags of a row count as absent.",
+               _quiet(bce, z, _multi_hot(ids[:, :1], C, z.dtype)))
+    Y_train = args.get("Y_train")
+    if isinstance(Y_train, torch.Tensor) and Y_train.dim() == 2 and z.dim() == 2:
+        M, C = Y_train.shape
+        Yt = Y_train.detach().to(z.dtype)
+        per_sample = (M - Yt.sum(dim=1)) / Yt.sum(dim=1)                  # (M,) counted along dim 1
+        if M >= C:
+            yield ("pos-weight-axis",
+                   f"Your value is exactly the loss with the weights counted along dim 1 of Y_train "
+                   f"{describe(Y_train)}, one per training sample ({M} of them), "
+                   + ("" if M == C else f"of which the first {C} were kept, ")
+                   + "not one per tag: tag c was weighted by a count of training sample c.",
+                   _quiet(bce, z, t, pos_weight=per_sample[:C]))
+        batch = t.sum(dim=0)
+        yield ("pos-weight-from-batch",
+               f"Your value is exactly the loss with each tag's weight counted in the batch of {t.shape[0]} "
+               f"samples, not in the {M} training samples of Y_train.",
+               _quiet(bce, z, t, pos_weight=(t.shape[0] - batch) / batch))
+        with_tag = Yt.sum(dim=0)
+        yield ("pos-weight-inverted",
+               "Your value is exactly the loss with each tag weighted by (samples with it) / (samples "
+               "without it): the rare tags get the smallest weight, the inverse of what pos_weight is for.",
+               _quiet(bce, z, t, pos_weight=with_tag / (M - with_tag)))
+        yield ("pos-weight-count",
+               f"Your value is exactly the loss with the samples without tag c counted as {C} (the number of "
+               "tags) minus the samples with it: the negatives were counted along the tag axis, not over the "
+               f"{M} training samples.", _quiet(bce, z, t, pos_weight=(C - with_tag) / with_tag))
 
 
 def _student_value(fn, args: dict):
@@ -227,6 +406,21 @@ def _explained(exc: CheckFailed, fn, args: dict, expected) -> CheckFailed:
     if exc.tag == "non-finite" and confident:
         top = float(z.abs().max())
         return CheckFailed(f"{text}\n{NOT_FINITE.format(top=top)}", "probabilities-saturate")
+    if exc.tag == "labels-out-of-range" and isinstance(z, torch.Tensor) and z.dim() == 2 and z.shape[1] == 1:
+        return CheckFailed(f"{text}\nThe logits {describe(z)} have one column, so a loss over the class dim "
+                           "(dim 1) sees C = 1 class: the only class id is 0, and a softmax over one column "
+                           "is always 1, whatever the logit.", "one-column-softmax")
+    Y_train = args.get("Y_train")
+    if exc.tag == "non-finite" and isinstance(Y_train, torch.Tensor) and Y_train.dim() == 2:
+        Y_train = Y_train.detach()
+        per_sample = int((Y_train.sum(dim=1) == 0).sum())
+        batch = [v for k, v in args.items() if isinstance(v, torch.Tensor) and k not in ("logits", "Y_train")]
+        in_batch = int((batch[0].detach().sum(dim=0) == 0).sum()) if batch and batch[0].dim() == 2 else 0
+        return CheckFailed(f"{text}\nA weight of (samples without the tag) / (samples with it) is infinite "
+                           "where the count it divides by is 0, and an infinite weight times a label of 0 is "
+                           f"nan. Counted per tag over Y_train {describe(Y_train)}, no count is 0; "
+                           f"counted along dim 1 (one count per training sample), {per_sample} are 0; "
+                           f"counted per tag in the batch, {in_batch} are 0.", "pos-weight-division")
     if exc.tag == "view-size":
         sizes = ", ".join(f"{k} {describe(v)}" for k, v in args.items() if isinstance(v, torch.Tensor))
         return CheckFailed(f"{text}\nThe inputs here are {sizes}: a size written into the code as a "
@@ -244,7 +438,8 @@ def _explained(exc: CheckFailed, fn, args: dict, expected) -> CheckFailed:
                 "per class, and the classes are dim 1 of the logits.", "pos-weight-axis")
     # a wrong value; "constant" too: a loss through saturated probabilities does not move when
     # confident logits move, and that is the mistake to name
-    if exc.tag not in ("wrong-value", "constant", "sigmoid-before-loss", "softmax-before-loss"):
+    if exc.tag not in ("wrong-value", "constant", "sigmoid-before-loss", "softmax-before-loss",
+                       "negative-loss"):
         return exc
     out = _student_value(fn, args)
     if out is None:
@@ -389,3 +584,112 @@ def check_trains_binary(model, X: torch.Tensor, y: torch.Tensor, loss_fn, *, ste
                           f"(loss {value:.4f}).",
                           "does-not-learn")
     return {"accuracy": acc, "loss": value}
+
+
+# ------------------------------------------------------------------ predictions and metrics
+def _predict_against_logits(model, X: torch.Tensor, what: str, where: str = "") -> torch.Tensor:
+    """Check model.predict(X) against model(X) on these samples; return the logits."""
+    N = X.shape[0]
+    with _no_grad():
+        pred = call(model.predict, {"X": X}, what=what)
+        logits = call(model, {"X": X}, what=what.replace(".predict", ""))
+    if not isinstance(pred, torch.Tensor) or tuple(pred.shape) != (N, 1):
+        raise CheckFailed(f"{what} with X {describe(X)} returned {describe(pred)}: one prediction per sample "
+                          f"is {shape_str((N, 1))}, like the model's output.", "output-shape")
+    if not pred.is_floating_point():
+        raise CheckFailed(f"{what} returned {describe(pred)}: the predictions are 0./1. floats.", "dtype")
+    values = set(pred.detach().reshape(-1).tolist())
+    if not values <= {0.0, 1.0}:
+        shown = ", ".join(f"{v:.4g}" for v in sorted(values)[:4])
+        raise CheckFailed(f"{what} returned values such as {shown}: a prediction is 0. or 1.", "not-binary")
+    if not isinstance(logits, torch.Tensor) or logits.numel() != N:
+        raise CheckFailed(f"{what.replace('.predict', '')} returned {describe(logits)} for X {describe(X)}: "
+                          f"one score per sample is {shape_str((N, 1))}.", "output-shape")
+    z, p = logits.detach().reshape(-1), pred.detach().reshape(-1)
+    missed = [(a, b) for a, b in zip(z.tolist(), p.tolist()) if (a > 0) != (b > 0.5)]
+    if missed:
+        logit, said = missed[0]
+        prob = 1 / (1 + math.exp(-logit))
+        raise CheckFailed(f"{what} disagrees with the model's own scores for {len(missed)} of {N} "
+                          f"samples{where}: e.g. a sample with logit {logit:.4f} (probability {prob:.4f}) is "
+                          f"predicted {said:.0f}. "
+                          "A sample is predicted 1. exactly when its probability is above 0.5.", "threshold")
+    return z
+
+
+def check_predict(model, X: torch.Tensor, *, what: str = "model.predict(X)", steps: int = 401) -> None:
+    """model.predict(X) is (N, 1) float 0./1., and 1. exactly where the model's own logit model(X) is > 0
+    (its probability above 0.5). The model's output must be the raw logit (train it before this check).
+
+    Where the samples' logits have both signs, the check also walks the straight line from the sample
+    with the lowest logit to the one with the highest: the logit crosses 0 on it, so the samples whose
+    probability is just above 0.5 are tried too."""
+    z = _predict_against_logits(model, X, what)
+    if z.numel() >= 2 and float(z.min()) < 0 < float(z.max()):
+        a, b = X[int(z.argmin())], X[int(z.argmax())]
+        t = torch.linspace(0, 1, steps, dtype=X.dtype)[:, None]             # (steps, 1)
+        _predict_against_logits(model, a + t * (b - a), what,               # (steps, F) samples on the line
+                                " on the line from the lowest-scoring sample to the highest-scoring one")
+
+
+_RECALL_MISTAKES = (
+    ("threshold",
+     "Your values are exactly the recall with a tag counted as found wherever its logit is above 0.5, i.e. "
+     "where its probability is above sigmoid(0.5) = {p:.3f}: a probability's threshold applied to a logit.",
+     lambda z, Y: ((z > 0.5).to(Y.dtype) * Y).sum(0) / Y.sum(0)),
+    ("recall-denominator",
+     "Your values are exactly the tags found divided by N = {N}, the number of samples, not by the number of "
+     "samples that carry each tag.", lambda z, Y: ((z > 0).to(Y.dtype) * Y).sum(0) / Y.shape[0]),
+    ("accuracy-not-recall",
+     "Your values are exactly, per tag, the share of all samples whose prediction is right, with and without "
+     "the tag: that is the per-tag accuracy; recall looks only at the samples that carry the tag.",
+     lambda z, Y: ((z > 0).to(Y.dtype) == Y).to(Y.dtype).mean(0)),
+    ("precision-not-recall",
+     "Your values are exactly, per tag, the share of the predicted tags that are right (precision): recall "
+     "divides by the samples that carry the tag, not by the samples the tag is predicted for.",
+     lambda z, Y: ((z > 0).to(Y.dtype) * Y).sum(0) / (z > 0).to(Y.dtype).sum(0)),
+)
+
+
+def check_tag_recall(fn, logits: torch.Tensor, Y: torch.Tensor, expected, *, label: str = "") -> None:
+    """fn(logits, Y) must be the (C,) float per-tag recall; tags that no sample carries are not compared.
+
+    A failure says what the values are (every tag found, a threshold on the wrong scale, another
+    denominator, accuracy or precision), never the code that fixes it."""
+    N, C = Y.shape
+    what = f"{getattr(fn, '__name__', 'your function')}(logits, Y){label}"
+    args = {"logits": logits, "Y": Y}
+    mine = {k: v.clone() for k, v in args.items()}
+    with _no_grad():
+        out = call(fn, mine, what=what)
+    check_not_mutated(what, args, mine)
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (C,):
+        raise CheckFailed(f"{what} with logits {describe(logits)} and Y {describe(Y)} returned "
+                          f"{describe(out)}: one recall per tag is {shape_str((C,))}.", "output-shape")
+    if not out.is_floating_point():
+        raise CheckFailed(f"{what} returned {describe(out)}: a recall is a float.", "dtype")
+    want = torch.as_tensor(expected, dtype=out.dtype)
+    carried = Y.detach().sum(dim=0) > 0                                  # (C,) tags with a sample
+    got, ref = out.detach()[carried].double(), want.detach()[carried].double()
+    if _gap(got, ref) <= 1e-6:
+        return
+    shown = ", ".join(f"{v:.3f}" for v in got.tolist())
+    first = (f"{what} returned, for the {int(carried.sum())} tags that some sample carries, [{shown}]; the "
+             f"recall counted sample by sample is [{', '.join(f'{v:.3f}' for v in ref.tolist())}].")
+    z, Yd = logits.detach(), Y.detach()
+    if bool((got == 1).all()) and not bool((ref == 1).all()):
+        missed = int(((z <= 0) & (Yd > 0.5)).sum())
+        raise CheckFailed(f"{first}\nYour recall is 1.0 for every tag, although {missed} of the (sample, "
+                          "tag) pairs that carry a tag have a logit of 0 or below (probability at most "
+                          "0.5): your code counts every tag as found, as if it predicted every tag for every "
+                          "sample.",
+                          "predicts-everything")
+    for tag, sentence, value in _RECALL_MISTAKES:
+        try:
+            with _no_grad():
+                other = value(z, Yd).double()[carried]
+        except Exception:  # noqa: BLE001 - a hypothesis that does not apply
+            continue
+        if _gap(got, other) <= 1e-6:
+            raise CheckFailed(f"{first}\n" + sentence.format(p=float(_sigmoid(torch.tensor(0.5))), N=N), tag)
+    raise CheckFailed(first, "wrong-value")

@@ -128,7 +128,8 @@ def reference_multi_hot(tag_ids: torch.Tensor, C: int, dtype=torch.float32) -> t
 def reference_tag_pos_weight(Y_train: torch.Tensor) -> torch.Tensor:
     """(C,): for each tag, the training samples without it over those with it, counted one by one."""
     M, C = Y_train.shape
-    with_tag = torch.tensor([sum(float(Y_train[m, c]) for m in range(M)) for c in range(C)], dtype=Y_train.dtype)
+    with_tag = torch.tensor([sum(float(Y_train[m, c]) for m in range(M)) for c in range(C)],
+                            dtype=Y_train.dtype)
     return (M - with_tag) / with_tag
 
 
@@ -145,7 +146,8 @@ def reference_tag_recall(logits: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
 
 
 def predicted_tagger_shapes() -> dict:
-    """The bird-song pipeline that exercise predict_tagger (02) describes in words, built and run: {name: shape}.
+    """The bird-song pipeline that exercise predict_tagger (02) describes in words, built and run:
+    {name: shape}.
 
     1,000 (then 1,009) recordings of 64 numbers, 17 species multi-hot; DataLoader(batch_size=48), last batch
     kept; tagger Linear(64, 128), ReLU, Linear(128, 17); `singing` the same with Linear(128, 1).
@@ -172,7 +174,8 @@ def predicted_tagger_shapes() -> dict:
         shapes = {
             "shape_logits": logits.shape,
             "shape_bce_none": F.binary_cross_entropy_with_logits(logits, Y, reduction="none").shape,
-            "shape_per_recording": F.binary_cross_entropy_with_logits(logits, Y, reduction="none").mean(dim=1).shape,
+            "shape_per_recording":
+                F.binary_cross_entropy_with_logits(logits, Y, reduction="none").mean(dim=1).shape,
             "shape_tags_found": (logits > 0).float().sum(dim=0).shape,
             "shape_pos_weight": pos_weight.shape,
             "shape_any": Y.amax(dim=1).shape,
@@ -421,7 +424,7 @@ EXPECTED = {
     "column_logits": lambda logits, y: reference_bce_with_logits(logits, y[:, None]),      # logits (N, 1), y (N,)
     "signed_labels": lambda logits, y: reference_bce_with_logits(logits, (y + 1) / 2),      # y (N, 1) +1./-1.
     "one_logit_head": lambda logits, y: reference_bce_with_logits(logits, y[:, None]),     # y (N,) int64 0/1
-    "multilabel": lambda logits, tag_ids: reference_bce_with_logits(                       # tag_ids (N, K), -1 pads
+    "multilabel": lambda logits, tag_ids: reference_bce_with_logits(                       # tag_ids (N, K)
         logits, reference_multi_hot(tag_ids, logits.shape[1], logits.dtype)),
     "tag_pos_weight": lambda logits, Y, Y_train: reference_bce_with_logits(                # Y_train (M, C)
         logits, Y, pos_weight=reference_tag_pos_weight(Y_train)),

@@ -1,13 +1,18 @@
 # %% [markdown]
 # # 02 · Binary and multi-label: the target has the logits' own shape
 #
+# *Time for a novice: about 50 minutes.*
+#
 # A binary classifier answers one yes/no question per sample; a multi-label classifier answers C of them. In this
 # lesson you will learn
 #
-# * why `BCEWithLogitsLoss` wants a target of **exactly** the input's shape: `(N, 1)` logits need `(N, 1)` float labels, `(N, C)` logits need `(N, C)` multi-hot floats;
-# * how to read the errors for a `(N,)` target, integer labels and logits fed to `BCELoss`, and which fixes are right (`view_as`, `unsqueeze(1)`, `squeeze(1)`) and which only look right (`squeeze()`, `.detach()`);
+# * the contract of `BCEWithLogitsLoss`, the course's second rule: the target has **exactly** the input's shape and is
+#   float. `(N, 1)` logits need `(N, 1)` float labels, `(N, C)` logits need `(N, C)` multi-hot floats;
+# * how to read the errors for a `(N,)` target, integer labels and logits fed to `BCELoss`, which fixes are right
+#   (`view_as`, `unsqueeze(1)`, `squeeze(1)`) and which only look right (the formula by hand, `.detach()`);
 # * when to use one logit with a sigmoid and when two logits with a softmax, and the shapes each needs;
-# * three mistakes that raise nothing: sigmoid before the loss, `CrossEntropyLoss` on multi-label data, and a `pos_weight` that weights the wrong axis.
+# * multi-label targets, and a `pos_weight` laid along the class dim;
+# * two mistakes that raise nothing: a sigmoid before the loss, and `CrossEntropyLoss` on multi-label data.
 #
 # The exercises for this lesson are in `exercises/02-binary-and-multilabel/`.
 
@@ -25,6 +30,40 @@ from targetpractice import checks
 torch.set_num_threads(1)  # tiny tensors: one thread is fastest and never fights for the CPU
 
 # %% [markdown]
+# ## The contract on one card
+#
+# Lesson 01 drew the contract of `CrossEntropyLoss` on a card (lesson 01, "The contract on one card"): its input holds
+# C scores per sample, and its usual target is one class id per sample, the input's shape *without the class axis*,
+# dim 1. Here is that card again, for N = 4 samples and C = 3 classes:
+
+# %%
+fig = tp.show_contract('CrossEntropyLoss', (4, 3), axes='N C')
+plt.show()
+
+# %% [markdown]
+# Why dim 1? PyTorch lays batches out *channels first*: an image batch is `(N, C, H, W)` with the channels in dim 1,
+# and the class scores of a model are one more set of channels, one per class. So the class axis is dim 1 for one label
+# per sample `(N, C)`, for one label per pixel `(N, C, H, W)` (lesson 04), and for one label per time step
+# `(N, C, T)` (lesson 05); each time the class ids are the input's shape with dim 1 removed.
+#
+# `BCEWithLogitsLoss` has no class axis to remove. Each entry of its input is the score of a yes/no question of its
+# own, and the target holds that question's answer, a number between 0 and 1: the target has **exactly the input's
+# shape**, and it is float. That is the course's second rule. The card for one logit per sample, `(N, 1)`:
+
+# %%
+fig = tp.show_contract('BCEWithLogitsLoss', (4, 1), axes='N out')
+plt.show()
+
+# %% [markdown]
+# and for C yes/no questions per sample (multi-label, section 6), `(N, C)`:
+
+# %%
+fig = tp.show_contract('BCEWithLogitsLoss', (4, 3), axes='N C')
+plt.show()
+
+# %% [markdown]
+# Same input shape `(4, 3)` as the `CrossEntropyLoss` card, different contract: the loss decides what the target is.
+#
 # ## 1. One logit per sample, one label per sample
 #
 # A binary classifier (spam or not, tumour or not) needs one number per sample: a score `z` whose sigmoid is the
@@ -57,8 +96,9 @@ plt.show()
 #
 # and the default `reduction='mean'` averages ℓ over *all* elements. Nothing is picked by index as in
 # `CrossEntropyLoss`: entry `i` of the input meets entry `i` of the target. That is why the target must have exactly
-# the input's shape, and why it must be a float (it is multiplied, not used as an index).
-# With `reduction='none'` you see one loss per element, in the input's shape:
+# the input's shape, and why it must be a float: it is multiplied, not used as an index. The label is read as the
+# probability that the answer is "yes", so a hard label is 0. or 1. With `reduction='none'` (lesson 01, §2) you see one
+# loss per element, in the input's shape:
 
 # %%
 target = y.view_as(logits)                       # (N, 1) float
@@ -71,19 +111,22 @@ print(f'manual {manual:.6f} | BCEWithLogits {builtin:.6f} | sigmoid + BCELoss {t
 
 # %% [markdown]
 # `BCEWithLogitsLoss` takes **logits** and applies the sigmoid itself; `BCELoss` takes **probabilities**. For moderate
-# scores they agree, as above. For confident scores they do not: in float32 `sigmoid(30)` rounds to exactly 1.0, so
-# `log(1 - p)` is `log(0)`, which `BCELoss` clamps to −100:
+# scores they agree, as above. For confident scores they do not: in float32 the sigmoid of a large logit rounds to
+# exactly 1.0, so `log(1 - p)` is `log(0)`, which `BCELoss` clamps. Two confident, wrong predictions, element by element:
 
 # %%
 z_confident = torch.tensor([[30.], [-30.]])      # (2, 1) two confident, wrong predictions
 y_confident = torch.tensor([[0.], [1.]])         # (2, 1)
-exact = F.binary_cross_entropy_with_logits(z_confident, y_confident)          # ()
-clamped = F.binary_cross_entropy(torch.sigmoid(z_confident), y_confident)   # ()
-print(f'BCEWithLogits {exact:.4f} | sigmoid + BCELoss {clamped:.4f}')
+p = torch.sigmoid(z_confident)                   # (2, 1)
+exact = F.binary_cross_entropy_with_logits(z_confident, y_confident, reduction='none')   # (2, 1)
+clamped = F.binary_cross_entropy(p, y_confident, reduction='none')                     # (2, 1)
+print('sigmoid(30) == 1.0 in float32:', bool(p[0] == 1.0))
+print('BCEWithLogits per sample   ', exact.view(-1).tolist())
+print('sigmoid + BCELoss per sample', clamped.view(-1).tolist())
 
 # %% [markdown]
-# The true loss is 30 for both samples; the two-step version reports 65 (100 for one, 30 for the other) and its
-# gradient vanishes where the sigmoid saturates. Use `BCEWithLogitsLoss` on logits.
+# The first sample's loss is clamped, the second's is right only because its sigmoid did not round; and no gradient
+# flows through a clamped value. Use `BCEWithLogitsLoss` on logits.
 #
 # ## 3. The errors, one at a time
 #
@@ -102,6 +145,7 @@ with tp.show_error('BCEWithLogitsLoss', logits, y):
 # Read it as "target `[4]`, input `[4, 1]`": the sizes differ by the trailing 1. Three fixes, all correct and all
 # giving the same value: reshape the labels like the logits (`view_as`, the safest, since it works whatever the
 # shapes), add the dim to the labels (`unsqueeze(1)`), or remove it from the logits, naming the dim (`squeeze(1)`).
+# Name the dim: a bare `squeeze()` also removes the batch dim when N = 1 (lesson 01, §3.2).
 
 # %%
 fix_view_as = F.binary_cross_entropy_with_logits(logits, y.view_as(logits))     # (N, 1) with (N, 1)
@@ -110,27 +154,42 @@ fix_squeeze = F.binary_cross_entropy_with_logits(logits.squeeze(1), y)          
 print(f'view_as {fix_view_as:.6f} | unsqueeze(1) {fix_unsqueeze:.6f} | squeeze(1) {fix_squeeze:.6f}')
 
 # %% [markdown]
-# ### 3.2 A bare `squeeze()` and a batch of one
-#
-# `logits.squeeze()` looks like the same fix and works for every N ≥ 2. But it removes *every* dim of size 1, and at
-# N = 1 (the last batch of an epoch, a single example at inference) that includes the batch dim:
-
-# %% tags=["error-demo"]
-logits_1, y_1 = logits[:1], y[:1]                # (1, 1), (1,)
-squeezed = logits_1.squeeze()                    # () the batch dim is gone as well
-with tp.show_error('BCEWithLogitsLoss', squeezed, y_1):
-    F.binary_cross_entropy_with_logits(squeezed, y_1)
-
-# %% [markdown]
-# `squeeze(1)` removes only the dim you name, so it keeps the batch dim at N = 1:
+# **The error is a friend.** Written out by hand, with `F.logsigmoid`, the same formula raises nothing for these shapes:
+# `y * F.logsigmoid(logits)` broadcasts (lesson 01, §4.2) the `(N,)` labels against the `(N, 1)` logits into an
+# `(N, N)` table that pairs every logit with every label.
 
 # %%
-print(tuple(logits_1.squeeze(1).shape), f'{F.binary_cross_entropy_with_logits(logits_1.squeeze(1), y_1):.6f}')
+fig = tp.show_broadcast(F.logsigmoid(logits), y, names=('logsigmoid(logits)', 'y'), op='*',
+                        title='logsigmoid(logits) * y pairs every logit with every label')
+plt.show()
 
 # %% [markdown]
-# ### 3.3 `.detach()` to make an error go away
+# Does a model learn from such a loss? Two habits answer in one line each. `tp.overfit_one_batch` (lesson 01, §4.1)
+# trains a fresh model on one small batch: a correctly wired loss learns it by heart. `tp.baseline_loss` prints what a
+# model that ignores its input scores: here, predicting the share of 1s as the probability for every sample (`BCELoss`
+# reads probabilities).
+
+# %%
+def bce_by_hand(out, labels):
+    return -(labels * F.logsigmoid(out) + (1 - labels) * F.logsigmoid(-out)).mean()
+
+
+X16, y16 = checks.binary_data(16, n_features, seed=1)              # (16, F), (16,) float
+torch.manual_seed(0)
+broadcast_last = tp.overfit_one_batch(nn.Linear(n_features, 1), X16, y16, bce_by_hand)   # (16, 1) with (16,)
+torch.manual_seed(0)
+y16_col = y16.view(-1, 1)                                          # (16, 1)
+paired_last = tp.overfit_one_batch(nn.Linear(n_features, 1), X16, y16_col, bce_by_hand)   # (16, 1), (16, 1)
+baseline = tp.baseline_loss(y16, nn.BCELoss())
+
+# %% [markdown]
+# The broadcast loss stalls on the baseline: averaged over every (logit, label) pair, the best any logit can do is
+# predict the share of 1s, which is exactly what a model that ignores `X` does. Paired one to one, the same formula
+# learns the batch. `BCEWithLogitsLoss` refuses the shapes instead of computing the table.
 #
-# A popular answer to the error above (it is in real projects) is `out.squeeze().detach()`. `detach()` changes no shape
+# ### 3.2 `.detach()` to make an error go away
+#
+# A popular answer to the error of 3.1 (it is in real projects) is `out.squeeze().detach()`. `detach()` changes no shape
 # at all; it cuts the tensor off from the model. The loss runs, and `backward()` fails, because nothing in the loss
 # depends on a weight any more:
 
@@ -140,30 +199,14 @@ with tp.show_error():
     loss.backward()
 
 # %% [markdown]
-# Worse, when a second term of the loss still depends on the model, `backward()` runs and the detached part just
-# stops teaching it. Here a small weight penalty keeps the graph alive; compare the gradient that reaches the weights:
-
-# %%
-def head_gradient(detach):
-    net.zero_grad()
-    out = net(X).squeeze(1)                      # (N,)
-    scores = out.detach() if detach else out     # (N,)
-    loss = F.binary_cross_entropy_with_logits(scores, y) + 1e-4 * net.weight.pow(2).sum()   # ()
-    loss.backward()
-    return net.weight.grad.norm().item()
-
-
-print(f'gradient norm reaching the weights: correct {head_gradient(False):.4f} | '
-      f'with .detach() {head_gradient(True):.4f}')
-
-# %% [markdown]
-# The detached model receives only the penalty's tiny gradient and never learns from the labels. Fix shapes with
-# shape operations (`view_as`, `unsqueeze`, `squeeze(1)`), never with `detach()`.
+# When the loss has a second term that still depends on the model (a weight penalty, say), `backward()` runs and the
+# detached part silently stops teaching it. Fix shapes with shape operations (`view_as`, `unsqueeze`, `squeeze(1)`),
+# never with `detach()`.
 #
-# ### 3.4 Integer labels
+# ### 3.3 Integer labels
 #
-# Labels of 0 and 1 are often stored as int64 (`torch.tensor([1, 0, 1, 1])`, a pandas int column). Both BCE losses
-# want float targets, and they say it in two different ways:
+# Labels of 0 and 1 are often stored as int64 (`torch.tensor([1, 0, 1, 1])`, a pandas int column). BCE wants float
+# targets: they are multiplied with the log-probabilities.
 
 # %% tags=["error-demo"]
 y_long = torch.tensor([1, 0, 1, 1]).view_as(logits)   # (N, 1) int64: the shape is right now
@@ -172,23 +215,14 @@ with tp.show_error('BCEWithLogitsLoss', logits, y_long):
 
 # %% [markdown]
 # "result type Float can't be cast to the desired output type Long": the loss would be computed in the target's dtype,
-# and a float loss does not fit in an int64. `BCELoss` says it more directly:
-
-# %% tags=["error-demo"]
-probs = torch.sigmoid(logits)                    # (N, 1) in (0, 1)
-with tp.show_error('BCELoss', probs, y_long):
-    F.binary_cross_entropy(probs, y_long)
-
-# %% [markdown]
-# The fix for both is `y.float()` (or `y.to(logits.dtype)`): labels for BCE are numbers to multiply with, and soft
-# labels such as 0.9 are allowed.
+# and a float loss does not fit in an int64. (`BCELoss` refuses int64 labels too, with a message of its own.) The fix
+# is `y.float()`, or `y.to(logits.dtype)`; soft labels such as 0.9 are allowed.
 
 # %%
-print(f'BCEWithLogits {F.binary_cross_entropy_with_logits(logits, y_long.float()):.6f} | '
-      f'BCELoss {F.binary_cross_entropy(probs, y_long.float()):.6f}')
+print(f'BCEWithLogits with float labels {F.binary_cross_entropy_with_logits(logits, y_long.float()):.6f}')
 
 # %% [markdown]
-# ### 3.5 Logits into `BCELoss`
+# ### 3.4 Logits into `BCELoss`
 #
 # `BCELoss` wants probabilities and checks that every input lies in [0, 1]. Raw logits usually do not:
 
@@ -197,14 +231,22 @@ with tp.show_error('BCELoss', logits, target):
     F.binary_cross_entropy(logits, target)
 
 # %% [markdown]
-# Switch to `BCEWithLogitsLoss` and keep the raw logits (section 2 showed why that beats adding a sigmoid).
+# Switch to `BCEWithLogitsLoss` and keep the raw logits (section 2 showed why that beats adding a sigmoid). Note what
+# `BCELoss` checks and what it does not: the *input* must lie in [0, 1]; the *target* is not checked by either loss.
 #
 # ## 4. A mistake that raises nothing: sigmoid before `BCEWithLogitsLoss`
 #
 # Put `nn.Sigmoid()` at the end of the model and keep `BCEWithLogitsLoss`: every shape and dtype is right, so nothing
-# complains. The loss applies a *second* sigmoid, to numbers between 0 and 1, so the probability it computes can never
-# go beyond `sigmoid(1) = 0.731` or below `sigmoid(0) = 0.5`. Even perfect probabilities have a loss floor:
-# `log(1 + 1/e)` for a label 1 and `log 2` for a label 0. `tp.diagnose` notices the (0, 1) inputs; PyTorch cannot.
+# complains. The loss applies a *second* sigmoid, to numbers between 0 and 1, so the probability it computes stays
+# between `sigmoid(0)` and `sigmoid(1)`:
+
+# %%
+low, high = torch.sigmoid(torch.tensor([0., 1.])).tolist()
+print(f'sigmoid(0) = {low:.4f} | sigmoid(1) = {high:.4f}')
+
+# %% [markdown]
+# Even perfect probabilities then have a loss floor: `log(1 + 1/e)` for a label 1 and `log 2` for a label 0.
+# `tp.diagnose` notices the (0, 1) inputs; PyTorch cannot.
 
 # %%
 floor_1, floor_0 = math.log(1 + 1 / math.e), math.log(2)
@@ -276,7 +318,15 @@ plt.show()
 # %% [markdown]
 # Both models separate this easy data, so accuracy hides the bug; the loss curve shows it. The sigmoid model flattens
 # out on the dashed line, and anything that reads the loss (early stopping, schedules, comparing runs) is misled.
-# Return raw logits from the model; call `torch.sigmoid` only when you want probabilities, at inference.
+# `tp.overfit_one_batch` says it in one line, before any long training run:
+
+# %%
+for sigmoid_at_end in (False, True):
+    tp.overfit_one_batch(make_mlp(sigmoid_at_end), X[:16], target[:16], nn.BCEWithLogitsLoss())
+
+# %% [markdown]
+# Return raw logits from the model; call `torch.sigmoid` only where you want probabilities. A prediction is then
+# "logit > 0", which is the same as "probability > 0.5" (the `accuracy` above uses each threshold on its own scale).
 #
 # ## 5. Two logits with softmax, or one logit with sigmoid?
 #
@@ -304,9 +354,8 @@ print(f'CrossEntropyLoss on (N, 2): {ce:.6f} | BCEWithLogitsLoss on z1 - z0: {bc
 #
 # * **One logit + sigmoid** is the natural binary head: half the output weights, a probability that is simply
 #   `sigmoid(z)`, and it extends to multi-label (section 6) by giving each label its own logit.
-# * **Two logits + softmax** fits when the binary problem is one instance of a multi-class code path (the same
-#   `CrossEntropyLoss`, `argmax` and metrics for C = 2 as for C = 10), or when you need `CrossEntropyLoss` features
-#   such as `label_smoothing` or `ignore_index`.
+# * **Two logits + softmax** fits when the binary problem is one instance of a multi-class code path: the same
+#   `CrossEntropyLoss`, `argmax` and metrics for C = 2 as for C = 10.
 #
 # What does not work is mixing them: two logits with the float labels of the one-logit recipe.
 
@@ -342,23 +391,13 @@ fig = tp.show_shapes({'logits': logits, 'Y': Y}, axes={'logits': 'N C', 'Y': 'N 
 plt.show()
 
 # %% [markdown]
-# ### 6.1 Class ids where multi-hot rows are needed
+# Giving these `(N, C)` logits one class id per sample, `(N,)`, fails with the message of section 5's error, C in
+# place of 2. If every sample has exactly one class, that is ordinary classification: `CrossEntropyLoss` with the
+# `(N,)` ids (lesson 01). If samples can have several labels, build the `(N, C)` multi-hot float target, as above.
 #
-# The reverse mistake: `(N, C)` logits with one class id per sample, `(N,)`, into `BCEWithLogitsLoss`.
-
-# %% tags=["error-demo"]
-y_first = torch.tensor([0, 1, 0, 2])             # (N,) one id per sample
-with tp.show_error('BCEWithLogitsLoss', logits, y_first.float()):
-    F.binary_cross_entropy_with_logits(logits, y_first.float())
-
-# %% [markdown]
-# The fix depends on the problem. If every sample has exactly one class, this is ordinary classification: use
-# `CrossEntropyLoss` with the `(N,)` ids (lesson 01). If samples can have several labels, build the `(N, C)` multi-hot
-# float target (for single ids `F.one_hot(y, C).float()`, for lists of tags as above).
+# ### 6.1 `CrossEntropyLoss` on multi-label data
 #
-# ### 6.2 `CrossEntropyLoss` on multi-label data
-#
-# The tempting way out of that error is to keep `CrossEntropyLoss` and feed it one id per sample, for example
+# The tempting way round that error is to keep `CrossEntropyLoss` and feed it one id per sample, for example
 # `Y.argmax(1)` (the first tag). It runs, and it trains, but the softmax makes the C classes compete for one unit of
 # probability: the model learns to name *one* tag per sample. We train the same MLP (8 → 32 → 5) twice on N = 200
 # samples with 5 tags each present with probability 1/2, once with `BCEWithLogitsLoss` on the multi-hot rows and once
@@ -404,6 +443,7 @@ scores_bce, scores_ce = tag_scores(pred_bce), tag_scores(pred_ce)
 for name in scores_bce:
     print(f'{name:20s} BCEWithLogits on multi-hot {scores_bce[name]:.3f} | '
           f'CE on argmax ids {scores_ce[name]:.3f}')
+print(f'share of samples with exactly one tag: {counts[1] / N:.3f}')
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 4))
@@ -420,27 +460,60 @@ ax.legend(loc='upper right')
 plt.show()
 
 # %% [markdown]
-# The CE model is fully right only on the samples with exactly one tag, and finds well under half of the tags.
-# For multi-label data the loss is `BCEWithLogitsLoss` with `(N, C)` float targets, and a prediction is
-# `logits > 0` (probability above 0.5) per tag, not an `argmax`.
+# The CE model can be fully right only on the samples with exactly one tag (their share is printed above), and finds
+# well under half of the tags. For multi-label data the loss is `BCEWithLogitsLoss` with `(N, C)` float targets, and
+# a prediction is `logits > 0` (probability above 0.5) per tag, not an `argmax`.
 #
-# ### 6.3 `pos_weight`: one weight per class, laid along the class dim
+# ### 6.2 `pos_weight`: one weight per tag, laid along the class dim
 #
-# Rare tags are often up-weighted with `pos_weight`, a factor on the positive term of each class:
-# $\ell = -[\,p_c\, y \log\sigma(z) + (1-y)\log(1-\sigma(z))\,]$. It broadcasts against the input like any tensor,
-# from the **last** dim. For `(N, C)` logits the last dim is C, so a `(C,)` tensor lines up with the classes:
+# Rare tags are often up-weighted with `pos_weight`, a factor on the positive term of each tag:
+# $\ell = -[\,p_c\, y \log\sigma(z) + (1-y)\log(1-\sigma(z))\,]$. A common choice for tag c is the number of
+# training samples without the tag divided by the number with it, so that both sides weigh the same in total.
+# `pos_weight` meets the input by broadcasting (lesson 01, §4.2), which lines shapes up from the **last** dim. For
+# `(N, C)` logits the last dim is C, so a `(C,)` tensor lines up with the tags:
 
 # %%
 pos_weight = torch.tensor([1., 2., 5., 10., 1.])          # (C,) one factor per tag
-logits = torch.randn(4, C)                                # (4, C)
-loss_pw = F.binary_cross_entropy_with_logits(logits, Y[:4], pos_weight=pos_weight)   # ()
+Y4, logits4 = Y[:4], torch.randn(4, C)                    # (4, C) each
+fig = tp.show_broadcast(Y4, pos_weight, names=('Y', 'pos_weight'), op='*',
+                        title='Y * pos_weight: each positive entry gets its tag\'s factor')
+plt.show()
+
+# %%
+loss_pw = F.binary_cross_entropy_with_logits(logits4, Y4, pos_weight=pos_weight)   # ()
 w = pos_weight.view(1, C)                                 # (1, C) weights on the class dim, by hand
-by_hand = -(w * Y[:4] * F.logsigmoid(logits) + (1 - Y[:4]) * F.logsigmoid(-logits)).mean()   # ()
+by_hand = -(w * Y4 * F.logsigmoid(logits4) + (1 - Y4) * F.logsigmoid(-logits4)).mean()   # ()
 print(f'pos_weight (C,) on (N, C): {loss_pw:.6f} | by hand, weights on the class dim: {by_hand:.6f}')
 
 # %% [markdown]
-# Dense outputs change that. A multi-label segmentation model gives `(N, C, H, W)`: C masks, one logit per pixel and
-# class. A `(C,)` `pos_weight` is now lined up with the last dim, **W**, not with C. When W ≠ C that is an error:
+# Only the positive entries (label 1) are weighted; `weight=` would scale the negative ones too. A `pos_weight` of the
+# wrong length does not line up with C and raises; one whose length happens to equal another axis lines up with that
+# axis instead, which the "Going further" section shows.
+#
+# ## Summary
+#
+# * `BCEWithLogitsLoss` and `BCELoss` work **element by element**: the target has **exactly the input's shape** and is **float**, the course's second rule. `CrossEntropyLoss`'s class ids are the input's shape without the class axis, dim 1 (lesson 01). One logit per sample is `(N, 1)` with `(N, 1)` labels; multi-label is `(N, C)` with `(N, C)` multi-hot rows.
+# * The label is read as the probability of "yes": hard labels are 0. and 1., and no loss checks the target's range.
+# * The errors and their fixes:
+#   * "Target size (torch.Size([N])) must be the same as input size (torch.Size([N, 1]))": `y.view_as(logits)`, `y.unsqueeze(1)` or `logits.squeeze(1)` (name the dim);
+#   * "element 0 of tensors does not require grad": a `.detach()` cut the loss off from the model; never fix shapes with it;
+#   * int labels, "result type Float can't be cast to the desired output type Long": `y.float()`;
+#   * "all elements of input should be between 0 and 1": logits went into `BCELoss`; use `BCEWithLogitsLoss`;
+#   * "Target size (torch.Size([N])) must be the same as input size (torch.Size([N, C]))": class ids for a BCE loss; `CrossEntropyLoss` if one class per sample, `(N, C)` multi-hot floats if several.
+# * The same formula written by hand broadcasts `(N, 1)` against `(N,)` into an `(N, N)` table and learns nothing beyond the baseline: the error is a friend.
+# * Two logits + softmax (`(N, 2)`, `CrossEntropyLoss`, `(N,)` int64 ids) and one logit + sigmoid (`(N, 1)`, `BCEWithLogitsLoss`, `(N, 1)` float) give the same loss; do not mix their shapes.
+# * `pos_weight` has one entry per tag and meets the input's last dim: `(C,)` for `(N, C)` logits.
+# * The traps that raise nothing:
+#   * sigmoid before `BCEWithLogitsLoss`: the loss cannot go below `log(1 + 1/e)` (y = 1) or `log 2` (y = 0);
+#   * `sigmoid` + `BCELoss` instead of `BCEWithLogitsLoss`: confident scores are clamped and stop learning;
+#   * `CrossEntropyLoss` with one id per sample on multi-label data: the model names one tag per sample.
+#
+# ## Going further: `pos_weight` on dense outputs
+#
+# *This section uses the `(N, C, H, W)` layout of lesson 04 (convolutions); come back to it after that lesson.*
+#
+# A multi-label segmentation model gives `(N, C, H, W)`: C masks, one logit per pixel and class. A `(C,)` `pos_weight`
+# still lines up with the **last** dim, which is now W, not C. When W ≠ C that is an error:
 
 # %% tags=["error-demo"]
 N, C, H, W = 2, 4, 3, 5
@@ -473,10 +546,12 @@ print(f'pos_weight (C,): {wrong:.4f} | pos_weight (C, 1, 1): {right:.4f} | by ha
 
 # %%
 ones, zeros = torch.ones(N, C, H, W), torch.zeros(N, C, H, W)   # (N, C, H, W) each
+
+
 def weight_per_class(pw):
     per_element = F.binary_cross_entropy_with_logits(zeros, ones, pos_weight=pw,
-                                                     reduction='none')   # (N, C, H, W)
-    return (per_element / math.log(2)).mean(dim=(0, 2, 3))                                        # (C,)
+                                                     reduction='none')        # (N, C, H, W)
+    return (per_element / math.log(2)).mean(dim=(0, 2, 3))                                          # (C,)
 
 
 got_wrong, got_right = weight_per_class(pos_weight), weight_per_class(pos_weight.view(C, 1, 1))
@@ -498,29 +573,12 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
-# With the `(C,)` tensor every class gets the same average weight, 4.5: each class is weighted 1, 2, 5 and 10 across
-# its columns. The loss value differs (see above), no warning is printed, and the rare classes are not up-weighted at
+# With the `(C,)` tensor every class gets the same average weight (printed above): each class is weighted 1, 2, 5 and
+# 10 across its columns. The loss value differs, no warning is printed, and the rare classes are not up-weighted at
 # all. A check that finds it: with all-positive targets, class c's loss must scale by exactly `pos_weight[c]`.
-#
-# ## Summary
-#
-# * `BCEWithLogitsLoss` and `BCELoss` work **element by element**: the target has **exactly the input's shape** and is **float**. One logit per sample is `(N, 1)` with `(N, 1)` labels; multi-label is `(N, C)` with `(N, C)` multi-hot rows.
-# * The errors and their fixes:
-#   * "Target size (torch.Size([N])) must be the same as input size (torch.Size([N, 1]))": `y.view_as(logits)`, `y.unsqueeze(1)` or `logits.squeeze(1)`;
-#   * the same error with `[1]` against `[]`: a bare `squeeze()` ate the batch dim at N = 1; name the dim;
-#   * "element 0 of tensors does not require grad": a `.detach()` cut the loss off from the model; never fix shapes with it;
-#   * int labels, "result type Float can't be cast to the desired output type Long" (BCEWithLogits) or "Found dtype Long but expected Float" (BCELoss): `y.float()`;
-#   * "all elements of input should be between 0 and 1": logits went into `BCELoss`; use `BCEWithLogitsLoss`;
-#   * "Target size (torch.Size([N])) must be the same as input size (torch.Size([N, C]))": class ids for a BCE loss; `CrossEntropyLoss` if one class per sample, `(N, C)` multi-hot floats if several;
-#   * "The size of tensor a (C) must match the size of tensor b (W) at non-singleton dimension 3": `pos_weight.view(C, 1, 1)` for `(N, C, H, W)`.
-# * Two logits + softmax (`(N, 2)`, `CrossEntropyLoss`, `(N,)` int64 ids) and one logit + sigmoid (`(N, 1)`, `BCEWithLogitsLoss`, `(N, 1)` float) give the same loss; do not mix their shapes.
-# * The traps that raise nothing:
-#   * sigmoid before `BCEWithLogitsLoss`: the loss cannot go below `log(1 + 1/e)` = 0.3133 (y = 1) or `log 2` = 0.6931 (y = 0);
-#   * `sigmoid` + `BCELoss` instead of `BCEWithLogitsLoss`: confident scores saturate (65 instead of 30 above);
-#   * `CrossEntropyLoss` with one id per sample on multi-label data: the model names one tag per sample;
-#   * a `(C,)` `pos_weight` on `(N, C, H, W)` with W == C weights the columns, not the classes.
 #
 # ## Now the exercises
 #
-# Open `exercises/02-binary-and-multilabel/` and work through the notebooks there. The checks also run your code with
-# N = 1 and an odd N, so name your dims.
+# Open `exercises/02-binary-and-multilabel/` and work through the notebook there. Only the first exercise repeats a
+# situation of this lesson; the others change the data, the model or the loss, so work out which rule applies. The
+# checks also run your code with N = 1 and an odd N, so name your dims.

@@ -314,3 +314,184 @@ def test_the_topics_messages_never_write_the_fix_in_code():
               "with_logits(", "BCEWithLogitsLoss(", "one_hot(", "type_as")
     leaks = [(i, t) for t in texts for i in idioms if i in t]
     assert not leaks, leaks
+
+
+# ---- issue 13: the label formats of the new exercises, predict against the logits, per-tag recall
+
+def test_new_data_helpers_have_the_documented_shapes():
+    X, y = checks.signed_data(9, 3, seed=0)
+    assert X.shape == (9, 3) and y.shape == (9, 1) and set(y.reshape(-1).tolist()) == {-1.0, 1.0}
+    Y = checks.rare_tags(20, 4, seed=0)
+    assert Y.shape == (20, 4) and bool((Y.sum(0) >= 1).all()) and bool((Y.sum(0) <= 19).all())
+    assert Y.sum(0)[0] > Y.sum(0)[-1], "the later tags are rarer"
+    tag_ids, Y = checks.padded_tags(6, 5, 3, seed=0)
+    assert tag_ids.shape == (6, 3) and tag_ids.dtype == torch.int64 and Y.shape == (6, 5)
+    assert (tag_ids[1] == -1).all() and (tag_ids[0] >= 0).all()            # a row with none, one full
+    assert torch.equal(references.reference_multi_hot(tag_ids, 5), Y)
+    ids = checks.tag_ids_of(Y, K=4)
+    assert ids.shape == (6, 4) and torch.equal(references.reference_multi_hot(ids, 5), Y)
+
+
+def spam_ref(logits, y):
+    return references.reference_bce_with_logits(logits, (y + 1) / 2)
+
+
+@pytest.mark.parametrize("fn, words", [
+    (lambda z, y: F.binary_cross_entropy_with_logits(z, y), "read as they are"),          # the starter
+    (lambda z, y: F.binary_cross_entropy_with_logits(z, y.abs()), "every label read as 1"),
+    (lambda z, y: F.binary_cross_entropy_with_logits(z, (1 - y) / 2), "swapped"),
+    (lambda z, y: F.binary_cross_entropy_with_logits(z, y + 1), "labels 0 and 2"),
+])
+def test_check_bce_loss_names_how_signed_labels_were_read(fn, words):
+    g = torch.Generator().manual_seed(0)
+    args = {"logits": 2 * torch.randn(6, 1, generator=g), "y": torch.tensor([[1.], [-1.], [-1.], [1.], [-1.], [1.]])}
+    topic.check_bce_loss(lambda z, y: F.binary_cross_entropy_with_logits(z, (y > 0).float()), spam_ref, args)
+    with pytest.raises(checks.CheckFailed) as exc:
+        topic.check_bce_loss(fn, spam_ref, args)
+    assert exc.value.tag == "signed-labels" and words in str(exc.value), str(exc.value)
+
+
+def multilabel_ref(logits, tag_ids):
+    return references.reference_bce_with_logits(logits, references.reference_multi_hot(tag_ids, logits.shape[1]))
+
+
+def _multi_hot_by_index(logits, tag_ids, clamp=False, drop_last=False):
+    N, C = logits.shape
+    Y = torch.zeros(N, C)
+    rows = torch.arange(N)[:, None].expand_as(tag_ids)
+    Y[rows, tag_ids.clamp(min=0) if clamp else tag_ids] = 1.0
+    if drop_last:
+        Y[:, -1] = 0.0
+    return F.binary_cross_entropy_with_logits(logits, Y)
+
+
+@pytest.mark.parametrize("fn, tag, words", [
+    (_multi_hot_by_index, "pad-as-tag", "tag 4, the last one"),                           # the starter
+    (lambda z, ids: _multi_hot_by_index(z, ids, clamp=True), "pad-as-tag", "tag 0 marked present"),
+    (lambda z, ids: _multi_hot_by_index(z, ids, drop_last=True), "last-tag-dropped", "absent from every row"),
+    (lambda z, ids: F.binary_cross_entropy_with_logits(z, references.reference_multi_hot(ids[:, :1], 5)),
+     "one-tag-per-sample", "first tag id"),
+])
+def test_check_bce_loss_names_what_the_padding_did(fn, tag, words):
+    tag_ids = torch.tensor([[4, 1, -1], [0, -1, -1], [2, 3, 1], [-1, -1, -1]])
+    args = {"logits": 2 * torch.randn(4, 5, generator=torch.Generator().manual_seed(1)), "tag_ids": tag_ids}
+    with pytest.raises(checks.CheckFailed) as exc:
+        topic.check_bce_loss(fn, multilabel_ref, args)
+    assert exc.value.tag == tag and words in str(exc.value), str(exc.value)
+
+
+def pos_weight_ref(logits, Y, Y_train):
+    return references.reference_bce_with_logits(logits, Y, pos_weight=references.reference_tag_pos_weight(Y_train))
+
+
+def _counted(dim, batch=False, negatives=None, inverted=False, trim=False):
+    def loss(logits, Y, Y_train):
+        source = Y if batch else Y_train
+        with_tag = source.sum(dim=dim)
+        without = (source.shape[0] if negatives is None else negatives(source)) - with_tag
+        pw = with_tag / without if inverted else without / with_tag
+        return F.binary_cross_entropy_with_logits(logits, Y, pos_weight=pw[:logits.shape[1]] if trim else pw)
+    return loss
+
+
+@pytest.mark.parametrize("fn, M, every_sample_tagged, tag", [
+    (_counted(1), 5, True, "pos-weight-axis"),                              # the starter, M == C: silent
+    (_counted(1), 5, False, "pos-weight-division"),                         # a training sample with no tag
+    (_counted(1, trim=True), 9, False, "pos-weight-axis"),                  # the untagged sample trimmed off
+    (_counted(0, batch=True), 9, False, "pos-weight-from-batch"),
+    (_counted(0, inverted=True), 9, False, "pos-weight-inverted"),
+    (_counted(0, negatives=lambda s: s.shape[1]), 9, False, "pos-weight-count"),
+])
+def test_check_bce_loss_names_where_the_tag_counts_came_from(fn, M, every_sample_tagged, tag):
+    g = torch.Generator().manual_seed(2)
+    Y_train = checks.rare_tags(M, 5, seed=3)
+    if every_sample_tagged:
+        Y_train[-1, 0] = 1.0                                                # no training sample without a tag
+    args = {"logits": 2 * torch.randn(4, 5, generator=g), "Y": checks.rare_tags(4, 5, seed=4), "Y_train": Y_train}
+    topic.check_bce_loss(_counted(0), pos_weight_ref, args)
+    with pytest.raises(checks.CheckFailed) as exc:
+        topic.check_bce_loss(fn, pos_weight_ref, args)
+    assert exc.value.tag == tag, str(exc.value)
+
+
+def test_check_bce_loss_explains_cross_entropy_on_one_logit():
+    args = {"logits": torch.randn(4, 1), "y": torch.tensor([1, 0, 0, 1])}
+    ref = lambda z, y: references.reference_bce_with_logits(z, y[:, None])   # noqa: E731
+    with pytest.raises(checks.CheckFailed) as exc:
+        topic.check_bce_loss(lambda z, y: F.cross_entropy(z, y), ref, args)
+    assert exc.value.tag == "one-column-softmax" and "C = 1 class" in str(exc.value)
+    with pytest.raises(checks.CheckFailed) as exc:
+        topic.check_bce_loss(lambda z, y: F.cross_entropy(torch.cat([-z, z], 1), y), ref, args)
+    assert exc.value.tag == "doubled-logit"
+    topic.check_bce_loss(lambda z, y: F.cross_entropy(torch.cat([torch.zeros_like(z), z], 1), y), ref, args)
+
+
+class _Detector(nn.Module):
+    def __init__(self, forward_sigmoid=False, threshold=0.0, flat=False):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 1))
+        self.forward_sigmoid, self.threshold, self.flat = forward_sigmoid, threshold, flat
+
+    def forward(self, X):
+        out = self.body(X)
+        return torch.sigmoid(out) if self.forward_sigmoid else out
+
+    def predict(self, X):
+        pred = (self(X) > self.threshold).float()
+        return pred.squeeze(1) if self.flat else pred
+
+
+def test_check_predict_compares_with_the_logits_also_between_the_samples():
+    torch.manual_seed(0)
+    X, y = checks.binary_data(96, 4, seed=1)
+    good, late = _Detector(), _Detector(threshold=0.5)
+    for model in (good, late):
+        checks.check_trains_binary(model, X, y.view(-1, 1), nn.BCEWithLogitsLoss(), steps=150, max_loss=0.2)
+    checks.check_predict(good, X[:12])
+    checks.check_predict(good, X[:1])
+    with pytest.raises(checks.CheckFailed, match="on the line from the lowest") as exc:
+        checks.check_predict(late, X[:12])                     # logits in (0, 0.5] are predicted 0
+    assert exc.value.tag == "threshold" and "probability 0.5" in str(exc.value)
+    with pytest.raises(checks.CheckFailed, match=r"is \(5, 1\)") as exc:
+        checks.check_predict(_Detector(flat=True), X[:5])
+    assert exc.value.tag == "output-shape"
+
+
+def _recall(threshold_on_probs=0.5, denominator="carried", probs=None):
+    def fn(logits, Y):
+        found = (torch.sigmoid(logits) > threshold_on_probs).float() if probs is None else probs(logits)
+        if denominator == "N":
+            return (found * Y).sum(0) / Y.shape[0]
+        return (found * Y).sum(0) / Y.sum(0)
+    return fn
+
+
+@pytest.mark.parametrize("fn, tag", [
+    (_recall(0.0), "predicts-everything"),                                            # the starter
+    (_recall(probs=lambda z: (z > 0.5).float()), "threshold"),
+    (_recall(denominator="N"), "recall-denominator"),
+    (lambda z, Y: ((z > 0).float() == Y).float().mean(0), "accuracy-not-recall"),
+    (lambda z, Y: ((z > 0).float() * Y).sum(0) / (z > 0).float().sum(0), "precision-not-recall"),
+    (lambda z, Y: ((z > 0).float() * Y).sum(1) / Y.sum(1), "output-shape"),
+])
+def test_check_tag_recall_names_each_mistake(fn, tag):
+    g = torch.Generator().manual_seed(11)
+    logits, Y = torch.randn(9, 4, generator=g), checks.rare_tags(9, 4, seed=11)
+    want = references.reference_tag_recall(logits, Y)
+    checks.check_tag_recall(_recall(), logits, Y, want)
+    checks.check_tag_recall(lambda z, Y: ((z > 0) & (Y > 0.5)).sum(0) / Y.sum(0), logits, Y, want)
+    with pytest.raises(checks.CheckFailed) as exc:
+        checks.check_tag_recall(fn, logits, Y, want)
+    assert exc.value.tag == tag, str(exc.value)
+
+
+def test_check_tag_recall_skips_tags_that_no_sample_carries():
+    logits = torch.tensor([[1.0, -2.0, 3.0]])
+    Y = torch.tensor([[1.0, 0.0, 1.0]])                                  # tag 1: 0 / 0
+    checks.check_tag_recall(_recall(), logits, Y, references.reference_tag_recall(logits, Y))
+
+
+def test_predicted_tagger_shapes_are_the_described_pipelines():
+    shapes = references.predicted_tagger_shapes()
+    assert shapes["shape_logits"] == (40, 17) and shapes["shape_table"] == (40, 40)
+    assert shapes["shape_z_squeezed"] == () and shapes["shape_z_column"] == (1,)
