@@ -210,7 +210,7 @@ _ERROR_PATTERNS = [
      "the class dim, one id per sample.",
      "squeeze a (N, 1) target with y.squeeze(1), or turn one-hot rows into ids with y.argmax(1)."),
     (r"expected target dtype to be Long or Byte, but got (\w+)", "float-class-ids",
-     "class ids must be int64.", "y.long()."),
+     "class ids must be int64 (or uint8).", "y.long()."),
     (r"Expected floating point type for target with class probabilities, got Long", "one-hot-long",
      "a target of the input's shape is read as class probabilities, which must be float.",
      "y.argmax(1) for ids, or y.float() for probabilities."),

@@ -375,8 +375,10 @@ def cases():
         c[f"forge_{name}_unsolved"] = (prepend(untouched(), "column_labels", code), ZERO, flag)
         c[f"forge_{name}_partly"] = (prepend(partly_solved(), "column_labels", code), PARTLY, flag)
     c["forge_liar_accuracy"] = (with_source(perfect(), "accuracy", LIAR_ACCURACY), {**FULL, "accuracy": 0}, FLAGGED)
+    # the true shapes reach the student's kernel only as salted digests: the walk finds nothing to copy,
+    # so the check fails in the kernel as it does in the grader (0, and no evidence of a forgery to flag)
     c["forge_frame_walk_shapes"] = (with_source(perfect(), "predict_shape", FRAME_WALK_SHAPES),
-                                    {**FULL, "predict_shape": 0}, FLAGGED)
+                                    {**FULL, "predict_shape": 0}, "")
     c["forge_setup_deleted"] = (prepend(without(untouched(), "setup"), "column_labels", FAKE_CHECKS_MODULE), ZERO, "")
     c["forge_setup_deleted_partly"] = (prepend(without(partly_solved(), "setup"), "column_labels", FAKE_CHECKS_MODULE),
                                        PARTLY, "")
