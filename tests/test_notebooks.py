@@ -184,3 +184,43 @@ def test_every_quick_check_says_that_hidden_checks_exist(assignment):
             if gid.endswith("_test"):
                 text = cell.source.lower()
                 assert "hidden" in text or "at grading" in text, f"{gid} does not mention the hidden checks"
+
+
+# ------------------------------------------------------------------ exercise kinds and lesson times
+KINDS = ("transfer", "silent bug", "predict, then run", "direct application")
+
+
+def exercise_kinds(topic: Path) -> dict:
+    """{exercise heading: kind} from `# ## Exercise N · Title [kind]` in exercises.py."""
+    found = {}
+    for line in (topic / "exercises.py").read_text().splitlines():
+        if line.startswith("# ## Exercise"):
+            m = re.search(r"\[([a-z, ]+)\]\s*$", line)
+            found[line[5:]] = m.group(1) if m else None
+    return found
+
+
+@pytest.mark.parametrize("topic", build.topics(ROOT), ids=lambda p: p.name)
+def test_exercises_need_transfer_and_say_their_kind(topic):
+    kinds = exercise_kinds(topic)
+    assert kinds and all(k in KINDS for k in kinds.values()), f"each heading ends in one of {KINDS}: {kinds}"
+    values = list(kinds.values())
+    assert values.count("direct application") <= 1, "at most one direct application per topic"
+    assert 2 * sum(k in ("silent bug", "predict, then run") for k in values) >= len(values), \
+        "at least half the exercises are 'silent bug' or 'predict, then run'"
+
+
+def lesson_minutes(src: Path) -> int:
+    m = re.search(r"^# \*Time for a novice: about (\d+) minutes\.\*$", src.read_text(), flags=re.M)
+    assert m, f"{src}: state `*Time for a novice: about NN minutes.*` under the title"
+    return int(m.group(1))
+
+
+def test_each_lesson_states_its_novice_time_and_the_readme_table_shows_it():
+    readme = (ROOT / "README.md").read_text()
+    for topic in build.topics(ROOT):
+        lessons = sorted(topic.glob("lesson*.py"))
+        minutes = [lesson_minutes(src) for src in lessons]
+        assert all(10 <= m <= 90 for m in minutes), minutes
+        row = next(line for line in readme.splitlines() if line.startswith(f"| {topic.name[:2]} |"))
+        assert " + ".join(f"{m} min" for m in minutes) in row, f"README course table, topic {topic.name[:2]}: {row}"

@@ -343,19 +343,19 @@ def reference_next_token_loss(model, x: torch.Tensor):
 def predicted_ner_shapes() -> dict:
     """The tagger that exercise predict_rnn (05) describes in words, built and run: {name: shape}.
 
-    5,000 words, 9 entity tags; 32 sentences padded by the loader to 41 tokens, the longest 37 real tokens;
-    Embedding(5000, 100) -> LSTM(100, 64, num_layers=3, bidirectional=True, batch_first=True) -> Linear(128, 9).
+    5,000 words, 17 entity tags; 27 sentences padded by the loader to 41 tokens, the longest 37 real tokens;
+    Embedding(5000, 56) -> LSTM(56, 36, num_layers=3, bidirectional=True, batch_first=True) -> Linear(72, 17).
     """
     nn, F = torch.nn, torch.nn.functional
     rnn_utils = torch.nn.utils.rnn
     with torch.random.fork_rng(), torch.no_grad():
         torch.manual_seed(0)
-        lengths = torch.randint(1, 38, (32,))
+        lengths = torch.randint(1, 38, (27,))
         lengths[5] = 37                                                        # the longest sentence: 37
-        X = torch.randint(1, 5000, (32, 41)).masked_fill(~padding_mask(lengths, 41), 0)
-        y = torch.randint(0, 9, (32, 41)).masked_fill(~padding_mask(lengths, 41), -100)
-        embed, head = nn.Embedding(5000, 100), nn.Linear(128, 9)
-        lstm = nn.LSTM(100, 64, num_layers=3, bidirectional=True, batch_first=True)
+        X = torch.randint(1, 5000, (27, 41)).masked_fill(~padding_mask(lengths, 41), 0)
+        y = torch.randint(0, 17, (27, 41)).masked_fill(~padding_mask(lengths, 41), -100)
+        embed, head = nn.Embedding(5000, 56), nn.Linear(72, 17)
+        lstm = nn.LSTM(56, 36, num_layers=3, bidirectional=True, batch_first=True)
         emb = embed(X)
         out, (h_n, c_n) = lstm(emb)
         logits = head(out)
@@ -364,8 +364,8 @@ def predicted_ner_shapes() -> dict:
         shapes = {"shape_emb": emb.shape, "shape_out": out.shape, "shape_h_n": h_n.shape,
                   "shape_out_minus_1": out[-1].shape, "shape_h_n_last": h_n[-1].shape,
                   "shape_loss_none": F.cross_entropy(logits.permute(0, 2, 1), y, reduction="none").shape,
-                  "shape_flat_logits": logits.reshape(-1, 9).shape, "shape_unpacked": unpacked.shape,
-                  "shape_last_real": out.gather(1, (lengths - 1).view(-1, 1, 1).expand(-1, 1, 128)).shape}
+                  "shape_flat_logits": logits.reshape(-1, 17).shape, "shape_unpacked": unpacked.shape,
+                  "shape_last_real": out.gather(1, (lengths - 1).view(-1, 1, 1).expand(-1, 1, 72)).shape}
     return {k: tuple(v) for k, v in shapes.items()}
 
 

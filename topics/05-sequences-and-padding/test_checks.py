@@ -307,7 +307,7 @@ def masked_in_place(logits, y, lengths):            # the right value, but the c
 def test_check_token_loss_names_the_mistake_of_a_masked_loss(wrong, tag):
     logits, y, lengths = checks.token_batch(5, 6, 4, seed=7, pad=0)
     args = {"logits": logits, "y": y, "lengths": lengths}
-    reference = references.EXPECTED["masked_loss"]
+    reference = references._masked_token_cross_entropy              # right padding (EXPECTED's is left)
     checks.check_token_loss(masked_mean_fix, reference, args)
     assert tag_of(checks.check_token_loss, wrong, reference, args)[0] == tag
 
@@ -482,3 +482,334 @@ def test_check_seq2seq_trains_fails_a_loss_without_the_shift_and_passes_teacher_
     torch.manual_seed(0)
     assert tag_of(checks.check_seq2seq_trains, no_shift, EncDec(), train, test, steps=20,
                   min_accuracy=0.8)[0] == "does-not-learn"
+
+
+# ====================================================================== issue 13: the exercises that need transfer
+# ---------------------------------------------------------------------- 1 · frames of a time-first model
+def frame_fix(log_probs, y):
+    return F.nll_loss(log_probs.permute(1, 2, 0), y)
+
+
+def frame_flat_both(log_probs, y):                  # the starter: time-major against batch-major
+    return F.nll_loss(log_probs.reshape(-1, log_probs.shape[-1]), y.reshape(-1))
+
+
+def frame_view(log_probs, y):
+    T, N, C = log_probs.shape
+    return F.nll_loss(log_probs.view(N, C, T), y)
+
+
+def frame_labels_reshaped(log_probs, y):
+    T, N, _ = log_probs.shape
+    return F.nll_loss(log_probs.permute(0, 2, 1), y.reshape(T, N))
+
+
+def frame_probabilities(log_probs, y):
+    return F.nll_loss(log_probs.exp().permute(1, 2, 0), y)
+
+
+def frame_cross_entropy(log_probs, y):             # log_softmax of log-probabilities changes nothing: right
+    return F.cross_entropy(log_probs.permute(0, 2, 1), y.T)
+
+
+def test_frame_data_and_the_frame_reference():
+    log_probs, y = checks.frame_batch(3, 5, 4, seed=1)
+    assert log_probs.shape == (5, 3, 4) and y.shape == (3, 5)
+    assert torch.allclose(log_probs.exp().sum(-1), torch.ones(5, 3))
+    want = F.nll_loss(log_probs.permute(1, 2, 0), y)
+    assert torch.allclose(references.reference_frame_nll(log_probs, y), want, atol=1e-6)
+    X, y = checks.frame_data(6, 4, 3, seed=2)
+    assert X.shape == (4, 6, 6) and y.shape == (6, 4)
+    assert checks.tiny_frame_tagger(6, 3)(X).shape == (4, 6, 3)
+
+
+@pytest.mark.parametrize("wrong, tag", [(frame_flat_both, "misaligned"), (frame_view, "reshape-scrambles"),
+                                        (frame_labels_reshaped, "misaligned"),
+                                        (frame_probabilities, "probabilities")])
+def test_check_frame_loss_names_the_mistake(wrong, tag):
+    log_probs, y = checks.frame_batch(4, 6, 5, seed=1)
+    args = {"log_probs": log_probs, "y": y}
+    checks.check_frame_loss(frame_fix, references.reference_frame_nll, args)
+    checks.check_frame_loss(frame_cross_entropy, references.reference_frame_nll, args)
+    assert tag_of(checks.check_frame_loss, wrong, references.reference_frame_nll, args)[0] == tag
+
+
+def test_check_trains_tokens_reads_a_time_first_model():
+    X, y = checks.frame_data(48, 5, 7, seed=3)
+    test = checks.frame_data(64, 5, 7, seed=4)
+    result = checks.check_trains_tokens(checks.tiny_frame_tagger(6, 7), X, y, frame_fix, test=test, steps=40,
+                                        min_accuracy=0.9, time_first=True)
+    assert result["accuracy"] >= 0.9
+    assert tag_of(checks.check_trains_tokens, checks.tiny_frame_tagger(6, 7), X, y, frame_flat_both, test=test,
+                  steps=40, min_accuracy=0.9, time_first=True)[0] == "does-not-learn"
+
+
+# ---------------------------------------------------------------------- 2 · a batch padded on the left
+def left_fix(logits, y, lengths):
+    T = y.shape[1]
+    mask = torch.arange(T)[None, :] >= (T - lengths)[:, None]
+    return (F.cross_entropy(logits.permute(0, 2, 1), y, reduction="none") * mask).sum() / mask.sum()
+
+
+def left_with_right_mask(logits, y, lengths):      # the starter
+    return masked_mean_fix(logits, y, lengths)
+
+
+def left_off_by_one(logits, y, lengths):
+    T = y.shape[1]
+    mask = torch.arange(T)[None, :] > (T - lengths)[:, None]
+    return (F.cross_entropy(logits.permute(0, 2, 1), y, reduction="none") * mask).sum() / mask.sum()
+
+
+def left_per_sequence(logits, y, lengths):
+    T = y.shape[1]
+    mask = torch.arange(T)[None, :] >= (T - lengths)[:, None]
+    return ((F.cross_entropy(logits.permute(0, 2, 1), y, reduction="none") * mask).sum(1) / lengths).mean()
+
+
+def test_left_padding_mask_and_batch():
+    mask = checks.padding_mask(torch.tensor([3, 1]), 4, side="left")
+    assert mask.int().tolist() == [[0, 1, 1, 1], [0, 0, 0, 1]]
+    _, y, lengths = checks.token_batch(5, 6, 4, seed=3, pad=-100, side="left")
+    assert bool((y[~checks.padding_mask(lengths, 6, "left")] == -100).all())
+
+
+@pytest.mark.parametrize("wrong, tag", [(left_with_right_mask, "wrong-side-mask"),
+                                        (left_off_by_one, "drops-real-tokens"),
+                                        (masked_ignore_zero, "drops-real-tokens"),
+                                        (left_per_sequence, "per-sequence-mean")])
+def test_check_token_loss_on_a_left_padded_batch(wrong, tag):
+    logits, y, lengths = checks.token_batch(5, 6, 4, seed=2, pad=0, side="left")
+    args = {"logits": logits, "y": y, "lengths": lengths}
+    reference = references.EXPECTED["masked_loss"]
+    checks.check_token_loss(left_fix, reference, args, side="left")
+    assert tag_of(checks.check_token_loss, wrong, reference, args, side="left")[0] == tag
+
+
+def test_check_padding_invariance_adds_the_pads_on_the_left():
+    logits, y, lengths = checks.token_batch(4, 6, 5, seed=4, pad=0, side="left")
+    args = {"logits": logits, "y": y, "lengths": lengths}
+    checks.check_padding_invariance(left_fix, args, pad_value=0, side="left")
+    with pytest.raises(checks.CheckFailed, match="at the start"):
+        checks.check_padding_invariance(left_with_right_mask, args, pad_value=0, side="left")
+
+
+# ---------------------------------------------------------------------- 3 · a pooled sentence vector
+class Pooled(nn.Module):
+    def __init__(self, how="masked"):
+        super().__init__()
+        torch.manual_seed(0)
+        self.embed, self.rnn, self.head = nn.Embedding(10, 6), nn.GRU(6, 8, batch_first=True), nn.Linear(8, 3)
+        self.how = how
+
+    def forward(self, X, lengths):
+        out, _ = self.rnn(self.embed(X))
+        real = (torch.arange(X.shape[1])[None, :] < lengths[:, None]).unsqueeze(-1)
+        return self.head({"masked": lambda: (out * real).sum(1) / lengths[:, None],
+                          "mean": lambda: out.mean(1), "last": lambda: out[:, -1],
+                          "over T": lambda: (out * real).sum(1) / X.shape[1],
+                          "batch": lambda: (out * real).sum(1) / real.sum(),
+                          "squeeze": lambda: ((out * real).sum(1) / lengths[:, None]).squeeze()}[self.how]())
+
+
+@pytest.mark.parametrize("how, tag", [("mean", "counts-padding"), ("last", "state-after-padding"),
+                                      ("over T", "counts-padding"), ("batch", "batch-count")])
+def test_check_pooled_classifier_names_the_pooling(how, tag):
+    X, lengths = checks.padded_sentences(5, 7, 10, seed=2)
+    assert bool((X[~checks.padding_mask(lengths, 7)] == 0).all()) and bool((X[checks.padding_mask(lengths, 7)] > 0).all())
+    checks.check_pooled_classifier(Pooled(), X, lengths, 3)
+    assert tag_of(checks.check_pooled_classifier, Pooled(how), X, lengths, 3)[0] == tag
+
+
+def test_check_pooled_classifier_on_one_sentence_and_renamed_layers():
+    X = torch.tensor([[4, 9, 0, 0, 0]])
+    tag, message = tag_of(checks.check_pooled_classifier, Pooled("squeeze"), X, torch.tensor([2]), 3)
+    assert tag == "output-shape" and "N = 1" in message
+
+    class Renamed(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = Pooled()
+
+        def forward(self, X, lengths):
+            return self.inner(X, lengths)
+
+    assert tag_of(checks.check_pooled_classifier, Renamed(), X, torch.tensor([2]), 3)[0] == "layers-changed"
+
+
+# ---------------------------------------------------------------------- 4 · time-first windows
+class Motion(nn.Module):
+    def __init__(self, batch_first=False, read="out[-1]"):
+        super().__init__()
+        torch.manual_seed(0)
+        self.rnn, self.head = nn.LSTM(3, 8, batch_first=batch_first), nn.Linear(8, 2)
+        self.read = read
+
+    def forward(self, X):
+        out, (h_n, _) = self.rnn(X)
+        return self.head({"out[-1]": lambda: out[-1], "out[:, -1]": lambda: out[:, -1],
+                          "transposed": lambda: out.transpose(0, 1)[:, -1]}[self.read]())
+
+
+def test_sequence_checks_on_a_time_first_input():
+    X, y = checks.motion_windows(6, 5, seed=1)
+    assert X.shape == (5, 6, 3) and y.shape == (6,)
+    checks.check_sequence_output(Motion(), X, (6, 2), batch_dim=1)
+    checks.check_samples_independent(Motion(), X, batch_dim=1)
+    tag, message = tag_of(checks.check_sequence_output, Motion(True, "out[:, -1]"), X, (6, 2), batch_dim=1)
+    assert tag == "output-shape" and "time steps" in message
+    tag, message = tag_of(checks.check_samples_independent, Motion(True, "transposed"), X, batch_dim=1)
+    assert tag == "batch-mixing" and "dim 1 of X" in message
+
+
+def test_check_sequence_output_refuses_a_model_that_changes_its_input():
+    class InPlace(nn.Module):
+        def forward(self, X):
+            X[..., 0] = 0.0
+            return X.mean(1)
+
+    assert tag_of(checks.check_sequence_output, InPlace(), torch.randn(4, 5, 2), (4, 2))[0] == "mutates-input"
+
+
+# ---------------------------------------------------------------------- 5 · an initial state from features
+class Caption(nn.Module):
+    def __init__(self, how="transpose", layers=2, hidden=6):
+        super().__init__()
+        torch.manual_seed(0)
+        self.layers, self.hidden, self.how = layers, hidden, how
+        self.init_state = nn.Linear(4, layers * hidden)
+        self.embed, self.rnn = nn.Embedding(7, 5), nn.GRU(5, hidden, num_layers=layers, batch_first=True)
+        self.head = nn.Linear(hidden, 7)
+
+    def forward(self, feats, X):
+        s = self.init_state(feats)
+        L, H = self.layers, self.hidden
+        h0 = {"transpose": lambda: s.view(-1, L, H).transpose(0, 1).contiguous(),
+              "view": lambda: s.view(L, -1, H), "stack": lambda: torch.stack(s.split(H, dim=1)),
+              "first layer only": lambda: torch.stack([s[:, :H]] + [torch.zeros_like(s[:, :H])] * (L - 1))}[self.how]()
+        return self.head(self.rnn(self.embed(X), h0)[0])
+
+
+@pytest.mark.parametrize("how, tag", [("view", "reshape-scrambles"), ("first layer only", "wrong-value")])
+def test_check_conditioned_decoder(how, tag):
+    feats, X = torch.randn(5, 4), torch.randint(0, 7, (5, 3))
+    for good in ("transpose", "stack"):
+        checks.check_conditioned_decoder(Caption(good), feats, X, layers=2, hidden=6)
+    assert tag_of(checks.check_conditioned_decoder, Caption(how), feats, X, layers=2, hidden=6)[0] == tag
+    checks.check_conditioned_decoder(Caption("view", layers=1), feats, X, layers=1, hidden=6)   # one layer: same
+
+
+# ---------------------------------------------------------------------- 6 · an id stored as a float
+def test_station_data_needs_the_identity_of_a_station():
+    X, y = checks.station_data(8, 5, 12, seed=1)
+    assert X.shape == (8, 5, 2) and y.shape == (8, 5) and X.dtype == torch.float32
+    ids = X[..., 0]
+    assert bool((ids == ids.round()).all()) and 0 <= int(ids.min()) and int(ids.max()) < 12
+    assert set(y.unique().tolist()) <= {0, 1, 2}
+
+
+def test_report_training_prints_what_it_measured(capsys):
+    X, y = checks.tagging_data(32, 5, 6, seed=1)
+    result = checks.report_training(checks.tiny_tagger(6, 6), (X, y), checks.tagging_data(32, 5, 6, seed=2), steps=3)
+    assert set(result) == {"loss", "train_accuracy", "test_accuracy"} and "after 3 Adam steps" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------- 7 · targets padded with -100
+def padded_fix(model, src, tgt):
+    _, state = model.encode(src)
+    return F.cross_entropy(model.decode(tgt[:, :-1].clamp(min=0), state).permute(0, 2, 1), tgt[:, 1:])
+
+
+def padded_unmasked(model, src, tgt):                # the starter: -100 into the embedding
+    return teacher_forcing(model, src, tgt)
+
+
+def padded_counted(model, src, tgt):
+    tgt = tgt.clamp(min=0)
+    return teacher_forcing(model, src, tgt)
+
+
+def test_padded_targets_data_and_reference():
+    src, tgt = checks.padded_reversal_data(6, 5, 3, 8, seed=5)
+    assert src.shape == (6, 5) and tgt.shape == (6, 4) and bool((tgt[:, 0] == 1).all())
+    assert bool((tgt[0] != -100).all()) and bool((tgt == -100).any())
+    src, tgt = checks.seq2seq_batch(4, 3, 6, 8, seed=1)
+    assert src.shape == (4, 3) and tgt.shape == (4, 6) and bool((tgt[:, 1] != -100).all())
+    torch.manual_seed(0)
+    model = EncDec()
+    assert torch.allclose(references.reference_padded_teacher_forcing(model, src, tgt), padded_fix(model, src, tgt),
+                          atol=1e-6)
+
+
+@pytest.mark.parametrize("wrong, tag", [(padded_unmasked, "pad-into-embedding"), (padded_counted, "counts-padding")])
+def test_check_model_loss_on_padded_targets(wrong, tag):
+    torch.manual_seed(0)
+    model = EncDec()
+    src, tgt = checks.padded_reversal_data(4, 6, 4, 8, seed=3)
+    args = {"src": src, "tgt": tgt}
+    checks.check_model_loss(padded_fix, references.reference_padded_teacher_forcing, model, args)
+    assert tag_of(checks.check_model_loss, wrong, references.reference_padded_teacher_forcing, model, args)[0] == tag
+
+
+# ---------------------------------------------------------------------- 8 · a language model's loss
+class LM(nn.Module):
+    def __init__(self, V=9):
+        super().__init__()
+        self.embed, self.rnn, self.head = nn.Embedding(V, 8), nn.GRU(8, 16, batch_first=True), nn.Linear(16, V)
+
+    def forward(self, x):
+        return self.head(self.rnn(self.embed(x))[0])
+
+
+def lm_fix(model, x):
+    return F.cross_entropy(model(x[:, :-1]).permute(0, 2, 1), x[:, 1:])
+
+
+def lm_copy(model, x):
+    return F.cross_entropy(model(x).permute(0, 2, 1), x)
+
+
+def lm_previous(model, x):
+    return F.cross_entropy(model(x)[:, 1:].permute(0, 2, 1), x[:, :-1])
+
+
+def lm_roll(model, x):
+    return F.cross_entropy(model(x).permute(0, 2, 1), x.roll(-1, dims=1))
+
+
+def test_counting_data_and_greedy_continuation():
+    x = checks.counting_data(5, 6, 11, seed=2)
+    steps = (x[:, 1:] - x[:, :-1]) % 11
+    assert x.shape == (5, 6) and bool((steps == steps[:, :1]).all()) and set(steps[:, 0].tolist()) <= {1, 2, 3}
+    torch.manual_seed(0)
+    assert checks.continue_greedy(LM(11), x[:, :3], 4).shape == (5, 4)
+
+
+@pytest.mark.parametrize("wrong, tag", [(lm_copy, "no-shift"), (lm_previous, "shift-reversed"),
+                                        (lm_roll, "wrap-around")])
+def test_check_model_loss_names_a_language_model_mistake(wrong, tag):
+    torch.manual_seed(0)
+    model = LM()
+    x = checks.counting_data(4, 6, 9, seed=5)
+    checks.check_model_loss(lm_fix, references.reference_next_token_loss, model, {"x": x})
+    found, message = tag_of(checks.check_model_loss, wrong, references.reference_next_token_loss, model, {"x": x})
+    assert found == tag and "one prefix at a time" in message
+
+
+def test_check_lm_trains_fails_a_copying_loss_whose_value_reaches_zero():
+    train = [checks.counting_data(64, 8, 10, seed=100 + step) for step in range(60)]
+    test = checks.counting_data(128, 8, 10, seed=999)
+    torch.manual_seed(0)
+    assert checks.check_lm_trains(lm_fix, LM(10), train, test) >= 0.9
+    torch.manual_seed(0)
+    tag, message = tag_of(checks.check_lm_trains, lm_copy, LM(10), train, test)
+    assert tag == "does-not-learn" and "loss near 0" in message
+
+
+# ---------------------------------------------------------------------- 9 · predictions
+def test_predicted_ner_shapes_come_from_the_described_tagger():
+    shapes = references.predicted_ner_shapes()
+    assert shapes["shape_h_n"] == (6, 27, 36) and shapes["shape_unpacked"] == (27, 37, 72)
+    assert shapes["shape_out_minus_1"] == (41, 72) and shapes["shape_last_real"] == (27, 1, 72)
+    with pytest.raises(checks.CheckFailed, match="1 of 9 predictions missed"):
+        checks.check_predictions({**shapes, "shape_h_n": (27, 6, 36)}, shapes, {})
