@@ -165,8 +165,8 @@ _PER_ELEMENT = {"MSELoss": lambda a, b: (a - b) ** 2, "L1Loss": lambda a, b: (a 
 def check_paired_loss(fn, reference, args: dict, *, output: str = "out", target: str = "y", loss="MSELoss",
                       grad_of: str | None = "out", label: str = "") -> None:
     """check_loss, and on a wrong value the regression mistakes that give exactly that value: every output
-    against every target (a broadcast table), a flat (N*K,) target read output by output, or a (K, N)
-    table of targets read into (N, K) in memory order."""
+    against every target (a broadcast table), a flat (N*K,) target read output by output, or a table of
+    targets stored in another layout ((K, N), (K, N, H), ...) read into the output's shape in memory order."""
     try:
         check_loss(fn, reference, args, loss=loss, grad_of=grad_of, label=label)
     except CheckFailed as failed:
@@ -210,14 +210,13 @@ def _pairing_mistake(args: dict, output: str, target: str, got, per_element):
                       f"of all {N} samples first) with the other read sample by sample: a value of sample n "
                       f"meets a target value of another sample. The flat target holds sample 0's {K} values "
                       "first, then sample 1's."))
-    if out.dim() == 2 and y.dim() == 2 and tuple(y.shape) == tuple(out.shape)[::-1] and min(out.shape) > 1 \
-            and out.shape[0] != out.shape[1]:
-        N, K = out.shape
-        tries.append(("table-order", mean_of(out, y.reshape(N, K)),
+    if out.dim() >= 2 and y.dim() == out.dim() and tuple(y.shape) != tuple(out.shape) \
+            and sorted(y.shape) == sorted(out.shape) and sum(s > 1 for s in out.shape) > 1:
+        tries.append(("table-order", mean_of(out, y.reshape(out.shape)),
                       f"Your value is exactly the loss that reads the {shape_str(y.shape)} {target} in "
-                      f"memory order, row after row, as {shape_str(out.shape)}: its first row (the {N} "
-                      f"samples' values of output 0) is spread over the first samples' {K} outputs, so most "
-                      "predictions meet a target of another sample or another output."))
+                      f"memory order, value after value, as {shape_str(out.shape)}: its values are cut into "
+                      "the new shape in the order they are stored, so most predictions meet a target of "
+                      "another sample or another output."))
     for tag, value, sentence in tries:
         if abs(float(got) - float(value)) <= 1e-5 * max(1.0, abs(float(value))):
             return tag, sentence
@@ -225,12 +224,14 @@ def _pairing_mistake(args: dict, output: str, target: str, got, per_element):
 
 
 def check_columns_trains(model, X: torch.Tensor, Y: torch.Tensor, loss_fn, *, steps: int = 150,
-                         lr: float = 0.05, min_r2: float = 0.95, seed: int = 0) -> dict:
-    """Train model with Adam on loss_fn(output, targets) where the targets come as a (K, N) table (row k:
-    output k of every sample), on two thirds of the samples; require R² >= min_r2 on the held-out third.
-    Y is (N, K), the targets in the model's own layout."""
+                         lr: float = 0.05, min_r2: float = 0.95, seed: int = 0, stored: tuple = (1, 0)) -> dict:
+    """Train model with Adam on loss_fn(output, targets) where the targets come in a stored layout,
+    ``Y.permute(stored)`` (default (1, 0): a (K, N) table, row k = output k of every sample), on two
+    thirds of the samples; require R² >= min_r2 on the held-out third. Y is in the model's own layout:
+    (N, K), or e.g. (N, H, K) with stored = (2, 0, 1) for one (N, H) table per output."""
     train, held_out = held_out_split(X.shape[0], seed)
-    value = train_steps(model, X[train], Y[train].T.contiguous(), loss_fn, steps=steps, lr=lr, seed=seed)
+    value = train_steps(model, X[train], Y[train].permute(*stored).contiguous(), loss_fn, steps=steps, lr=lr,
+                        seed=seed)
     with _no_grad():
         pred = call(model, {"X": X[held_out]}, what="model(X)")
     score = check_r2(pred, Y[held_out], min_r2,

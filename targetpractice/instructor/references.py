@@ -28,10 +28,18 @@ def reference_cross_entropy(logits: torch.Tensor, y: torch.Tensor, reduction: st
     return losses.mean() if reduction == "mean" else losses
 
 
-def reference_accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
-    """Fraction of samples whose highest logit is their label, counted one by one."""
-    hits = sum(int(int(logits[n].argmax()) == int(y[n])) for n in range(logits.shape[0]))
+def reference_accuracy(logits: torch.Tensor, y: torch.Tensor, k: int = 1) -> float:
+    """Fraction of samples whose label is among their k highest logits (k = 1: their highest logit is
+    their label), counted one by one."""
+    hits = sum(int(int(y[n]) in logits[n].topk(k).indices.tolist()) for n in range(logits.shape[0]))
     return hits / logits.shape[0]
+
+
+def reference_annotator_cross_entropy(logits: torch.Tensor, onehot: torch.Tensor):
+    """Cross-entropy against the annotators' class fractions, (N, A, C) one-hot labels: by linearity, the
+    mean over the A annotators of each annotator's own cross-entropy."""
+    A = onehot.shape[1]
+    return torch.stack([reference_cross_entropy(logits, onehot[:, a].argmax(1)) for a in range(A)]).mean()
 
 
 def reference_confusion_rates(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -369,14 +377,28 @@ def predicted_ner_shapes() -> dict:
     return {k: tuple(v) for k, v in shapes.items()}
 
 
-def stem_side(size: int) -> int:
-    """Exercise conv_out (04): the side after the stem its text describes, from the real layers run on a
-    blank size x size image (7x7 conv stride 2 pad 3, 3x3 max-pool stride 2 pad 1, 3x3 conv stride 2)."""
+def smallest_stem_input(side: int) -> int:
+    """Exercise conv_out (04): the smallest square image size for which the stem its text describes (7x7
+    conv stride 2 pad 3, 3x3 max-pool stride 2 pad 1, 3x3 conv stride 2) gives at least side x side,
+    found by bisection with the real layers run on blank images (a size they refuse counts as 0)."""
     nn = torch.nn
     stem = nn.Sequential(nn.Conv2d(1, 1, 7, stride=2, padding=3), nn.MaxPool2d(3, stride=2, padding=1),
                          nn.Conv2d(1, 1, 3, stride=2))
-    with torch.no_grad():
-        return int(stem(torch.zeros(1, 1, int(size), int(size))).shape[-1])
+
+    def out(n):
+        try:
+            with torch.no_grad():
+                return int(stem(torch.zeros(1, 1, n, n)).shape[-1])
+        except RuntimeError:                        # too small for a kernel
+            return 0
+
+    lo, hi = 1, 16
+    while out(hi) < side:
+        hi *= 2
+    while lo < hi:                                  # the side grows with the size: bisect
+        mid = (lo + hi) // 2
+        lo, hi = (mid + 1, hi) if out(mid) < side else (lo, mid)
+    return lo
 
 
 def predicted_thermal_shapes() -> dict:
@@ -415,9 +437,9 @@ def predicted_thermal_shapes() -> dict:
 EXPECTED = {
     # 01 classification
     "column_labels": lambda logits, y: reference_cross_entropy(logits, y[:, 0]),           # y (N, 1)
-    "one_hot": lambda logits, onehot: reference_cross_entropy(logits, onehot.argmax(1)),   # onehot (N, C)
+    "one_hot": reference_annotator_cross_entropy,                                          # onehot (N, A, C)
     "one_based": lambda logits, y1: reference_cross_entropy(logits, y1[:, 0].long() - 1),  # (N, 1) float 1..C
-    "accuracy": reference_accuracy,                                                        # y (N,)
+    "accuracy": reference_accuracy,                                                        # y (N,), k
     "confusion_rates": reference_confusion_rates,                                          # y (N,)
     "predict_shape": predicted_pipeline_shapes,                                            # no arguments
     # 02 binary and multi-label
@@ -434,13 +456,13 @@ EXPECTED = {
     "two_logits": lambda logits, y: reference_cross_entropy(logits, y.long()),
     # 03 regression and broadcasting
     "column_target": reference_l1,                                                         # out (N,), y (N, 1)
-    "stacked_targets": lambda out, y_cols: reference_mse(out, y_cols.T),                   # y_cols (K, N)
+    "stacked_targets": lambda out, y_arch: reference_mse(out, torch.stack(list(y_arch), -1)),  # (K, N, H)
     "loud_poisson": reference_poisson_nll,
     "train_loop": reference_weighted_mse,                                                  # w (N,)
     "all_within": reference_hit_fraction,                                                  # tol (K,)
     "predict_broadcast": predicted_forecaster_shapes,
     # 04 convolutions and pooling
-    "conv_out": stem_side,                                                                 # size -> int
+    "conv_out": smallest_stem_input,                                                      # side -> int
     "predict_cnn": predicted_thermal_shapes,                                               # no arguments
     "channels_last": lambda feats, weight: torch.einsum("nchw,oc->nohw", feats, weight),   # pixel by pixel
     # 05 sequences and padding

@@ -2,12 +2,12 @@
 # # 03 · Regression and broadcasting — exercises
 #
 # Each exercise below holds **broken code that runs**: run its cell and you meet the broadcast warning or a
-# silent wrong result. None of them is a copy of a lesson example: each puts a rule of the lesson
-# `course/03-regression-and-broadcasting-lesson.ipynb` into another situation, so work out what the code does
-# before you change it. Fix the code **in place**, in the same cell, then run the check below it.
+# silent wrong result. Only the first is close to a lesson example; each of the others puts a rule of the
+# lesson `course/03-regression-and-broadcasting-lesson.ipynb` into another situation, so work out what the
+# code does before you change it. Fix the code **in place**, in the same cell, then run the check below it.
 #
-# * The bracket after each title says what kind of exercise it is: **[transfer]** (a rule of the lesson in a
-#   new situation: the code warns or fails, you derive the fix), **[silent bug]** (the code runs without an
+# * The bracket after each title says what kind of exercise it is: **[direct application]** (a lesson
+#   example in other clothes: another loss, another data set), **[silent bug]** (the code runs without an
 #   error and gives a plausible, wrong result: find out what it computes), **[predict, then run]** (work
 #   shapes out on paper first).
 # * Shapes use the lesson's names: `N` samples, `K` outputs per sample, `out` a model's output, `y` the
@@ -36,7 +36,7 @@ torch.manual_seed(0)
 torch.set_num_threads(1)   # tiny tensors: one thread is faster than two fighting over a laptop's cores
 
 # %% [markdown]
-# ## Exercise 1 · A model that returns a vector, targets that arrive as a column [transfer]
+# ## Exercise 1 · A model that returns a vector, targets that arrive as a column [direct application]
 #
 # A house-price model ends in `squeeze(1)`, so `model(X)` is `(N,)`: one price per house. Its data set
 # returns each house's price as `torch.tensor([price])`, so a `DataLoader` batch of targets `y` is `(N, 1)`
@@ -101,50 +101,65 @@ vector_model = nn.Sequential(nn.Linear(5, 1), nn.Flatten(0))          # (N, 1) -
 checks.check_regression_trains(vector_model, X, y[:, None], mae_loss, steps=150, lr=0.05, min_r2=0.95)
 
 # %% [markdown]
-# ## Exercise 2 · Targets stacked column by column [silent bug]
+# ## Exercise 2 · A forecast archive with one table per quantity [silent bug]
 #
-# A model predicts K numbers per sample: `out` is `(N, K)`. The targets come from a table with one column per
-# output, and the loader stacks the columns: `y_cols = torch.stack([table[name] for name in output_names])`,
-# so row k of `y_cols` `(K, N)` holds output k's target for every sample. `mse_from_columns(out, y_cols)`
-# should return the mean squared error with each prediction `out[n, k]` paired with its own target. It runs,
-# without a warning, and returns a number; find out which values it pairs, and fix it. The same function
-# serves models with any K and any N (N = 1 included).
+# A forecaster predicts K quantities (temperature, wind, ...) for each of N stations at each of the next H
+# hours: `out` is `(N, H, K)`, and `out[n, h, k]` is its forecast of quantity k at station n, hour h. The
+# true values come from an archive that keeps **one table per quantity**, `(N, H)` with a row per station and
+# a column per hour, and the loader stacks the tables: `y_arch = torch.stack([archive[q] for q in
+# quantities])` is `(K, N, H)`, and `y_arch[k, n, h]` is the true value of quantity k at station n, hour h.
+# `mse_from_archive(out, y_arch)` should return the mean squared error with each forecast paired with its
+# own true value, for any N, H and K (N = 1 included). It runs, without a warning, and returns a number. In
+# the example below every forecast is exactly 0.1 above its true value: what should the loss be, and which
+# values does the function pair instead? Fix it.
 
 # %% answer stacked_targets
-def mse_from_columns(out, y_cols):
-    """out (N, K) float; y_cols (K, N) float, row k = the targets of output k -> mean squared error."""
+def mse_from_archive(out, y_arch):
+    """out (N, H, K) float; y_arch (K, N, H) float, y_arch[k] = quantity k's (N, H) table -> mean squared
+    error of each forecast against its own true value."""
     ### BEGIN SOLUTION
-    return F.mse_loss(out, y_cols.T)                            # (N, K) with (N, K)
+    return F.mse_loss(out, y_arch.permute(1, 2, 0))             # (N, H, K) with (N, H, K)
     ### END SOLUTION
     ### BEGIN BROKEN CODE
-    # y = y_cols.reshape(out.shape)                               # (N, K) the model's layout
+    # y = y_arch.reshape(out.shape)                               # (N, H, K) the model's layout
     # return F.mse_loss(out, y)
     ### END BROKEN CODE
 
 
-table = {"lat": torch.tensor([48.1, 52.5, 41.4, 59.3]),           # (N,) one column per output
-         "lon": torch.tensor([11.6, 13.4, 2.2, 18.1]),
-         "alt": torch.tensor([0.52, 0.03, 0.01, 0.03])}
-y_cols = torch.stack([table[name] for name in ("lat", "lon", "alt")])     # (K, N)
-out = y_cols.T + 0.1                                            # (N, K): every prediction 0.1 too high
-print(f"y_cols {tuple(y_cols.shape)}, out {tuple(out.shape)}: loss {mse_from_columns(out, y_cols):.4f}")
+quantities = ("temp", "wind")
+archive = {"temp": torch.tensor([[12.0, 13.5, 15.0, 14.0],       # (N, H): 3 stations, 4 hours
+                                 [8.0, 9.0, 9.5, 9.0],
+                                 [20.0, 21.0, 23.5, 22.0]]),
+           "wind": torch.tensor([[3.0, 4.5, 6.0, 5.0],
+                                 [10.0, 12.0, 11.0, 9.5],
+                                 [1.0, 0.5, 2.0, 2.5]])}
+y_arch = torch.stack([archive[q] for q in quantities])          # (K, N, H)
+out = torch.empty(3, 4, len(quantities))                        # (N, H, K) the model's layout
+for k, q in enumerate(quantities):
+    out[:, :, k] = archive[q] + 0.1                             # every forecast 0.1 above the truth
+print(f"y_arch {tuple(y_arch.shape)}, out {tuple(out.shape)}: loss {mse_from_archive(out, y_arch):.4f}")
 
 # %% quick stacked_targets 1
-# Quick check (1 point): N = 4 samples, K = 3 outputs.
+# Quick check (1 point): N = 4 stations, H = 3 hours, K = 2 quantities.
 with checks.exercise("stacked_targets"):
-    out, y = checks.regression_batch(4, 3, seed=2)              # (4, 3), (4, 3)
-    checks.check_paired_loss(mse_from_columns, checks.expected("stacked_targets"),
-                             {"out": out, "y_cols": y.T.contiguous()}, target="y_cols", grad_of=None)
-    checks.passed("quick check: N = 4, K = 3 gives the right loss. " + checks.HIDDEN_NOTE)
+    out, y = checks.regression_batch(4, 3 * 2, seed=2)          # (4, 6), (4, 6)
+    out, y = out.view(4, 3, 2), y.view(4, 3, 2)                 # (N, H, K) each
+    checks.check_paired_loss(mse_from_archive, checks.expected("stacked_targets"),
+                             {"out": out, "y_arch": y.permute(2, 0, 1).contiguous()}, target="y_arch",
+                             grad_of=None)
+    checks.passed("quick check: N = 4, H = 3, K = 2 gives the right loss. " + checks.HIDDEN_NOTE)
 
 # %% hidden stacked_targets 2
-for N, K in ((1, 3), (2, 5), (7, 3), (5, 2), (6, 1)):       # N != K: no transposed read can pass by luck
-    out, y = checks.regression_batch(N, K, seed=20 + N + K) # (N, K), (N, K)
-    checks.check_paired_loss(mse_from_columns, checks.expected("stacked_targets"),
-                             {"out": out, "y_cols": y.T.contiguous()}, target="y_cols",
-                             label=f" with N = {N}, K = {K}")
-X, Y = checks.regression_data(96, 5, K=2, seed=4)           # (96, 5), (96, 2)
-checks.check_columns_trains(nn.Linear(5, 2), X, Y, mse_from_columns, steps=150, min_r2=0.95)
+for N, H, K in ((1, 3, 2), (2, 5, 3), (7, 4, 2), (5, 2, 3), (6, 3, 1), (3, 1, 4)):   # N, H, K all differ
+    out, y = checks.regression_batch(N, H * K, seed=20 + N + H + K)     # (N, H*K), (N, H*K)
+    out, y = out.view(N, H, K), y.view(N, H, K)             # (N, H, K) each
+    checks.check_paired_loss(mse_from_archive, checks.expected("stacked_targets"),
+                             {"out": out, "y_arch": y.permute(2, 0, 1).contiguous()}, target="y_arch",
+                             label=f" with N = {N}, H = {H}, K = {K}")
+X, Y = checks.regression_data(96, 5, K=3 * 2, seed=4)      # (96, 5), (96, 6)
+forecaster = nn.Sequential(nn.Linear(5, 3 * 2), nn.Unflatten(1, (3, 2)))     # (N, 5) -> (N, 3, 2)
+checks.check_columns_trains(forecaster, X, Y.view(96, 3, 2), mse_from_archive, steps=150, min_r2=0.95,
+                            stored=(2, 0, 1))
 
 # %% [markdown]
 # ## Exercise 3 · A guard with a hole [silent bug]
@@ -367,16 +382,14 @@ for name, pred, truth, tol in cases:
 # %% [markdown]
 # ## Exercise 6 · Shapes in a forecaster you cannot run here [predict, then run]
 #
-# A weather service predicts K = 5 quantities (temperature, rain, wind, pressure, humidity) for N = 12
-# stations from F = 9 measurements each. This code is **not** in the notebook:
+# A weather service predicts five quantities (temperature, rain, wind, pressure and humidity) for each of
+# twelve stations, from nine measurements per station. Nothing of it is in this notebook; picture it from
+# this description:
 #
-# ```python
-# X = torch.randn(12, 9)                  # 12 stations, 9 measurements each
-# net = nn.Linear(9, 5)
-# out = net(X)
-# y = torch.randn(12, 5)                  # the true values
-# w = torch.rand(12)                      # one weight per station
-# ```
+# * `X` is a table of the measurements, one row per station and one column per measurement;
+# * `out` is what a single linear layer, nine inputs to five outputs, returns for `X`;
+# * `y` holds the true values in exactly the layout of `out`;
+# * `w` is a plain vector with one weight per station.
 #
 # Work out the shape of each expression on paper, with the rules of the lesson's section 2 (line the shapes
 # up from the right, a missing dim counts as 1, a size 1 is stretched; a reduction removes its dim unless
@@ -390,13 +403,12 @@ for name, pred, truth, tol in cases:
 # | `shape_station_err` | `(out - y).abs().mean(1, keepdim=True)` |
 # | `shape_temp_loss` | `F.mse_loss(out[:, 0], y[:, :1], reduction="none")` |
 # | `shape_weighted` | `w * (out - y).pow(2).mean(1, keepdim=True)` |
-# | `shape_columns` | `torch.stack([y[:, k] for k in range(5)])` |
+# | `shape_columns` | `torch.stack([y[:, k] for k in range(y.shape[1])])` |
 # | `shape_all_close` | `((out - y).abs() <= 0.5).all(0)` |
 #
 # Write each prediction as a tuple of ints (`()` for a scalar) and run the check: it checks all eight at once
 # and names the ones that missed, never their shapes. For each miss, write one sentence in `why` saying which
 # operation you misread (`why["shape_mean"] = "..."`), then correct the prediction and run the check again.
-# Afterwards, run the code above in a new cell and print each shape: that is the "then run".
 
 # %% answer predict_broadcast
 ### BEGIN SOLUTION

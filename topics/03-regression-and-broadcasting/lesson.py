@@ -457,7 +457,10 @@ fig = tp.show_memory_order(torch.zeros(K, N), (N, K), (1, 0))
 plt.show()
 
 # %% [markdown]
-# Only `permute` gives sample n the values of column n. The numbers agree:
+# Only `permute` gives sample n the values of column n. Its arguments list, for each dim of the result,
+# which dim of the input goes there: `t.permute(1, 0)` puts `t`'s dim 1 first and its dim 0 second, so a
+# `(K, N)` table becomes `(N, K)`. The same reading works for any number of dims: write the dims of the
+# shape you have in the order of the shape you need. The numbers agree:
 
 # %%
 y_by_output = y.T.reshape(-1)                               # (N*K,) stored output by output
@@ -533,9 +536,9 @@ print(f'perfect predictions, squeeze(1): MAE {(p - y).abs().mean():.3f} | within
 #
 # ## Now the exercises
 #
-# Open `exercises/03-regression-and-broadcasting/` and work through the notebook there. None of the exercises
-# is a copy of a section above: each puts a rule of this lesson into another situation. The checks run with
-# warnings as errors, and also with N = 1 and an odd N, so name your dims.
+# Open `exercises/03-regression-and-broadcasting/` and work through the notebook there. The first exercise
+# applies sections 1 to 5 directly; each of the others puts a rule of this lesson into another situation.
+# The checks run with warnings as errors, and also with N = 1 and an odd N, so name your dims.
 #
 # ## Going further
 #

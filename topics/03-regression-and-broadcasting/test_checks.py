@@ -357,8 +357,10 @@ def test_references_of_the_new_exercises_match_torch():
     out = X[:, :1] * 2                                          # (8, 1) any output
     want = (w * (out[:, 0] - y) ** 2).sum() / w.sum()
     assert torch.allclose(references.reference_weighted_mse(out, y, w), want)
-    out, Y = checks.regression_batch(4, 3, seed=3)
-    assert torch.allclose(references.EXPECTED["stacked_targets"](out, Y.T.contiguous()), F.mse_loss(out, Y))
+    out, Y = checks.regression_batch(4, 3 * 2, seed=3)
+    out, Y = out.view(4, 3, 2), Y.view(4, 3, 2)                 # (N, H, K)
+    y_arch = Y.permute(2, 0, 1).contiguous()                    # (K, N, H): one (N, H) table per quantity
+    assert torch.allclose(references.EXPECTED["stacked_targets"](out, y_arch), F.mse_loss(out, Y))
 
 
 def test_predicted_forecaster_shapes_and_the_recorded_table():
@@ -373,7 +375,8 @@ def test_predicted_forecaster_shapes_and_the_recorded_table():
     references.predicted_forecaster_shapes()
     assert torch.equal(before, torch.random.get_rng_state())    # leaves the checks' random numbers alone
     recorded = json.loads((Path(checks.__file__).parent / "expected.json").read_text())["predict_broadcast"]
-    assert {k: tuple(v) for k, v in recorded[0]["json"].items()} == shapes
+    digest = checks.core.HashedShape.digest                     # the table is kept as digests, never in clear
+    assert recorded[0]["hashed"] == {k: digest("predict_broadcast", k, tuple(v)) for k, v in shapes.items()}
 
 
 def test_check_paired_loss_names_an_l1_broadcast_and_a_stacked_table_read_in_memory_order():
@@ -389,9 +392,9 @@ def test_check_paired_loss_names_an_l1_broadcast_and_a_stacked_table_read_in_mem
     assert failed.value.tag == "broadcast"
     checks.check_paired_loss(lambda out, y: F.l1_loss(out, y.view_as(out)), references.reference_l1,
                              {"out": out[:, 0], "y": y}, loss="L1Loss")
-    out, Y = checks.regression_batch(5, 3, seed=6)
+    out, Y = checks.regression_batch(5, 3, seed=6)              # a (K, N) table read as (N, K)
     args = {"out": out, "y_cols": Y.T.contiguous()}
-    reference = references.EXPECTED["stacked_targets"]
+    reference = lambda out, y_cols: references.reference_mse(out, y_cols.T)     # noqa: E731
     for wrong in (lambda out, y_cols: F.mse_loss(out, y_cols.reshape(out.shape)),
                   lambda out, y_cols: F.mse_loss(out.reshape(y_cols.shape), y_cols),
                   lambda out, y_cols: F.mse_loss(out.flatten(), y_cols.flatten())):
@@ -399,15 +402,43 @@ def test_check_paired_loss_names_an_l1_broadcast_and_a_stacked_table_read_in_mem
             checks.check_paired_loss(wrong, reference, args, target="y_cols")
         assert failed.value.tag == "table-order" and ".T" not in str(failed.value)
     checks.check_paired_loss(lambda out, y_cols: F.mse_loss(out, y_cols.T), reference, args, target="y_cols")
+    out, Y = checks.regression_batch(5, 4 * 3, seed=7)          # the archive of exercise 2: (K, N, H)
+    out, Y = out.view(5, 4, 3), Y.view(5, 4, 3)                 # (N, H, K)
+    args = {"out": out, "y_arch": Y.permute(2, 0, 1).contiguous()}
+    reference = references.EXPECTED["stacked_targets"]
+    for wrong in (lambda out, y_arch: F.mse_loss(out, y_arch.reshape(out.shape)),
+                  lambda out, y_arch: F.mse_loss(out.flatten(), y_arch.flatten())):
+        with pytest.raises(checks.CheckFailed, match="in memory order") as failed:
+            checks.check_paired_loss(wrong, reference, args, target="y_arch")
+        assert failed.value.tag == "table-order" and "permute" not in str(failed.value)
+    with pytest.raises(checks.CheckFailed) as failed:               # right shape, other wrong pairs: not named
+        checks.check_paired_loss(lambda out, y_arch: F.mse_loss(out, y_arch.transpose(0, 1).reshape(out.shape)),
+                                 reference, args, target="y_arch")
+    assert failed.value.tag == "wrong-value"
+    checks.check_paired_loss(lambda out, y_arch: F.mse_loss(out, y_arch.permute(1, 2, 0)), reference, args,
+                             target="y_arch")
 
 
-def test_check_columns_trains_fails_the_memory_order_read_and_passes_the_transpose():
+def test_check_columns_trains_fails_the_memory_order_read_and_passes_the_permute():
     X, Y = checks.regression_data(96, 5, K=2, seed=4)
     res = checks.check_columns_trains(nn.Linear(5, 2), X, Y, lambda output, y: F.mse_loss(output, y.T), steps=150)
     assert res["r2"] > 0.95
     with pytest.raises(checks.CheckFailed, match="R²"):
         checks.check_columns_trains(nn.Linear(5, 2), X, Y,
                                     lambda output, y: F.mse_loss(output, y.reshape(output.shape)), steps=150)
+    X, Y = checks.regression_data(96, 5, K=3 * 2, seed=4)      # exercise 2: (N, H, K) stored as (K, N, H)
+    Y = Y.view(96, 3, 2)
+
+    def forecaster():
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Linear(5, 3 * 2), nn.Unflatten(1, (3, 2)))
+
+    res = checks.check_columns_trains(forecaster(), X, Y, lambda output, y: F.mse_loss(output, y.permute(1, 2, 0)),
+                                      steps=150, stored=(2, 0, 1))
+    assert res["r2"] > 0.95
+    with pytest.raises(checks.CheckFailed, match="R²"):
+        checks.check_columns_trains(forecaster(), X, Y, lambda output, y: F.mse_loss(output, y.reshape(output.shape)),
+                                    steps=150, stored=(2, 0, 1))
 
 
 def _weighted_loop(loss_of):
