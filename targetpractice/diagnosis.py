@@ -206,8 +206,8 @@ _ERROR_PATTERNS = [
      "for one class per sample use CrossEntropyLoss with the (N,) int64 ids; for several labels per sample "
      "build an (N, C) float multi-hot target, e.g. F.one_hot(y, C).float()."),
     (r"0D or 1D target tensor expected, multi-target not supported", "target-extra-dim",
-     "CrossEntropyLoss/NLLLoss got a 2-d target for 2-d scores: class ids are the input's shape without "
-     "the class dim, one id per sample.",
+     "CrossEntropyLoss/NLLLoss got a target with more dims than class ids have: class ids are the input's "
+     "shape without the class dim, one id per sample for (N, C) scores.",
      "squeeze a (N, 1) target with y.squeeze(1), or turn one-hot rows into ids with y.argmax(1)."),
     (r"expected target dtype to be Long or Byte, but got (\w+)", "float-class-ids",
      "class ids must be int64 (or uint8).", "y.long()."),

@@ -1,6 +1,7 @@
 """Checks for topic 01, classification: random logits with class ids, cross-entropy computed from its
-definition, the perfect-prediction floor (softmax applied before CrossEntropyLoss), a model's raw scores,
-an accuracy and a table of per-class rates judged by what they returned."""
+definition, the labels of several annotators, the perfect-prediction floor (softmax applied before
+CrossEntropyLoss), a model's raw scores, a (top-k) accuracy and a table of per-class rates judged by what
+they returned."""
 from __future__ import annotations
 
 import math
@@ -18,6 +19,24 @@ def class_batch(N: int, C: int, seed: int = 0, extra: tuple = ()):
     logits = torch.randn((N, C, *extra), generator=g)           # (N, C, ...)
     y = torch.randint(0, C, (N, *extra), generator=g)           # (N, ...)
     return logits, y
+
+
+def annotator_labels(y: torch.Tensor, A: int, C: int, seed: int = 0, agree: float = 0.75) -> torch.Tensor:
+    """One-hot labels from A annotators, (N, A, C) int64: each annotator gives the true class y[n] with
+    probability ``agree``, else a class drawn at random."""
+    g = torch.Generator().manual_seed(seed)
+    N = y.shape[0]
+    guess = torch.randint(0, C, (N, A), generator=g)                       # (N, A)
+    keep = torch.rand(N, A, generator=g) < agree                            # (N, A)
+    return F.one_hot(torch.where(keep, y[:, None].expand(N, A), guess), C)  # (N, A, C)
+
+
+def annotated_batch(N: int, A: int, C: int, seed: int = 0):
+    """Random logits (N, C) float32 and the one-hot labels of A annotators who often disagree, (N, A, C) int64."""
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn((N, C), generator=g)                               # (N, C)
+    chosen = torch.randint(0, C, (N, A), generator=g)                       # (N, A)
+    return logits, F.one_hot(chosen, C)                                     # (N, C), (N, A, C)
 
 
 def check_perfect_floor(fn, y: torch.Tensor, C: int, *, tol: float = 1e-3, scale: float = 30.0) -> None:
@@ -104,11 +123,28 @@ def _kind(x) -> str:
     return f"{'an' if name[:1].lower() in 'aeiou' or name.startswith('nd') else 'a'} {name}"
 
 
-def _why_accuracy(value: float, want: float, logits: torch.Tensor, y: torch.Tensor) -> tuple:
+def _top(logits: torch.Tensor, k: int) -> torch.Tensor:
+    """(N, k): the ids of each sample's k highest logits."""
+    return logits.topk(k, dim=1).indices
+
+
+def _why_accuracy(value: float, want: float, logits: torch.Tensor, y: torch.Tensor, k: int = 1) -> tuple:
     """(tag, sentence): which mistake gives exactly this value, judged from the value alone."""
     N = logits.shape[0]
     hits = round(want * N)
-    pairs = logits.argmax(dim=1)[:, None] == y.reshape(-1)[None, :]     # (N, N): prediction i, label j
+    labels = y.reshape(-1)
+    top = _top(logits, k)                                                   # (N, k)
+    pairs = (top[:, :, None] == labels[None, None, :]).any(dim=1)           # (N, N): sample i's top k, label j
+    if k > 1:
+        top1 = float((top[:, 0] == labels).double().mean())
+        cells = float((top == labels[:, None]).double().mean())
+        if abs(value - top1) < 1e-6 and abs(want - top1) > 1e-6:
+            return "ignores-k", (f"{value:.4f} is the top-1 accuracy: only each sample's best class was "
+                                 f"compared with its label, not its k = {k} best.")
+        if abs(value - cells) < 1e-6:
+            return "wrong-count", (f"{value:.4f} is the fraction of all N x k = {N} x {k} (sample, rank) cells "
+                                   "that hold the label: a sample whose label is among its k best should count "
+                                   "once, as 1, not as 1/k.")
     pair_fraction, pair_count = float(pairs.double().mean()), int(pairs.sum())
     some_label = [float(pairs.any(dim=d).double().mean()) for d in (0, 1)]
     if N > 1 and abs(value - pair_fraction) < 1e-6:
@@ -136,26 +172,29 @@ def _why_accuracy(value: float, want: float, logits: torch.Tensor, y: torch.Tens
     return "wrong-value", ""
 
 
-def check_accuracy(fn, logits: torch.Tensor, y: torch.Tensor, want: float, *, python_float: bool = False,
-                   label: str = "") -> None:
+def check_accuracy(fn, logits: torch.Tensor, y: torch.Tensor, want: float, *, k: int | None = None,
+                   python_float: bool = False, label: str = "") -> None:
     """fn(logits, y) must return `want`, the fraction of samples whose highest logit is their label, and
-    leave its arguments unchanged; with python_float, as a Python float.
+    leave its arguments unchanged; with python_float, as a Python float. With ``k``, fn(logits, y, k) must
+    return the top-k accuracy: the fraction of samples whose label is among their k highest logits.
 
     ``y`` holds one label per sample (any shape with N elements: (N,) or an (N, 1) column).
     A wrong value is explained from the value itself: the fraction of matches among all N x N
     (prediction, label) pairs is a broadcast comparison, a value above 1 is not a fraction.
     """
-    what = f"{getattr(fn, '__name__', 'your function')}(logits, y){label}"
+    name = getattr(fn, '__name__', 'your function')
+    what = f"{name}(logits, y{'' if k is None else f', k={k}'}){label}"
     args = {"logits": logits, "y": y}
-    mine = {k: v.clone() for k, v in args.items()}
-    got = call(fn, mine, what=what)
+    mine = {key: v.clone() for key, v in args.items()}
+    got = call(fn, mine if k is None else {**mine, "k": k}, what=what)
     check_not_mutated(what, args, mine)
     N = logits.shape[0]
     inputs = f"logits {describe(logits)} and y {describe(y)}"
+    right = ("their label as their highest logit" if k is None
+             else f"their label among their k = {k} highest logits")
     if isinstance(got, torch.Tensor) and got.numel() != 1:
         raise CheckFailed(f"{what} returned {_kind(got)} for {inputs}: one number for the whole batch was "
-                          f"expected, the fraction of the N = {N} samples whose highest logit is their "
-                          "label.", "output-shape")
+                          f"expected, the fraction of the N = {N} samples that have {right}.", "output-shape")
     try:
         close = bool(abs(got - want) < 1e-6)     # compared as the value itself: a float, a 0-d tensor, ...
     except Exception:  # noqa: BLE001 - None, a string, ...: not a number
@@ -167,9 +206,9 @@ def check_accuracy(fn, logits: torch.Tensor, y: torch.Tensor, want: float, *, py
             raise CheckFailed(f"{what} returned {_kind(got)} for {inputs}, not a number"
                               + (": did the function forget to return?" if got is None else "."),
                               "not-a-number") from None
-        tag, why = _why_accuracy(value, want, logits, y)
+        tag, why = _why_accuracy(value, want, logits, y, k or 1)
         raise CheckFailed(f"{what} returned {value:.4f} for {inputs}, but {round(want * N)} of the {N} "
-                          f"samples have their label as their highest logit: the accuracy is {want:.4f}."
+                          f"samples have {right}: the accuracy is {want:.4f}."
                           + (f"\n{why}" if why else ""), tag)
     if python_float and not isinstance(got, float):
         raise CheckFailed(f"{what} returned the right fraction, but as {_kind(got)}: the exercise asks for "

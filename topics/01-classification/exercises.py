@@ -72,44 +72,54 @@ X, y = checks.separable_data(96, 4, 3, seed=3)          # (96, 4), (96,)
 checks.check_trains(nn.Linear(4, 3), X, y[:, None], loss_from_column_labels, steps=60, min_accuracy=0.95)
 
 # %% [markdown]
-# ## Exercise 2 · One-hot labels for a log-probability loss [transfer]
+# ## Exercise 2 · Labels from several annotators [transfer]
 #
-# This code base trains with `NLLLoss` on log-probabilities, and its labels are stored one-hot:
-# `onehot` is (N, C) int64 with a single 1 per row. Make `loss_from_one_hot` return the mean
-# cross-entropy of the logits against those labels.
+# Every sample of this data set was labelled by the same number A of annotators, who do not always agree. The
+# labels are stored one-hot per annotator: `onehot` is (N, A, C) int64, and `onehot[n, a]` is a row of C zeros
+# with a single 1 at the class annotator a chose for sample n. The model should learn how sure the annotators
+# are, not only what most of them said: the target of sample n is the fraction of its A annotators who chose
+# each class, a row of C numbers that sums to 1. Make `loss_from_one_hot` return the mean cross-entropy of
+# the logits against those targets. The code base computes log-probabilities for `NLLLoss`; you may keep that
+# or change it. The checks use other values of N, A and C, including N = 1 and A = 1.
 
 # %% answer one_hot
 def loss_from_one_hot(logits, onehot):
-    """logits (N, C) float, onehot (N, C) int64 -> mean cross-entropy, a scalar."""
+    """logits (N, C) float, onehot (N, A, C) int64 -> mean cross-entropy against the annotators' class fractions."""
     log_probs = F.log_softmax(logits, dim=1)                # (N, C)
     ### BEGIN SOLUTION
-    return F.nll_loss(log_probs, onehot.argmax(dim=1))      # (N, C) with (N,) ids
+    target = onehot.float().mean(dim=1)                     # (N, C) fraction of the A annotators per class
+    return -(target * log_probs).sum(dim=1).mean()          # cross-entropy against class probabilities
     ### END SOLUTION
     ### BEGIN BROKEN CODE
-    # return F.nll_loss(log_probs, onehot.float())            # the one-hot rows as the targets
+    # return F.nll_loss(log_probs, onehot)                    # the annotators' labels as the targets
     ### END BROKEN CODE
 
 
-logits, y = checks.class_batch(4, 5)                        # (N, C), (N,)
-loss_from_one_hot(logits, F.one_hot(y, 5))                  # one-hot (N, C) int64
+logits = torch.randn(4, 5)                                  # (N, C)
+chosen = torch.tensor([[0, 0, 3], [1, 1, 1], [4, 2, 4], [2, 2, 0]])   # (N, A): the class each annotator chose
+loss_from_one_hot(logits, F.one_hot(chosen, 5))             # one-hot (N, A, C) int64
 
 # %% quick one_hot 1
-# Quick check (1 point): N = 4.
+# Quick check (1 point): N = 4, A = 3, C = 5.
 with checks.exercise("one_hot"):
-    logits, y = checks.class_batch(4, 5, seed=2)            # (4, 5), (4,)
+    logits, onehot = checks.annotated_batch(4, 3, 5, seed=2)    # (4, 5), (4, 3, 5)
     checks.check_loss(loss_from_one_hot, checks.expected("one_hot"),
-                      {"logits": logits, "onehot": F.one_hot(y, 5)}, loss="CrossEntropyLoss", grad_of=None)
-    checks.passed("quick check: N = 4 gives the right loss. " + checks.HIDDEN_NOTE)
+                      {"logits": logits, "onehot": onehot}, loss="CrossEntropyLoss", grad_of=None)
+    checks.passed("quick check: N = 4, A = 3 gives the right loss. " + checks.HIDDEN_NOTE)
 
 # %% hidden one_hot 2
 def _inputs(N):
-    logits, y = checks.class_batch(N, 6, seed=20 + N)   # (N, 6), (N,)
-    return {"logits": logits, "onehot": F.one_hot(y, 6)}
+    logits, onehot = checks.annotated_batch(N, 3, 6, seed=20 + N)   # (N, 6), (N, 3, 6)
+    return {"logits": logits, "onehot": onehot}
 checks.check_loss_fn(loss_from_one_hot, checks.expected("one_hot"),
                      _inputs, sizes=(1, 2, 7), loss="CrossEntropyLoss")
+for N, A, C in ((5, 1, 4), (2, 5, 3), (9, 4, 6)):      # one annotator; more annotators than classes
+    logits, onehot = checks.annotated_batch(N, A, C, seed=25 + N)   # (N, C), (N, A, C)
+    checks.check_loss(loss_from_one_hot, checks.expected("one_hot"), {"logits": logits, "onehot": onehot},
+                      loss="CrossEntropyLoss", label=f" with N = {N}, A = {A}, C = {C}")
 X, y = checks.separable_data(96, 4, 3, seed=4)          # (96, 4), (96,)
-checks.check_trains(nn.Linear(4, 3), X, F.one_hot(y, 3), loss_from_one_hot, steps=60, min_accuracy=0.95,
-                    labels=y)
+onehot = checks.annotator_labels(y, 5, 3, seed=4)       # (96, 5, 3): most annotators agree with y
+checks.check_trains(nn.Linear(4, 3), X, onehot, loss_from_one_hot, steps=60, min_accuracy=0.95, labels=y)
 
 # %% [markdown]
 # ## Exercise 3 · Survey answers from a spreadsheet column [transfer]
@@ -222,43 +232,49 @@ X, y = checks.separable_data(150, 6, 5, seed=6)         # (150, 6), (150,)
 checks.check_trains(make_classifier(6, 5), X, y, nn.CrossEntropyLoss(), steps=150, max_loss=0.2)
 
 # %% [markdown]
-# ## Exercise 5 · An accuracy that is wrong on perfect predictions [silent bug]
+# ## Exercise 5 · A top-k accuracy that flatters a constant model [silent bug]
 #
-# `accuracy` gets the logits (N, C) and the labels `y` (N,), and should return the fraction of samples
-# whose highest logit is their label, as a Python float. Below it is given logits that are right for
-# every sample. Run it and compare what it prints with what a perfect model must score.
+# With many classes, a model is often judged by its *top-k accuracy*: the fraction of samples whose label is
+# among their k highest logits (k = 1 is the usual accuracy). `logits.topk(k, dim=1).indices` holds, for each
+# sample, the ids of its k highest-scoring classes, best first. `accuracy(logits, y, k=1)` gets the logits
+# (N, C), the labels `y` (N,) and k (1 <= k <= C), and should return the top-k accuracy as a Python float.
+# Below it is given a model that ranks the classes the same way for every sample, class 0 first. Run the cell
+# and compare what it prints with what that model must score: count by hand. The checks also try k = 2 and
+# k = 3, N = 1 and an odd N.
 
 # %% answer accuracy
-def accuracy(logits, y):
-    """logits (N, C) float, y (N,) int64 -> fraction correct, a float in [0, 1]."""
-    _, pred = logits.max(dim=1, keepdim=True)               # the highest-scoring class of each sample
+def accuracy(logits, y, k=1):
+    """logits (N, C) float, y (N,) int64, k -> fraction of samples whose label is among their k best classes."""
+    top = logits.topk(k, dim=1).indices                     # the k highest-scoring classes of each sample
     ### BEGIN SOLUTION
-    return (pred.squeeze(1) == y).float().mean().item()     # (N,) == (N,)
+    hits = (top == y[:, None]).any(dim=1)                   # (N, k) with (N, 1): is y[n] in row n?
     ### END SOLUTION
     ### BEGIN BROKEN CODE
-    # return (pred == y).float().mean().item()
+    # hits = (top == y).any(dim=1)                            # does any of the k classes equal the label?
     ### END BROKEN CODE
+    return hits.float().mean().item()
 
 
 y = torch.tensor([2, 0, 1, 1, 0, 2, 2])                     # (N,)
-perfect = 10 * F.one_hot(y, 3).float()                      # (N, C) logits that are all right
-accuracy(perfect, y)
+constant = torch.tensor([3.0, 2.0, 1.0]).repeat(7, 1)       # (N, C): class 0 first, then 1, then 2
+print(f"top-1 accuracy of the constant model: {accuracy(constant, y):.4f}")
 
 # %% quick accuracy 1
-# Quick check (1 point): perfect predictions score exactly 1.0.
+# Quick check (1 point): top-1 accuracy, N = 6, C = 4, a model that ranks every sample alike.
 with checks.exercise("accuracy"):
-    y = torch.tensor([0, 1, 2, 2, 1, 0])                    # (6,)
-    perfect = 10 * F.one_hot(y, 3).float()                  # (6, 3) logits that are all right
-    checks.check_accuracy(accuracy, perfect, y, 1.0)
-    checks.passed("quick check: perfect predictions give 1.0. " + checks.HIDDEN_NOTE)
+    y = torch.tensor([0, 1, 3, 3, 1, 2])                    # (6,)
+    constant = torch.tensor([0.5, 2.0, -1.0, 1.0]).repeat(6, 1)   # (6, 4): class 1 first
+    checks.check_accuracy(accuracy, constant, y, checks.expected("accuracy")(constant, y))
+    checks.passed("quick check: the top-1 accuracy is right. " + checks.HIDDEN_NOTE)
 
 # %% hidden accuracy 2
-for N, C in ((1, 3), (2, 4), (7, 3), (5, 6)):          # N = 1, an odd N; N never equal to C
+for N, C, k in ((1, 3, 2), (2, 4, 1), (7, 5, 2), (5, 6, 3), (9, 4, 3)):   # N = 1, odd N; N, C, k distinct
     logits, y = checks.class_batch(N, C, seed=40 + N)   # (N, C), (N,)
-    checks.check_accuracy(accuracy, logits, y, checks.expected("accuracy")(logits, y),
+    checks.check_accuracy(accuracy, logits, y, checks.expected("accuracy")(logits, y, k), k=k,
                           python_float=True, label=f" with N = {N}, C = {C}")
-    wrong = -10 * F.one_hot(y, C).float()               # (N, C) every prediction wrong
-    checks.check_accuracy(accuracy, wrong, y, 0.0, label=f" with N = {N}, C = {C}")
+    last = -10 * F.one_hot(y, C).float()                # (N, C) every label ranked last
+    checks.check_accuracy(accuracy, last, y, 0.0, k=k, label=f" with N = {N}, C = {C}")
+    checks.check_accuracy(accuracy, logits, y, 1.0, k=C, label=f" with N = {N}, C = {C}")
 
 # %% [markdown]
 # ## Exercise 6 · Per-class rates that do not add up [silent bug]

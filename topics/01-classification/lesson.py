@@ -200,8 +200,25 @@ print('[label] per sample -> a batch of labels', type(y_list).__name__, 'of', le
       'tensor of shape', tuple(y_list[0].shape))
 
 # %% [markdown]
-# The list is refused by every loss (a `TypeError`: the target must be a tensor); `y_list[0]` is the `(N,)` tensor
-# inside. The column is the common case, and this is what the loss says about it:
+# No loss accepts the list, but they do not all refuse it the same way. The class-id losses check the target's type
+# first and raise a `TypeError` (the target must be a Tensor); the value losses of lessons 02 and 03 reach for the
+# target's `.size()` and raise an `AttributeError`. Each line below calls one loss on the list and prints what it raised:
+
+# %%
+for name, loss_fn, scores in (('F.cross_entropy', F.cross_entropy, logits),
+                              ('F.nll_loss', F.nll_loss, logits.log_softmax(dim=1)),
+                              ('F.mse_loss', F.mse_loss, logits[:, 0]),
+                              ('F.l1_loss', F.l1_loss, logits[:, 0]),
+                              ('F.binary_cross_entropy_with_logits', F.binary_cross_entropy_with_logits, logits[:, 0])):
+    try:
+        loss_fn(scores, y_list)
+        print(f'{name:35} accepted the list')
+    except Exception as exc:                     # print the error instead of stopping the notebook
+        print(f'{name:35} {type(exc).__name__}: {exc}')
+
+# %% [markdown]
+# `y_list[0]` is the `(N,)` tensor inside the list. The column is the common case, and this is what the loss says
+# about it:
 
 # %% tags=["error-demo"]
 y_col = y[:, None]                               # (N, 1)
@@ -468,8 +485,8 @@ print(f'and with .sum() / N instead:     {hits.sum().item() / N:.4f}')
 
 # %% [markdown]
 # With balanced classes the mean lands near 1/C, so a perfect model looks like it is guessing; written as
-# `.sum() / N` the same bug reports an "accuracy" far above 1. The picture shows what was compared: prediction i against
-# label j, for every pair. A correct accuracy only looks at the diagonal.
+# `.sum() / N` the same bug reports an "accuracy" far above 1. The picture shows what was compared: cell (i, j) holds
+# prediction j against label i, for every pair. A correct accuracy only looks at the diagonal.
 
 # %%
 fig, ax = plt.subplots(figsize=(5, 4.5))

@@ -157,6 +157,39 @@ def test_check_accuracy_with_max_keepdim_indices():
     assert e.value.tag == "no-match"
 
 
+def test_check_accuracy_top_k():
+    logits, y = checks.class_batch(7, 5, seed=47)           # (7, 5), (7,)
+    want = references.reference_accuracy(logits, y, 2)
+    assert want == float(sum(int(y[n]) in logits[n].argsort(descending=True)[:2].tolist() for n in range(7))) / 7
+    right = lambda logits, y, k=1: (logits.topk(k, dim=1).indices == y[:, None]).any(dim=1).float().mean().item()  # noqa: E731,E501
+    checks.check_accuracy(right, logits, y, want, k=2, python_float=True)
+    checks.check_accuracy(right, logits, y, references.reference_accuracy(logits, y))   # k left at its default
+    broadcast = lambda logits, y, k=1: (logits.topk(k, dim=1).indices == y).any(dim=1).float().mean().item()  # noqa: E731,E501
+    with pytest.raises(checks.CheckFailed, match="raised an error") as e:
+        checks.check_accuracy(broadcast, logits, y, want, k=2)
+    constant = torch.tensor([0.5, 2.0, -1.0, 1.0]).repeat(6, 1)                  # (6, 4): class 1 first
+    labels = torch.tensor([0, 1, 3, 3, 1, 2])
+    with pytest.raises(checks.CheckFailed, match="label of some sample") as e:
+        checks.check_accuracy(broadcast, constant, labels, references.reference_accuracy(constant, labels))
+    assert e.value.tag == "broadcast"
+    top1 = lambda logits, y, k=1: (logits.argmax(dim=1) == y).float().mean().item()   # noqa: E731
+    cells = lambda logits, y, k=1: (logits.topk(k, dim=1).indices == y[:, None]).float().mean().item()  # noqa: E731
+    for fn, tag, says in ((top1, "ignores-k", "top-1 accuracy"), (cells, "wrong-count", "N x k = 7 x 2")):
+        with pytest.raises(checks.CheckFailed, match=says) as e:
+            checks.check_accuracy(fn, logits, y, want, k=2)
+        assert e.value.tag == tag and "[:, None]" not in str(e.value)
+
+
+def test_annotator_reference_is_the_soft_target_cross_entropy():
+    logits, onehot = checks.annotated_batch(6, 4, 5, seed=3)     # (6, 5), (6, 4, 5)
+    assert onehot.shape == (6, 4, 5) and onehot.dtype == torch.int64 and bool((onehot.sum(dim=2) == 1).all())
+    soft = F.cross_entropy(logits, onehot.float().mean(dim=1))
+    assert torch.allclose(references.reference_annotator_cross_entropy(logits, onehot), soft, atol=1e-6)
+    y = torch.arange(90) % 3
+    votes = checks.annotator_labels(y, 5, 3, seed=4)             # (90, 5, 3)
+    assert votes.shape == (90, 5, 3) and float((votes.argmax(dim=2) == y[:, None]).double().mean()) > 0.7
+
+
 def test_the_predicted_pipeline_is_built_with_real_torch():
     shapes = references.predicted_pipeline_shapes()
     assert shapes["shape_y"] == (1000 % 64, 1) and shapes["shape_hits"] == (1000 % 64, 1000 % 64)
