@@ -236,6 +236,9 @@ _ERROR_PATTERNS = [
     (r"Found dtype (\w+) but expected Float", "int-target-for-bce", "the target must be float.", "y.float()."),
     (r"result type Float can't be cast to the desired output type", "int-target-for-bce",
      "the target must be float.", "y.float()."),
+    (r"all elements of target should be between 0 and 1", "target-out-of-range",
+     "BCELoss reads its target as a probability, so every target must lie in [0, 1]; some do not (labels in "
+     "percent, or coded -1/+1?).", "map the labels into [0, 1] first: y / 100 for percent, (y + 1) / 2 for -1/+1."),
     (r"all elements of input should be between 0 and 1", "logits-into-bce",
      "BCELoss wants probabilities in [0, 1], and got scores outside it.", "BCEWithLogitsLoss on the logits."),
     (r"mat1 and mat2 shapes cannot be multiplied \((\d+)x(\d+) and (\d+)x(\d+)\)", "linear-in-features",

@@ -38,9 +38,10 @@ SATURATED = ("At these confident logits your value is exactly the binary cross-e
              "wrong label costs 100 instead of its exact loss, and no gradient flows there. A loss computed "
              "from rounded probabilities is not exact; it must be computed from the logits themselves.")
 NOT_FINITE = ("These are confident logits (|logit| up to {top:.0f}): in float32 the sigmoid of a logit "
-              "above about 17 rounds to exactly 1.0, and the log of 1 - 1.0 is -inf. A loss computed from "
-              "probabilities is not finite for confident logits; it must be computed from the logits "
-              "themselves.")
+              "above about 17 rounds to exactly 1.0, and the log of 1 - 1.0 is -inf; the exp of a number "
+              "above about 89 is inf (log(1 + exp(...)) written out, or soft_margin_loss). A loss computed "
+              "from probabilities or from an exp of the logits is not finite for confident logits; it must "
+              "be computed from the logits by a form that stays finite for every logit.")
 SATURATES = ("At these confident logits your value does not move when the logits move: the loss saturates "
              "(a clamp, or a probability rounded to exactly 0 or 1), while the exact loss keeps growing "
              "with |logit|.")
@@ -113,11 +114,18 @@ def padded_tags(N: int, C: int, K: int, seed: int = 0):
     return tag_ids, Y
 
 
-def confident_logits(*shape: int, seed: int = 0, low: float = 21.0, high: float = 35.0) -> torch.Tensor:
+def confident_logits(*shape: int, seed: int = 0, low: float = 21.0, high: float = 100.0) -> torch.Tensor:
     """Logits of the given shape with |logit| in [low, high] and random signs: where a float32 sigmoid
-    rounds to exactly 1.0 (a logit above about 17), so a loss computed from probabilities is not exact."""
+    rounds to exactly 1.0 (a logit above about 17), so a loss computed from probabilities is not exact.
+
+    The sizes are spread evenly from low to high (shuffled), so one logit always reaches ``high``: an
+    answer that overflows only past |logit| of about 89 (``exp`` of a float32, ``soft_margin_loss``)
+    cannot slip through on small draws.
+    """
     g = torch.Generator().manual_seed(seed)
-    size = low + (high - low) * torch.rand(shape, generator=g)       # shape
+    n = math.prod(shape)
+    steps = torch.linspace(low, high, n) if n > 1 else torch.tensor([high])
+    size = steps[torch.randperm(n, generator=g)].reshape(shape)      # shape
     sign = 2.0 * torch.randint(0, 2, shape, generator=g) - 1.0       # shape, +-1
     return size * sign
 
@@ -575,8 +583,13 @@ def check_trains_binary(model, X: torch.Tensor, y: torch.Tensor, loss_fn, *, ste
     truth = rows(y if labels is None else labels, N, held_out)
     acc = _binary_accuracy(out, truth)
     if max_loss is not None and not value <= max_loss:   # first: a floor explains a low accuracy too
+        o = out.detach().reshape(-1)
+        # outputs in [0, 1] are probabilities to the caller, who thresholds them at 0.5; an accuracy
+        # counted at logit > 0 would call every one of them 1 and disagree with what the caller printed
+        as_probs = o.numel() > 0 and float(o.min()) >= 0.0 and float(o.max()) <= 1.0
+        acc_note = "" if as_probs else f" (accuracy {acc:.3f}, counting an output > 0 as 1)"
         raise CheckFailed(f"After {steps} training steps the loss on held-out samples is still "
-                          f"{value:.4f} (accuracy {acc:.3f}); it should fall below {max_loss}: the loss is "
+                          f"{value:.4f}{acc_note}; it should fall below {max_loss}: the loss is "
                           "stuck at a floor." + _what_the_outputs_are(out, truth), "loss-floor")
     if not acc >= min_accuracy:
         raise CheckFailed(f"After {steps} training steps {acc:.3f} of the labels are right (logit > 0 "

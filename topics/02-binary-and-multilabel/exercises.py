@@ -18,7 +18,8 @@
 # time the full check also runs hidden checks: other shapes (N = 1, an odd N), confident logits, the
 # gradient, and a few training steps. "Quick check passed" is not full marks. Confident logits
 # (|logit| > 20) are ordinary in a trained classifier: in float32 the sigmoid of a logit above about 17
-# rounds to exactly 1.0, so every loss you write here must stay exact there. A function must leave its
+# rounds to exactly 1.0 and the exp of one above about 89 is inf, so every loss you write here must stay
+# exact there (the checks draw logits up to 100). A function must leave its
 # arguments as it got them (no in-place changes): the checks verify it. Stuck? `tp.hint("<exercise id>")`
 # gives the next hint. Do not edit the check cells: they are restored from the instructor's copy at
 # grading.
@@ -137,9 +138,9 @@ def _inputs(N):
     return {"logits": 3 * torch.randn(N, 1, generator=g),                # (N, 1)
             "y": torch.where(torch.rand(N, 1, generator=g) < 0.5, 1.0, -1.0)}   # (N, 1) +1./-1.
 checks.check_bce_loss_fn(spam_loss, checks.expected("signed_labels"), _inputs, sizes=(1, 2, 7))
-args = {"logits": checks.confident_logits(3, 1, seed=23), "y": -torch.ones(3, 1)}   # (3, 1): no spam at all
+args = {"logits": checks.confident_logits(3, 1, seed=23).abs(), "y": -torch.ones(3, 1)}   # (3, 1): no spam
 checks.check_bce_loss(spam_loss, checks.expected("signed_labels"), args,
-                      label=" with N = 3, every label -1 and confident logits (|logit| > 20)")
+                      label=" with N = 3, every label -1 and confident logits for spam (20 < logit <= 100)")
 X, y = checks.signed_data(96, 5, seed=4)                # (96, 5), (96, 1) +1./-1.
 checks.check_trains_binary(nn.Linear(5, 1), X, y, spam_loss, steps=60, min_accuracy=0.95, labels=(y + 1) / 2)
 
@@ -452,31 +453,33 @@ for N, C in ((1, 3), (7, 4), (5, 5), (11, 2)):          # N = 1, odd N, N == C
 # the ones that miss, never their answer. For each miss, write one sentence in `why` saying which step you
 # misread (`why["shape_table"] = "..."`), then correct the prediction.
 #
-# **The pipeline.** A bird-song tagger: each recording is summarised as 64 numbers, and any number of 17
-# species can be heard in it. The data set holds **1,000 recordings**: `X_all` (1,000 × 64) and `Y_all`, a
-# float multi-hot tensor with one row per recording and one column per species. The loader is
-# `DataLoader(TensorDataset(X_all, Y_all), batch_size=48)` (no shuffling; the last, shorter batch is kept).
-# The tagger is `nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 17))`. A second model,
-# `singing`, answers one question, "is any bird singing?": the same layers, with `nn.Linear(128, 1)` at the
-# end. Take the **last** batch `X, Y` of an epoch, `logits = tagger(X)` and `z = singing(X)`:
+# **The pipeline.** A bird-song tagger. Each recording is summarised as 64 numbers, and any number of 17
+# species can be heard in it. The data set holds **1,000 recordings**: the inputs `X_all` hold one row of 64
+# numbers per recording, and the labels `Y_all` one float multi-hot row per recording, with one column per
+# species. A data loader serves them in batches of 48 recordings, in order, and keeps the last, shorter
+# batch. The tagger is a small perceptron: a linear layer from the 64 numbers to 128 hidden units, a ReLU,
+# then a linear layer from those 128 units to one logit per species. A second model, `singing`, answers one
+# question, "is any bird singing?": the same layers, except that its last linear layer has a single output.
+# Take the **last** batch of an epoch, `X` and `Y`; `logits` is the tagger's output on `X` and `z` is the
+# output of `singing` on `X`. Predict the shape of:
 #
-# | name | expression |
+# | name | the shape of |
 # |---|---|
 # | `shape_logits` | `logits` |
-# | `shape_bce_none` | `F.binary_cross_entropy_with_logits(logits, Y, reduction="none")` |
-# | `shape_per_recording` | `F.binary_cross_entropy_with_logits(logits, Y, reduction="none").mean(dim=1)` |
-# | `shape_tags_found` | `(logits > 0).float().sum(dim=0)` |
-# | `shape_pos_weight` | `(len(Y_all) - Y_all.sum(dim=0)) / Y_all.sum(dim=0)` |
-# | `shape_any` | `Y.amax(dim=1)` (the largest entry of each row: 1. if any species is heard) |
+# | `shape_bce_none` | the binary cross-entropy with logits of `logits` against `Y`, with no reduction |
+# | `shape_per_recording` | that unreduced loss, averaged along dim 1 |
+# | `shape_tags_found` | the predictions of the tagger (1. where a logit is above 0, else 0.), summed along dim 0 |
+# | `shape_pos_weight` | over the whole data set, the number of recordings without each species divided by the number with it |
+# | `shape_any` | the largest entry along dim 1 of `Y` (1. if any species is heard in that recording) |
 # | `shape_z` | `z` |
-# | `shape_table` | `z - Y.amax(dim=1)` |
+# | `shape_table` | `z` minus the tensor of the row above (`shape_any`), as a plain subtraction |
 #
-# With **1,009 recordings** instead, the last batch `X` and its `z = singing(X)`:
+# With **1,009 recordings** instead, take the last batch and the output `z` of `singing` on it:
 #
-# | name | expression |
+# | name | the shape of |
 # |---|---|
-# | `shape_z_squeezed` | `z.squeeze()` |
-# | `shape_z_column` | `z[:, 0]` |
+# | `shape_z_squeezed` | `z` after a squeeze that names no dim |
+# | `shape_z_column` | column 0 of `z`, taken by indexing every row and column 0 |
 
 # %% answer predict_tagger
 ### BEGIN SOLUTION

@@ -8,8 +8,9 @@
 #
 # * the contract of `BCEWithLogitsLoss`, the course's second rule: the target has **exactly** the input's shape and is
 #   float. `(N, 1)` logits need `(N, 1)` float labels, `(N, C)` logits need `(N, C)` multi-hot floats;
-# * how to read the errors for a `(N,)` target, integer labels and logits fed to `BCELoss`, which fixes are right
-#   (`view_as`, `unsqueeze(1)`, `squeeze(1)`) and which only look right (the formula by hand, `.detach()`);
+# * how to read the errors for a `(N,)` target, integer labels, and logits or out-of-range labels fed to `BCELoss`,
+#   which fixes are right (`view_as`, `unsqueeze(1)`, `squeeze(1)`) and which only look right (the formula by hand,
+#   `.detach()`);
 # * when to use one logit with a sigmoid and when two logits with a softmax, and the shapes each needs;
 # * multi-label targets, and a `pos_weight` laid along the class dim;
 # * two mistakes that raise nothing: a sigmoid before the loss, and `CrossEntropyLoss` on multi-label data.
@@ -222,7 +223,7 @@ with tp.show_error('BCEWithLogitsLoss', logits, y_long):
 print(f'BCEWithLogits with float labels {F.binary_cross_entropy_with_logits(logits, y_long.float()):.6f}')
 
 # %% [markdown]
-# ### 3.4 Logits into `BCELoss`
+# ### 3.4 Out of range for `BCELoss`: logits, and labels in percent
 #
 # `BCELoss` wants probabilities and checks that every input lies in [0, 1]. Raw logits usually do not:
 
@@ -231,8 +232,22 @@ with tp.show_error('BCELoss', logits, target):
     F.binary_cross_entropy(logits, target)
 
 # %% [markdown]
-# Switch to `BCEWithLogitsLoss` and keep the raw logits (section 2 showed why that beats adding a sigmoid). Note what
-# `BCELoss` checks and what it does not: the *input* must lie in [0, 1]; the *target* is not checked by either loss.
+# Switch to `BCEWithLogitsLoss` and keep the raw logits (section 2 showed why that beats adding a sigmoid).
+#
+# `BCELoss` checks its *target* the same way: every label must lie in [0, 1]. Soft labels stored in percent (the share
+# of annotators who said "yes", from 0 to 100) are refused, even with proper probabilities as the input:
+
+# %% tags=["error-demo"]
+y_percent = torch.tensor([100., 0., 75., 100.]).view_as(logits)   # (N, 1) soft labels in percent
+probs = torch.sigmoid(logits)                                      # (N, 1) probabilities, as BCELoss wants
+with tp.show_error('BCELoss', probs, y_percent):
+    F.binary_cross_entropy(probs, y_percent)
+
+# %% [markdown]
+# (The diagnosis has nothing to add here: the message says it all.) The fix is to read them as probabilities,
+# `y_percent / 100`. Only `BCEWithLogitsLoss` skips these checks: its input may be any real number by design, and it
+# does not check its target's range either, so the percent labels would run there without a word and give a loss
+# that means nothing. When labels come from a new source, look at their range yourself.
 #
 # ## 4. A mistake that raises nothing: sigmoid before `BCEWithLogitsLoss`
 #
@@ -493,12 +508,13 @@ print(f'pos_weight (C,) on (N, C): {loss_pw:.6f} | by hand, weights on the class
 # ## Summary
 #
 # * `BCEWithLogitsLoss` and `BCELoss` work **element by element**: the target has **exactly the input's shape** and is **float**, the course's second rule. `CrossEntropyLoss`'s class ids are the input's shape without the class axis, dim 1 (lesson 01). One logit per sample is `(N, 1)` with `(N, 1)` labels; multi-label is `(N, C)` with `(N, C)` multi-hot rows.
-# * The label is read as the probability of "yes": hard labels are 0. and 1., and no loss checks the target's range.
+# * The label is read as the probability of "yes": hard labels are 0. and 1. `BCELoss` refuses a target outside [0, 1]; `BCEWithLogitsLoss` does not check the target's range, so check it yourself.
 # * The errors and their fixes:
 #   * "Target size (torch.Size([N])) must be the same as input size (torch.Size([N, 1]))": `y.view_as(logits)`, `y.unsqueeze(1)` or `logits.squeeze(1)` (name the dim);
 #   * "element 0 of tensors does not require grad": a `.detach()` cut the loss off from the model; never fix shapes with it;
 #   * int labels, "result type Float can't be cast to the desired output type Long": `y.float()`;
 #   * "all elements of input should be between 0 and 1": logits went into `BCELoss`; use `BCEWithLogitsLoss`;
+#   * "all elements of target should be between 0 and 1": labels outside [0, 1] (percent, say) went into `BCELoss`; rescale them to probabilities;
 #   * "Target size (torch.Size([N])) must be the same as input size (torch.Size([N, C]))": class ids for a BCE loss; `CrossEntropyLoss` if one class per sample, `(N, C)` multi-hot floats if several.
 # * The same formula written by hand broadcasts `(N, 1)` against `(N,)` into an `(N, N)` table and learns nothing beyond the baseline: the error is a friend.
 # * Two logits + softmax (`(N, 2)`, `CrossEntropyLoss`, `(N,)` int64 ids) and one logit + sigmoid (`(N, 1)`, `BCEWithLogitsLoss`, `(N, 1)` float) give the same loss; do not mix their shapes.

@@ -64,10 +64,11 @@ def test_check_trains_binary_passes_the_fix_and_fails_each_wrong_loss():
                                    max_loss=0.2)
     assert exc.value.tag == "loss-floor"
     assert "inside [0, 1] like a probability" in str(exc.value)          # what the outputs were
+    assert "accuracy" not in str(exc.value)      # counted at output > 0, every probability would be a 1
     with pytest.raises(checks.CheckFailed, match="no output is negative") as exc:   # ReLU at the end
         checks.check_trains_binary(nn.Sequential(nn.Linear(4, 1), nn.ReLU()), X, y, bce, steps=60,
                                    max_loss=0.2)
-    assert exc.value.tag == "loss-floor"
+    assert exc.value.tag == "loss-floor" and "counting an output > 0 as 1" in str(exc.value)
     with pytest.raises(checks.CheckFailed, match="does not depend") as exc:  # .detach() to silence an error
         checks.check_trains_binary(nn.Linear(4, 1), X, y, lambda out, y: bce(out.detach(), y), steps=5)
     assert exc.value.tag == "no-gradient"
@@ -127,6 +128,11 @@ def test_confident_logits_are_confident_and_make_a_float32_sigmoid_round_to_one(
     assert z.shape == (3, 4) and bool((z.abs() > topic.CONFIDENT).all())
     assert bool((z > 0).any()) and bool((z < 0).any())
     assert bool((torch.sigmoid(z[z > 0]) == 1.0).all())
+    assert float(z.abs().max()) == 100.0                  # past where a float32 exp overflows (about 89)
+    with pytest.raises(checks.CheckFailed, match="exp of a number") as exc:   # soft_margin_loss overflows
+        topic.check_bce_loss(lambda logits, y: F.soft_margin_loss(logits, 2 * y - 1), _bce_ref,
+                             {"logits": z.abs().max().view(1, 1), "y": torch.zeros(1, 1)})
+    assert exc.value.tag == "probabilities-saturate"
 
 
 def right_binary(logits, y):
