@@ -1,6 +1,7 @@
 """Checks for topic 04, convolutions and pooling: image data, the model-output check, the check that
-given layers are kept, the per-row independence of a model with several inputs, global average
-pooling judged from what the head receives, and a per-pixel channel mix judged pixel by pixel.
+given layers are kept, the per-row independence of a model with several inputs, the head's width
+against what arrives, global average pooling and an average over time judged from what the head
+receives, a per-pixel channel mix judged pixel by pixel, and lengths through a stack of layers.
 
 Each failure says what the student's code produced (the shape, which dim is off, which layer
 differs, what the head received, which pixel went wrong), never the code that fixes it: that is the
@@ -129,9 +130,13 @@ def _layer(model, path: str):
         return None
 
 
-def check_head_width(model, path: str, expected: int, *, what: str, reads: str) -> None:
-    """The Linear layer at ``path`` (after a forward pass) must read exactly ``expected`` features per row:
-    ``reads`` says in words what they are (the stated rule)."""
+def check_head_width(model, path: str, expected: int, *, what: str, arrives: dict, rule: str) -> None:
+    """The Linear layer at ``path`` (after a forward pass) must read exactly ``expected`` features per row.
+
+    On a mismatch the message gives the head's width, the shapes of what really reaches the model
+    (``arrives``: {name: tensor}, measured by the check) and ``rule``, what the head reads in words,
+    never the width it should have: working that out from the shapes is the student's part.
+    """
     found = _layer(model, path)
     if found is None:
         raise CheckFailed(f"{what} has no layer {path!r}: the exercise keeps that name for the head.", "changed-layers")
@@ -142,9 +147,9 @@ def check_head_width(model, path: str, expected: int, *, what: str, reads: str) 
                           "changed-layers")
     got = int(width.group(1))
     if got != expected:
-        raise CheckFailed(f"{what}.{path} reads {got} features per row: {'fewer' if got < expected else 'more'} "
-                          f"numbers than {reads} make for one sample. The head reads exactly those, one row "
-                          "per sample.", "linear-in-features")
+        seen = " and ".join(f"{name} is {shape_str(tuple(t.shape))}" for name, t in arrives.items())
+        raise CheckFailed(f"{what}.{path} reads {got} features per row, {'fewer' if got < expected else 'more'} "
+                          f"than it should. Measured on this batch: {seen}; {rule}.", "linear-in-features")
 
 
 # ------------------------------------------------------------------ the layers an exercise gives
@@ -224,6 +229,43 @@ def check_global_average(model, X: torch.Tensor, *, what: str) -> None:
                       f"those averages, (N, {feats.shape[1]}); {got}.", "global-pool")
 
 
+# ------------------------------------------------------------------ an average over time only
+def check_time_average(model, X: torch.Tensor, *, what: str) -> None:
+    """model(X) must be model.head applied to, for each feature map of model.features(X) and each of its
+    rows (the frequency bands), the average over that row's W positions (the time steps): (N, C * H), in
+    either order of C and H. On a mismatch the message says what the head got instead, when that is a
+    known reduction."""
+    if hasattr(model, "eval"):
+        model.eval()
+    with torch.no_grad():
+        out = _require_tensor(call(model, {"X": X}, what=what), what)
+        feats = _require_tensor(call(model.features, {"X": X}, what="model.features(X)"), "the features")
+        if feats.dim() != 4:
+            raise CheckFailed(f"the feature layers give {describe(feats)}; (N, C, H, W) feature maps expected.",
+                              "changed-layers")
+        C, H, W = feats.shape[1:]
+        right = (feats.mean(dim=3).flatten(1), feats.mean(dim=3).transpose(1, 2).flatten(1))
+        candidates = {f"the maximum of each row over its {W} time steps": feats.amax(dim=3).flatten(1),
+                      f"the sum of each row over time ({W} times its average)": feats.sum(dim=3).flatten(1),
+                      "one average per feature map over both frequency and time": feats.mean(dim=(2, 3)),
+                      "one average per frequency row over the feature maps and time": feats.mean(dim=(1, 3))}
+
+        def gap(pooled):
+            try:
+                return _gap(call(model.head, {"features": pooled}, what="the head"), out)
+            except CheckFailed:                  # the head cannot read this width: not what it got
+                return float("inf")
+
+        if any(gap(pooled) <= 1e-4 for pooled in right):
+            return
+        known = [name for name, pooled in candidates.items() if gap(pooled) <= 1e-4]
+    got = f"it gets {known[0]}" if known else "what it gets is not those averages"
+    raise CheckFailed(f"{what} returns {describe(out)} for X {describe(X)}, but not from the averages over time: "
+                      f"the feature layers give {shape_str(tuple(feats.shape))} (N, feature maps, frequency rows, "
+                      f"time steps), and the head's output differs from the head applied to the {C} x {H} averages "
+                      f"of each sample, one per feature map and frequency row; {got}.", "time-pool")
+
+
 # ------------------------------------------------------------------ a channel mix, pixel by pixel
 def check_channel_mix(out, feats: torch.Tensor, expected: torch.Tensor, *, what: str) -> None:
     """out must be (N, C_out, H, W) with out[n, :, i, j] the mix of pixel (i, j)'s own channels: expected is
@@ -283,4 +325,21 @@ def check_length(got, real: int, *, call: str, layer: str, size: int) -> None:
         more = got - real
         raise CheckFailed(f"{call} returned {got}, but {layer} turns {_pixels(size)} into {real}: "
                           f"{_pixels(abs(more))} {'more' if more > 0 else 'fewer'} than the real layers give.",
+                          "conv-formula")
+
+
+def check_smallest_size(got, real: int, *, call: str, layer: str, side: int) -> None:
+    """The smallest square image size for which ``layer`` gives at least side x side: a Python int."""
+    real = int(real)
+    if type(got) is not int:
+        kind = describe(got).split(",")[0]
+        same = isinstance(got, (int, float)) and not isinstance(got, bool) and got == real
+        raise CheckFailed(f"{call} returned {got!r}, {kind}" + (": the value is right, but " if same else "; ")
+                          + "an image size is a whole number of pixels, a Python int.", "not-an-int")
+    if got < real:
+        raise CheckFailed(f"{call} returned {got}, but on images of {got} x {got} pixels {layer} gives less than "
+                          f"{side} x {side} (or fails): that image is too small.", "conv-formula")
+    if got > real:
+        raise CheckFailed(f"{call} returned {got}. On images of {got} x {got} pixels {layer} does give at least "
+                          f"{side} x {side}, but so does a smaller image: {got} is not the smallest size.",
                           "conv-formula")

@@ -2,22 +2,26 @@
 # # 04 · Convolutions and pooling — exercises
 #
 # Each exercise below holds **code that runs**: run its cell and you meet a real error or a wrong
-# result that raises nothing. None of them is a copy of a lesson example
-# (`course/04-convolutions-and-pooling-lesson.ipynb`): the layers, the image sizes or the model are
-# other ones, so work out what the shapes are before you change anything. Fix the code **in place**,
-# in the same cell, then run the check below it. Each heading ends with the kind of exercise:
+# result that raises nothing. Only one of them (marked `[direct application]`) is close to a lesson
+# example (`course/04-convolutions-and-pooling-lesson.ipynb`); in the others the layers, the image
+# sizes or the model are other ones, so work out what the shapes are before you change anything. Fix
+# the code **in place**, in the same cell, then run the check below it. Each heading ends with the
+# kind of exercise:
 #
+# * `[direct application]`: a lesson example in a new setting; the lesson's fix applies.
 # * `[transfer]`: the error is a real one, but the lesson's line is not the fix: derive it.
 # * `[silent bug]`: nothing raises. Run the cell, read what it printed, and find what is wrong.
 # * `[predict, then run]`: write down what code you cannot run will give, then let the check judge.
 #
 # Shapes use the lesson's names: images `X` (N, C, H, W), logits (N, n_classes), class ids `y` (N,).
 # `shape_table(model, X)` prints every layer's input and output shape (and where a model fails): use it
-# whenever a size surprises you. Each exercise has a **quick check** you can run now, and a **full
-# check**. At grading time the full check also runs hidden checks: N = 1, an odd N, other sizes, and a
-# few training steps. "Quick check passed" is not full marks. Stuck after a failed check?
-# `tp.hint("<exercise>")` shows the next hint of that exercise (its id is in the check's message).
-# Do not edit the check cells: they are restored from the instructor's copy at grading.
+# whenever a size surprises you in code you can run. A `[predict, then run]` item is the exception:
+# there the model exists only as words, and working its shapes out yourself is the exercise. Each
+# exercise has a **quick check** you can run now, and a **full check**. At grading time the full check
+# also runs hidden checks: N = 1, an odd N, other sizes, and a few training steps. "Quick check passed"
+# is not full marks. Stuck after a failed check? `tp.hint("<exercise>")` shows the next hint of that
+# exercise (its id is in the check's message). Do not edit the check cells: they are restored from the
+# instructor's copy at grading.
 
 # %% locked setup
 import torch
@@ -34,7 +38,7 @@ torch.manual_seed(0)
 torch.set_num_threads(1)   # tiny tensors: one thread is faster than two fighting over a laptop's cores
 
 # %% [markdown]
-# ## Exercise 1 · How small does the stem make the image? [silent bug]
+# ## Exercise 1 · How large must the image be? [silent bug]
 #
 # Large image classifiers shrink the picture fast, before their main layers, with a *stem*. This stem
 # is three layers, in this order:
@@ -43,57 +47,62 @@ torch.set_num_threads(1)   # tiny tensors: one thread is faster than two fightin
 # 2. a 3 × 3 max-pool with stride 2 and padding 1;
 # 3. a 3 × 3 convolution with stride 2 and no padding.
 #
-# `stem_side(size)` should return the side length of the feature maps after all three layers, for
-# square images of `size` × `size` pixels (any size from 9 up), as a Python `int`: the next layers
-# are built from it, so it must be what the real layers give. Below, it is printed for 224 × 224
-# and 64 × 64 images. Do not trust it before you have checked it.
+# The layers after the stem need feature maps of at least `side` × `side` pixels. `min_size(side)`
+# should return the **smallest** side length of a square image for which the stem gives feature maps
+# of at least `side` × `side`, for any `side` from 1 up, as a Python `int`: a data loader resizes every
+# image to it, so it must be what the real layers need, and not a pixel more. Below, it is printed for
+# `side` = 7 and `side` = 1. Do not trust it before you have checked it.
 
 # %% answer conv_out
-def stem_side(size):
-    """Side length after the stem (7x7 conv stride 2 pad 3, 3x3 max-pool stride 2 pad 1, 3x3 conv stride 2)."""
+def min_size(side):
+    """The smallest square image size for which the stem gives feature maps of at least side x side."""
     ### BEGIN SOLUTION
-    def out(n, kernel, stride, padding):                    # one layer: whole windows only, rounded down
-        return (n + 2 * padding - kernel) // stride + 1
-
-    return out(out(out(size, 7, 2, 3), 3, 2, 1), 3, 2, 0)
+    n = side
+    for kernel, stride, padding in ((3, 2, 0), (3, 2, 1), (7, 2, 3)):   # the stem's layers, last first
+        n = (n - 1) * stride + kernel - 2 * padding         # the smallest input that gives at least n
+    return n
     ### END SOLUTION
     ### BEGIN BROKEN CODE
-    # return size // 8                                        # three layers of stride 2
+    # return 8 * side                                         # three layers of stride 2: each halves
     ### END BROKEN CODE
 
 
-print(stem_side(224), stem_side(64))
+print(min_size(7), min_size(1))
 
 # %% quick conv_out 1
-# Quick check (1 point): 224 x 224 images.
+# Quick check (1 point): feature maps of at least 7 x 7.
 with checks.exercise("conv_out"):
-    real = checks.expected("conv_out")(224)                 # the side the real stem gives
-    got = checks.call(stem_side, {"size": 224})
-    checks.check_length(got, real, call="stem_side(224)", layer="the stem", size=224)
-    checks.passed("quick check: 224 x 224 images. Hidden checks try many other sizes, odd ones included.")
+    real = checks.expected("conv_out")(7)                   # the smallest size the real stem needs
+    got = checks.call(min_size, {"side": 7})
+    checks.check_smallest_size(got, real, call="min_size(7)", layer="the stem", side=7)
+    checks.passed("quick check: side 7. Hidden checks try many other sides, 1 and odd ones included.")
 
 # %% hidden conv_out 2
-for size in (9, 10, 11, 12, 13, 15, 16, 17, 19, 23, 24, 25, 28, 31, 32, 33, 37, 45, 48, 63, 64, 65, 95, 100,
-             127, 128, 129, 150, 223, 225, 227, 255, 256, 299, 320, 511):
-    real = checks.expected("conv_out")(size)
-    got = checks.call(stem_side, {"size": size})
-    checks.check_length(got, real, call=f"stem_side({size})", layer="the stem", size=size)
+for side in (1, 2, 3, 4, 5, 6, 8, 9, 11, 13, 14, 16, 20, 27, 28, 31, 32, 45, 64, 99, 100):
+    real = checks.expected("conv_out")(side)
+    got = checks.call(min_size, {"side": side})
+    checks.check_smallest_size(got, real, call=f"min_size({side})", layer="the stem", side=side)
 
 # %% [markdown]
 # ## Exercise 2 · Predict a thermal camera's shapes [predict, then run]
 #
 # A thermal camera gives grayscale images of **45 rows × 60 columns**. A batch of **6** of them arrives
-# from its files as `imgs` of shape (6, 45, 60). The classifier, for **5** classes, does this:
+# from its files as `imgs`, one 45 × 60 table of numbers per image, with no channel axis. The classifier,
+# for **5** classes, does this:
 #
-# 1. `x = imgs[:, None]` adds the channel axis;
-# 2. a 5 × 5 convolution from 1 to 10 channels, no padding, stride 1;
-# 3. a 2 × 2 max-pool (`nn.MaxPool2d(2)`);
-# 4. a 3 × 3 convolution from 10 to 20 channels, stride 2, padding 1;
-# 5. a 3 × 3 max-pool (`nn.MaxPool2d(3)`, so stride 3);
-# 6. `nn.Flatten()`;
-# 7. an `nn.Linear` to 5 classes, built with the right `in_features`, giving `logits`.
+# 1. it adds a channel axis of size one right after the batch axis, giving `x`;
+# 2. a convolution with a square kernel of 5 pixels turns the 1 channel into 10, without padding,
+#    moving one pixel at a time;
+# 3. max-pooling over square windows of 2 pixels, with the stride a pooling layer has by default;
+# 4. a convolution with a square kernel of 3 pixels turns the 10 channels into 20, moving two pixels
+#    at a time, with one pixel of padding on every side;
+# 5. max-pooling over square windows of 3 pixels, again with the default stride;
+# 6. the feature maps of each image are flattened into one row;
+# 7. a fully connected (`Linear`) layer, built for exactly the features that arrive, gives 5 scores
+#    per image, `logits`.
 #
-# Without running anything, predict each shape as a tuple of ints:
+# Without running anything (and without building the model to find out), predict each shape as a
+# tuple of ints:
 #
 # | name | what |
 # |---|---|
@@ -103,12 +112,12 @@ for size in (9, 10, 11, 12, 13, 15, 16, 17, 19, 23, 24, 25, 28, 31, 32, 33, 37, 
 # | `shape_conv2` | after step 4 |
 # | `shape_pool2` | after step 5 |
 # | `shape_flat` | after step 6 |
-# | `shape_weight` | the `weight` of the `Linear` of step 7 |
-# | `shape_losses` | `F.cross_entropy(logits, y, reduction="none")`, with `y` the (6,) class ids |
+# | `shape_weight` | the `weight` of the `Linear` layer of step 7 |
+# | `shape_losses` | the cross-entropy of `logits` against the 6 class ids `y`, one loss per image (no reduction) |
 # | `shape_mat2` | mat2 as the tuple (c, d), in the error of a wrong step 7 (below) |
 #
-# The wrong step 7: had the `Linear` been built as `nn.Linear(20 * 5 * 7, 5)`, it would raise
-# "mat1 and mat2 shapes cannot be multiplied (a×b and c×d)".
+# The wrong step 7: had the `Linear` layer been built for 20 × 5 × 7 input features (and 5 outputs), it
+# would raise "mat1 and mat2 shapes cannot be multiplied (a×b and c×d)".
 #
 # Then run the check. It judges all nine at once; for each miss, write one sentence in `why` saying which
 # step you misread (e.g. `why["shape_pool1"] = "..."`), correct the prediction, and run it again.
@@ -154,7 +163,7 @@ with checks.exercise("predict_cnn"):
 checks.check_predictions(predictions, checks.expected("predict_cnn")(), why)
 
 # %% [markdown]
-# ## Exercise 3 · A photo and a few numbers [transfer]
+# ## Exercise 3 · A photo and a few numbers [direct application]
 #
 # `BirdNet(n_meta, n_classes)` names a bird from a colour photo `X` (N, 3, 24, 24) and `n_meta` numbers
 # about where and when the photo was taken, `meta` (N, n_meta) (latitude, longitude, month, ...). The
@@ -214,8 +223,9 @@ with checks.exercise("flatten_head"):
                   "Hidden checks try N = 1, odd N, other n_meta, and which inputs each row depends on.")
 
 # %% hidden flatten_head 3
+READS = "the head reads every value of one photo's feature maps and every one of its meta numbers, once"
 checks.check_head_width(model, "head", 32 * 3 * 3 + 5, what="BirdNet(5, 4)",
-                        reads="the photo's 32 feature maps of 3 x 3 and its 5 meta numbers")
+                        arrives={"self.features(X)": given(X), "meta": meta}, rule=READS)
 for N, n_meta, n_classes in ((1, 5, 4), (7, 3, 6), (9, 8, 2)):
     torch.manual_seed(N)
     model = BirdNet(n_meta, n_classes)
@@ -224,78 +234,13 @@ for N, n_meta, n_classes in ((1, 5, 4), (7, 3, 6), (9, 8, 2)):
     checks.check_model_output(model, inputs, (N, n_classes), what=what, arg="X, meta")
     checks.check_keeps_layers(model, given, what=f"BirdNet({n_meta}, {n_classes})", paths=("features",))
     checks.check_head_width(model, "head", 32 * 3 * 3 + n_meta, what=f"BirdNet({n_meta}, {n_classes})",
-                            reads=f"the photo's 32 feature maps of 3 x 3 and its {n_meta} meta numbers")
+                            arrives={"self.features(X)": given(inputs[0]), "meta": inputs[1]}, rule=READS)
 model = BirdNet(3, 6)
 checks.check_rows_follow_their_inputs(model, {"X": torch.randn(7, 3, 24, 24), "meta": torch.randn(7, 3)},
                                       what="BirdNet(3, 6)(X, meta)")
 
 # %% [markdown]
-# ## Exercise 4 · Sound clips of any length [transfer]
-#
-# A sound clip becomes a *spectrogram*: a one-channel image (N, 1, height, width) whose rows are
-# frequency bands and whose columns are time steps, so a longer clip is a wider image.
-# `make_cnn(n_classes, height, width)` builds a classifier for spectrograms of one given height and
-# width. Its author worked out the head's width by hand, and the first real data set breaks it. Make it
-# build a model that maps (N, 1, `height`, `width`) to logits (N, `n_classes`) and trains, for **any**
-# height from 6 up and any width from 8 up. Keep `features` exactly as given, as the first part of the
-# model: change what comes after it.
-
-# %% answer any_size
-def make_cnn(n_classes, height, width):
-    """A classifier for spectrograms (N, 1, height, width) -> logits (N, n_classes)."""
-    features = nn.Sequential(
-        nn.Conv2d(1, 6, kernel_size=3), nn.ReLU(), nn.MaxPool2d((2, 3)),    # pools 2 rows x 3 columns
-        nn.Conv2d(6, 12, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-    )
-    ### BEGIN SOLUTION
-    with torch.no_grad():                                   # a dummy forward pass measures the width
-        n_flat = features(torch.zeros(1, 1, height, width)).flatten(1).shape[1]
-    ### END SOLUTION
-    ### BEGIN BROKEN CODE
-    # n_flat = 12 * (height // 4) * (width // 6)              # two pools: rows / (2 * 2), columns / (3 * 2)
-    ### END BROKEN CODE
-    return nn.Sequential(features, nn.Flatten(), nn.Linear(n_flat, n_classes))
-
-
-model = make_cnn(10, 40, 101)
-logits = model(torch.randn(4, 1, 40, 101))                  # should be (4, 10)
-print(tuple(logits.shape))
-
-# %% quick any_size 1
-# Quick check (1 point): 40 x 101 and 64 x 50 spectrograms.
-with checks.exercise("any_size"):
-    torch.manual_seed(1)
-    given = nn.Sequential(                                  # the layers the exercise gives
-        nn.Conv2d(1, 6, kernel_size=3), nn.ReLU(), nn.MaxPool2d((2, 3)),
-        nn.Conv2d(6, 12, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-    )
-    for height, width in ((40, 101), (64, 50)):
-        made = f"make_cnn(10, {height}, {width})"
-        model = checks.call(make_cnn, {"n_classes": 10, "height": height, "width": width}, what=made)
-        checks.check_model_output(model, torch.randn(4, 1, height, width), (4, 10), what=f"{made}(X)")
-        checks.check_keeps_layers(model, given, what=made, paths=("0",), unpacked=True)
-    checks.passed("quick check: 40 x 101 and 64 x 50 give (N, 10). Hidden checks try other sizes, the smallest "
-                  "ones, N = 1, an odd N and a few training steps.")
-
-# %% hidden any_size 3
-for height, width in ((6, 8), (7, 9), (6, 31), (13, 8), (33, 17), (21, 100), (9, 14)):   # the smallest, odd
-    made = f"make_cnn(4, {height}, {width})"
-    for N in (1, 11):
-        model = checks.call(make_cnn, {"n_classes": 4, "height": height, "width": width}, what=made)
-        checks.check_model_output(model, torch.randn(N, 1, height, width), (N, 4), what=f"{made}(X) with N = {N}")
-    checks.check_keeps_layers(model, given, what=made, paths=("0",), unpacked=True)
-model = checks.call(make_cnn, {"n_classes": 2, "height": 30, "width": 45}, what="make_cnn(2, 30, 45)")
-checks.check_model_output(model, torch.randn(5, 1, 30, 45), (5, 2), what="make_cnn(2, 30, 45)(X)")
-checks.check_batch_independence(model, torch.randn(7, 1, 30, 45))
-X, y = checks.image_data(45, C=5, size=30, seed=4)         # (45, 3, 30, 30), (45,)
-X = X[:, :1, :18]                                           # (45, 1, 18, 30): one channel, 18 rows
-torch.manual_seed(2)
-model = checks.call(make_cnn, {"n_classes": 5, "height": 18, "width": 30}, what="make_cnn(5, 18, 30)")
-checks.check_model_output(model, X[:2], (2, 5), what="make_cnn(5, 18, 30)(X)")   # sets a LazyLinear's size
-checks.check_trains(model, X, y, F.cross_entropy, steps=20, lr=0.01, min_accuracy=0.95)
-
-# %% [markdown]
-# ## Exercise 5 · One number per feature map [silent bug]
+# ## Exercise 4 · One number per feature map [silent bug]
 #
 # `GapCNN(n_classes)` is meant to take images of **any** size (from 8 × 8 up) with **one** model. After
 # its two conv + pool blocks, which give 16 feature maps, it averages each feature map over all of its
@@ -338,14 +283,15 @@ with checks.exercise("gap_head"):
     torch.manual_seed(1)
     model = GapCNN(5)
     for size in (20, 36):
-        checks.check_model_output(model, torch.randn(6, 3, size, size), (6, 5),
-                                  what=f"GapCNN(5)(X) with X (6, 3, {size}, {size})")
+        X = torch.randn(6, 3, size, size)
+        checks.check_model_output(model, X, (6, 5), what=f"GapCNN(5)(X) with X (6, 3, {size}, {size})")
     given = nn.Sequential(                                  # the feature layers the exercise gives
         nn.Conv2d(3, 8, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(8, 16, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
     )
     checks.check_keeps_layers(model, given, what="GapCNN(5)", paths=("features",))
-    checks.check_head_width(model, "head", 16, what="GapCNN(5)", reads="the 16 averages, one per feature map,")
+    checks.check_head_width(model, "head", 16, what="GapCNN(5)", arrives={"self.features(X)": given(X)},
+                            rule="the head reads one average per feature map")
     checks.check_global_average(model, torch.randn(6, 3, 20, 20), what="GapCNN(5)(X)")
     checks.passed("quick check: one model takes 20 x 20 and 36 x 36 images, and its head reads one average per "
                   "feature map. " + checks.HIDDEN_NOTE)
@@ -358,12 +304,102 @@ for N, H, W in ((1, 8, 12), (9, 28, 44), (1, 33, 17), (5, 40, 24)):
     checks.check_model_output(model, torch.randn(N, 3, H, W), (N, 7), what=what)
     checks.check_global_average(model, torch.randn(N, 3, H, W), what=what)
 checks.check_keeps_layers(model, given, what="GapCNN(7)", paths=("features",))
-checks.check_head_width(model, "head", 16, what="GapCNN(7)", reads="the 16 averages, one per feature map,")
+X = torch.randn(5, 3, 40, 24)
+checks.check_head_width(model, "head", 16, what="GapCNN(7)", arrives={"self.features(X)": given(X)},
+                        rule="the head reads one average per feature map")
 checks.check_batch_independence(model, torch.randn(11, 3, 24, 16))
 X, y = checks.image_data(45, C=4, size=24, seed=3)         # (45, 3, 24, 24), (45,)
 torch.manual_seed(2)
 model = GapCNN(4)
 checks.check_model_output(model, X[:2], (2, 4), what="GapCNN(4)(X)")   # sets the LazyLinear's size
+checks.check_trains(model, X, y, F.cross_entropy, steps=20, lr=0.01, min_accuracy=0.95)
+
+# %% [markdown]
+# ## Exercise 5 · Sound clips of any length [transfer]
+#
+# A sound clip becomes a *spectrogram*: a one-channel image (N, 1, n_mels, T) whose rows are `n_mels`
+# frequency bands and whose columns are T time steps, so a longer clip is a wider image. A bird is
+# known by the pitch of its call, the rows, whenever in the clip it sings. `ClipNet(n_classes, n_mels)`
+# should be **one** model that classifies clips of **any** length T (from 8 time steps up) with `n_mels`
+# frequency bands (from 6 up). Its author measured the head's width with a dummy pass on a clip of 101
+# time steps, and the first shorter clip breaks it. Make one `ClipNet(n_classes, n_mels)` map
+# (N, 1, n_mels, T) to logits (N, n_classes) for every T, with a head that reads, for each feature map
+# and each frequency row left after `features`, the **average over all the time steps**: which band a
+# sound was in is kept, when it happened is not. Keep `self.features` exactly as given, and the name
+# `head`.
+
+# %% answer any_size
+class ClipNet(nn.Module):
+    """Spectrograms (N, 1, n_mels, T) of any length T -> logits (N, n_classes)."""
+
+    def __init__(self, n_classes=10, n_mels=40):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 6, kernel_size=3), nn.ReLU(), nn.MaxPool2d((2, 3)),    # pools 2 rows x 3 columns
+            nn.Conv2d(6, 12, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        )
+    ### BEGIN SOLUTION
+        with torch.no_grad():                                   # the frequency rows left after features
+            rows = self.features(torch.zeros(1, 1, n_mels, 8)).shape[2]
+        self.head = nn.Linear(12 * rows, n_classes)
+
+    def forward(self, X):
+        feats = self.features(X)                                # (N, 12, rows, steps)
+        return self.head(feats.mean(dim=3).flatten(1))          # each row averaged over time: (N, 12 * rows)
+    ### END SOLUTION
+    ### BEGIN BROKEN CODE
+    #     with torch.no_grad():                                   # a dummy pass on a clip of 101 time steps
+    #         n_flat = self.features(torch.zeros(1, 1, n_mels, 101)).flatten(1).shape[1]
+    #     self.head = nn.Linear(n_flat, n_classes)
+    #
+    # def forward(self, X):
+    #     return self.head(self.features(X).flatten(1))
+    ### END BROKEN CODE
+
+
+model = ClipNet(10, 40)
+for T in (101, 50):                                         # a one-second clip, then a half-second one
+    logits = model(torch.randn(4, 1, 40, T))                # should be (4, 10) both times
+    print(T, tuple(logits.shape))
+
+# %% quick any_size 1
+# Quick check (1 point): one ClipNet(10, 40), clips of 101 and then 50 time steps.
+with checks.exercise("any_size"):
+    torch.manual_seed(1)
+    model = ClipNet(10, 40)
+    for T in (101, 50):
+        X = torch.randn(4, 1, 40, T)
+        checks.check_model_output(model, X, (4, 10), what=f"ClipNet(10, 40)(X) with X (4, 1, 40, {T})")
+    given = nn.Sequential(                                  # the feature layers the exercise gives
+        nn.Conv2d(1, 6, kernel_size=3), nn.ReLU(), nn.MaxPool2d((2, 3)),
+        nn.Conv2d(6, 12, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+    )
+    checks.check_keeps_layers(model, given, what="ClipNet(10, 40)", paths=("features",))
+    checks.check_time_average(model, X, what="ClipNet(10, 40)(X)")
+    checks.passed("quick check: one model takes clips of 101 and 50 time steps, and its head reads averages over "
+                  "time. Hidden checks try other band counts, the shortest clips, N = 1, an odd N and a few "
+                  "training steps.")
+
+# %% hidden any_size 3
+READS = "the head reads one number per feature map and frequency row: that row's average over time"
+for n_mels, n_classes in ((6, 3), (13, 4), (64, 7)):       # the fewest bands, an odd count, many
+    torch.manual_seed(n_mels)
+    model = ClipNet(n_classes, n_mels)                      # one model for every length below
+    for N, T in ((1, 8), (5, 9), (9, 31), (1, 100)):
+        X = torch.randn(N, 1, n_mels, T)
+        what = f"ClipNet({n_classes}, {n_mels})(X) with X {tuple(X.shape)}"
+        checks.check_model_output(model, X, (N, n_classes), what=what)
+        checks.check_time_average(model, X, what=what)
+    checks.check_keeps_layers(model, given, what=f"ClipNet({n_classes}, {n_mels})", paths=("features",))
+    feats = given(X)                                        # (N, 12, rows, steps)
+    checks.check_head_width(model, "head", feats.shape[1] * feats.shape[2], what=f"ClipNet({n_classes}, {n_mels})",
+                            arrives={"self.features(X)": feats}, rule=READS)
+checks.check_batch_independence(model, torch.randn(11, 1, 64, 45))
+X, y = checks.image_data(45, C=5, size=30, seed=4)         # (45, 3, 30, 30), (45,)
+X = X[:, :1, :18]                                           # (45, 1, 18, 30): one channel, 18 bands
+torch.manual_seed(2)
+model = ClipNet(5, 18)
+checks.check_model_output(model, X[:2], (2, 5), what="ClipNet(5, 18)(X)")   # sets a LazyLinear's size
 checks.check_trains(model, X, y, F.cross_entropy, steps=20, lr=0.01, min_accuracy=0.95)
 
 # %% [markdown]

@@ -609,7 +609,8 @@ print('parameters:', sum(p.numel() for p in lazy.parameters()))
 # %% [markdown]
 # ## Now the exercises
 #
-# Open `exercises/04-convolutions-and-pooling/` and work through the notebook there. None of its exercises repeats an
-# example of this lesson: other layers, other image sizes, other models. Work out the shapes before you change a line.
+# Open `exercises/04-convolutions-and-pooling/` and work through the notebook there. One of its exercises, marked
+# `[direct application]`, applies a fix of this lesson in a new setting; the others use other layers, other image
+# sizes, other models, and a twist this lesson did not show. Work out the shapes before you change a line.
 # The checks also run your code with N = 1, an odd N and other image sizes: a number typed for one of them must be
 # right for all of them.

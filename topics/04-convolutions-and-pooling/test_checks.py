@@ -280,17 +280,24 @@ def test_check_rows_follow_their_inputs_fails_mixing_and_an_unused_input():
 
 
 @pytest.mark.parametrize("wrap", [lambda m: m, Handle], ids=["module", "handle"])
-def test_check_head_width_reads_in_features_and_never_the_fix(wrap):
+def test_check_head_width_reports_what_arrives_and_never_the_width_it_needs(wrap):
     model = TwoInputs()
-    model(torch.randn(2, 3, 6, 6), torch.randn(2, 5))
-    checks.check_head_width(wrap(model), "head", 41, what="m", reads="the maps and meta")
-    with pytest.raises(checks.CheckFailed, match="m.head reads 41 features per row: fewer numbers than") as info:
-        checks.check_head_width(wrap(model), "head", 300, what="m", reads="the maps and meta")
-    assert info.value.tag == "linear-in-features" and "300" not in str(info.value)
+    X, meta = torch.randn(2, 3, 6, 6), torch.randn(2, 5)
+    model(X, meta)
+    arrives = {"self.features(X)": model.features(X), "meta": meta}
+    rule = "the head reads every value of both"
+    checks.check_head_width(wrap(model), "head", 41, what="m", arrives=arrives, rule=rule)
+    with pytest.raises(checks.CheckFailed, match="m.head reads 41 features per row, fewer than it should") as info:
+        checks.check_head_width(wrap(model), "head", 300, what="m", arrives=arrives, rule=rule)
+    text = str(info.value)
+    assert info.value.tag == "linear-in-features" and "300" not in text
+    assert "self.features(X) is (2, 4, 3, 3) and meta is (2, 5); the head reads every value of both." in text
+    with pytest.raises(checks.CheckFailed, match="reads 41 features per row, more than it should"):
+        checks.check_head_width(wrap(model), "head", 36, what="m", arrives=arrives, rule=rule)
     with pytest.raises(checks.CheckFailed, match="has no layer 'tail'"):
-        checks.check_head_width(wrap(model), "tail", 41, what="m", reads="the maps and meta")
+        checks.check_head_width(wrap(model), "tail", 41, what="m", arrives=arrives, rule=rule)
     with pytest.raises(checks.CheckFailed, match=r"m.features is Sequential\(\); the exercise's head is a Linear"):
-        checks.check_head_width(wrap(model), "features", 41, what="m", reads="the maps and meta")
+        checks.check_head_width(wrap(model), "features", 41, what="m", arrives=arrives, rule=rule)
 
 
 class Gap(nn.Module):
@@ -314,6 +321,37 @@ def test_check_global_average_names_a_max_or_a_sum_and_passes_any_average():
             checks.check_global_average(Gap(wrong), X, what="GapCNN(3)(X)")
         assert info.value.tag == "global-pool" and said in str(info.value)
         assert "mean(" not in str(info.value) and "dim=" not in str(info.value)
+
+
+def test_check_time_average_passes_either_order_and_names_a_max_a_sum_or_a_global_average():
+    X = torch.randn(3, 3, 12, 20)                                      # features (3, 16, 3, 5)
+    for right in (lambda f: f.mean(dim=3).flatten(1), lambda f: F.adaptive_avg_pool2d(f, (None, 1)).flatten(1),
+                  lambda f: f.mean(dim=3).transpose(1, 2).flatten(1)):
+        checks.check_time_average(Gap(right), X, what="ClipNet(3, 12)(X)")
+    for wrong, said in ((lambda f: f.amax(dim=3).flatten(1), "it gets the maximum of each row over its 5 time"),
+                        (lambda f: f.sum(dim=3).flatten(1), "it gets the sum of each row over time (5 times"),
+                        (lambda f: f.mean(dim=(2, 3)), "it gets one average per feature map over both"),
+                        (lambda f: F.adaptive_avg_pool2d(f, (2, 2)).flatten(1), "what it gets is not those")):
+        with pytest.raises(checks.CheckFailed) as info:
+            checks.check_time_average(Gap(wrong), X, what="ClipNet(3, 12)(X)")
+        text = str(info.value)
+        assert info.value.tag == "time-pool" and said in text and "(3, 16, 3, 5)" in text
+        assert "mean(" not in text and "dim=" not in text
+
+
+def test_check_smallest_size_wants_the_smallest_int_and_never_gives_it():
+    checks.check_smallest_size(57, 57, call="min_size(7)", layer="the stem", side=7)
+    checks.check_smallest_size(57, 57.0, call="min_size(7)", layer="the stem", side=7)   # a recorded answer
+    with pytest.raises(checks.CheckFailed, match=r"returned 57.0, a float: the value is right") as info:
+        checks.check_smallest_size(57.0, 57, call="min_size(7)", layer="the stem", side=7)
+    assert info.value.tag == "not-an-int"
+    with pytest.raises(checks.CheckFailed, match="returned 56, but on images of 56 x 56 pixels the stem gives less "
+                                                 "than 7 x 7") as info:
+        checks.check_smallest_size(56, 57, call="min_size(7)", layer="the stem", side=7)
+    assert info.value.tag == "conv-formula" and "57" not in str(info.value)
+    with pytest.raises(checks.CheckFailed, match="so does a smaller image: 64 is not the smallest") as info:
+        checks.check_smallest_size(64, 57, call="min_size(7)", layer="the stem", side=7)
+    assert "57" not in str(info.value)
 
 
 def test_check_channel_mix_judges_every_pixel_and_never_the_fix():
