@@ -500,6 +500,12 @@ def test_predictions_are_all_checked_at_once_never_revealed_and_a_miss_asks_for_
     with pytest.raises(checks.CheckFailed, match="no prediction for c"):
         checks.check_predictions({"a": (8, 3), "b": (8,)}, truths)
     checks.check_predictions({"a": (8, 3)}, truths, only=("a",))
+    with pytest.raises(checks.CheckFailed, match=r"right now. You missed c on the way") as e:
+        checks.check_predictions({"a": (8, 3), "b": (8,), "c": ()}, truths, why={"b": "I thought argmax keeps the dim"})
+    assert e.value.tag == "predict-why"                               # b was explained; c still owes its sentence
+    checks.check_predictions({"a": (8, 3), "b": (8,), "c": ()}, truths,
+                             why={"b": "I thought argmax keeps the dim", "c": "a mean over everything leaves ()"})
+    checks.core.MISSED.clear()
 
 
 def test_a_table_of_true_shapes_is_recorded_as_digests_and_replayed_without_revealing_it():

@@ -564,6 +564,7 @@ def check_predictions(predicted: dict, truths: dict, why: dict | None = None, *,
     was misread, and stays a miss until the prediction is right. ``only`` limits the items checked.
     """
     names = [n for n in truths if only is None or n in only]
+    table = frozenset(truths)
     missing = [n for n in names if n not in predicted]
     if missing:
         raise CheckFailed(f"no prediction for {', '.join(missing)}: write each as a tuple of ints.", "predict-shape")
@@ -574,8 +575,8 @@ def check_predictions(predicted: dict, truths: dict, why: dict | None = None, *,
             misses.append(f"  {name}: write the shape as a tuple of ints such as (4, 5); got {predicted[name]!r}.")
             continue
         if not _matches(guess, truths[name]):
-            sentence = (why or {}).get(name, "")
-            if not (isinstance(sentence, str) and len(sentence.split()) >= 5):
+            MISSED.add((table, name))
+            if not _explained(why, name):
                 unexplained.append(name)
             misses.append(f"  {name}: you predicted {shape_str(guess)}, and that is not its shape. Go through it one "
                           "operation at a time: which dims does each keep, remove, add or broadcast?")
@@ -584,6 +585,19 @@ def check_predictions(predicted: dict, truths: dict, why: dict | None = None, *,
                f"why[{unexplained[0]!r}] = \"...\"; then correct the prediction." if unexplained else "")
         raise CheckFailed(f"{len(misses)} of {len(names)} predictions missed:\n" + "\n".join(misses) + ask,
                           "predict-shape")
+    owed = [n for n in names if (table, n) in MISSED and not _explained(why, n)]
+    if owed:                                     # right now, but a miss of this session still owes its sentence
+        raise CheckFailed(f"All {len(names)} predictions are right now. You missed {', '.join(owed)} on the way: write "
+                          f"one sentence for each in why[...] (e.g. why[{owed[0]!r}] = \"...\") saying which operation "
+                          "you had misread.", "predict-why")
+
+
+MISSED = set()       # (table, item) predictions missed in this kernel: each owes a sentence in `why`
+
+
+def _explained(why, name: str) -> bool:
+    sentence = (why or {}).get(name, "") if isinstance(why, dict) else ""
+    return isinstance(sentence, str) and len(sentence.split()) >= 5
 
 
 def check_shape(name: str, predicted, actual) -> None:

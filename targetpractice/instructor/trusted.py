@@ -427,9 +427,11 @@ class TrustedChecks:
 
     def run_test(self, source: str) -> Verdict:
         from .. import hints
+        from ..checks import core
 
         t0 = time.perf_counter()
         hints._shown.clear(), hints._failures.clear()   # a worker grades many students: each starts afresh
+        core.MISSED.clear()
         ns = dict(self.namespace)
         printed = io.StringIO()
         try:
