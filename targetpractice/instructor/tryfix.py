@@ -70,9 +70,11 @@ class Topic:
     def run(self, exercise: str, code: str) -> Outcome:
         """Run code as the exercise's answer cell, then its quick check and its full check."""
         from .. import hints
+        from ..checks import core
 
         hints._shown.clear()
         hints._failures.clear()
+        core.MISSED.clear()                          # each answer is a fresh kernel
         ns = dict(self.base)
         printed = io.StringIO()
         results = []
