@@ -143,6 +143,13 @@ def _explain_rnn_error(exc: BaseException, args: dict) -> tuple:
                 "but then id 7 is 'more' than id 6, and ids that are near each other look alike).")
     elif diag.tag == "rnn-input-size":
         rule = "the last dim of a recurrent layer's input must hold the features per step it was built for."
+        m = re.search(r"Expected (\d+), got (\d+)", text)
+        if m and X is not None and X.dim() >= 2:
+            want, got = int(m.group(1)), int(m.group(2))
+            dims = [i for i, size in enumerate(X.shape) if size == want]
+            if dims and want != got:
+                rule += (f" The layer was built for {want} features per step and got {got} in the last dim of "
+                         f"its input; in X {describe(X)}, {want} is the size of dim {dims[0]}.")
     return diag.tag, f"{name}: {text}" + (f"\n{rule}" if rule else "")
 
 
@@ -161,11 +168,45 @@ def call_sequence_model(fn, args: dict, *, what: str | None = None):
                           tag) from None
 
 
+def _rnn_layout(model, n_features: int = 1):
+    """Whether the model's recurrent layer ``model.rnn`` was built batch-first (True) or time-first (False),
+    found by running it on zeros (2, 3, F) and reading the batch size from its final state; None when the
+    model has no such layer. Its input size is read from its own error message when the guess is off."""
+    for _ in range(2):
+        try:
+            with _no_grad():
+                result = model.rnn(torch.zeros(2, 3, n_features))
+            state = result[1]
+            h = state[0] if isinstance(state, (tuple, list)) else state
+            return int(h.shape[-2]) == 2
+        except Exception as exc:  # noqa: BLE001 - no layer under that name, or another input size
+            m = re.search(r"input_size\. Expected (\d+), got", str(exc))
+            if not m:
+                return None
+            n_features = int(m.group(1))
+    return None
+
+
+def _layout_words(model, X: torch.Tensor, batch_dim: int, time_dim: int, items: str) -> str:
+    """What the model's recurrent layer was told dim 0 of its input is, and what X holds in its dims."""
+    told = _rnn_layout(model, X.shape[-1])
+    holds = (f"X {describe(X)} holds the N = {X.shape[batch_dim]} {items} in dim {batch_dim} and the "
+             f"T = {X.shape[time_dim]} time steps in dim {time_dim}.")
+    if told is None:
+        return " " + holds
+    said = ("batch-first: it takes dim 0 of its input for the batch and dim 1 for time" if told else
+            "time-first (the default): it takes dim 0 of its input for time and dim 1 for the batch")
+    return f" Its recurrent layer was built {said}, and its output keeps that layout; {holds}"
+
+
 def check_sequence_output(model, X: torch.Tensor, shape, *, what: str = "model(X)",
-                          batch_dim: int = 0) -> torch.Tensor:
+                          batch_dim: int = 0, time_dim: int | None = None,
+                          items: str = "sequences") -> torch.Tensor:
     """model(X) must be a float tensor of exactly ``shape``, and leave X as it was; a wrong shape is
     described by the axis that is off. ``batch_dim`` is the axis of X that counts the sequences (1 for
-    a time-first X (T, N, F)); the output is always batch-first."""
+    a time-first X (T, N, F)), ``time_dim`` the one that counts the steps (by default the other of dims
+    0 and 1; 2 for windows (N, F, T)); ``items`` names the sequences in messages. The output is always
+    batch-first."""
     mine = {"X": X.clone()}
     with _no_grad():
         out = call_sequence_model(model, mine, what=what)
@@ -177,15 +218,16 @@ def check_sequence_output(model, X: torch.Tensor, shape, *, what: str = "model(X
     got = tuple(out.shape)
     if got != want:
         N = X.shape[batch_dim]
-        T = X.shape[1 - batch_dim] if X.dim() >= 2 else None
+        time_dim = 1 - batch_dim if time_dim is None else time_dim
+        T = X.shape[time_dim] if X.dim() > time_dim else None
         why = ""
         if len(got) < len(want) and N == 1:
             why = (" The batch dim of size N = 1 is gone: a dim was removed because its size happened to "
                    "be 1.")
         elif len(got) == len(want) and got[1:] == want[1:] and X.dim() >= 2 and got[0] == T != N:
             why = (f" Its dim 0 has {got[0]} rows, the number of time steps T of X, where one row per "
-                   f"sequence (N = {N}) is wanted: it indexed the time axis where it meant the batch axis, "
-                   "or the reverse.")
+                   f"{items[:-1] if items.endswith('s') else items} (N = {N}) is wanted: somewhere the time "
+                   "axis was taken for the batch axis." + _layout_words(model, X, batch_dim, time_dim, items))
         elif len(got) == len(want) and got[0] == N:
             why = (f" The batch dim is right; the other dims are {shape_str(got[1:])}, not "
                    f"{shape_str(want[1:])}.")
@@ -305,8 +347,7 @@ def _token_loss_hypotheses(args: dict, side: str = "right") -> list:
                                  "lengths[n] steps, so the pads at the start are scored as tokens of tag 0 "
                                  "and real tokens at the end are left out."),
              lambda: masked_mean(padding_mask(lengths, T))),
-            ("drops-real-tokens", ("Your value leaves out one real token of every row: the real tokens of "
-                                   "row n are positions T - lengths[n] to T - 1, both ends included."),
+            ("drops-real-tokens", "Your value leaves out one real token of every row.",
              lambda: masked_mean(steps > (T - lengths)[:, None])),
             ("counts-padding", ("Your value counts one pad step too many in each shorter row: the real "
                                 "tokens of row n are positions T - lengths[n] to T - 1, and position "
@@ -462,12 +503,14 @@ def check_token_metric(fn, want, args: dict, *, what: str | None = None, atol: f
 
 def check_trains_tokens(model, X: torch.Tensor, y: torch.Tensor, loss_fn, *, test=None, steps: int = 100,
                         lr: float = 0.03, min_accuracy: float = 0.95, ignore_index: int = -100,
-                        seed: int = 0, time_first: bool = False) -> dict:
+                        seed: int = 0, time_first: bool = False, id_column: int | None = None) -> dict:
     """Train model with Adam on (X, y); scores have the classes in the LAST dim: (N, C) or (N, T, V),
     or (T, N, C) from a time-first model (``time_first``) whose targets are (N, T).
 
     The accuracy counts real targets only (y != ignore_index), on ``test`` = (X_test, y_test) if given
     (a model that mixes samples can memorise its training batch), else on a held-out third of (X, y).
+    ``id_column``: the column of a float X (N, T, K) that holds ids (names, not amounts); a model that
+    does not learn is then also asked whether it reads that column as an amount.
     """
     if test is None:                                   # hold out a third of the samples
         train, held_out = held_out_split(X.shape[0], seed)
@@ -485,10 +528,34 @@ def check_trains_tokens(model, X: torch.Tensor, y: torch.Tensor, loss_fn, *, tes
     real = ye != ignore_index
     acc = float((out.argmax(-1)[real] == ye[real]).float().mean())
     if not acc >= min_accuracy:
+        tag, why = "does-not-learn", ""
+        if id_column is not None:
+            found = _ids_read_as_amounts(model, Xe, out, id_column)
+            if found:
+                tag, why = "ids-as-amounts", "\n" + found
         raise CheckFailed(f"After {steps} training steps the accuracy on held-out data is {acc:.3f}; it "
                           f"should reach {min_accuracy:.2f} on this easy task (final training loss "
-                          f"{value:.4f}).", "does-not-learn")
+                          f"{value:.4f}).{why}", tag)
     return {"accuracy": acc, "loss": value}
+
+
+def _ids_read_as_amounts(model, X: torch.Tensor, out: torch.Tensor, column: int) -> str:
+    """A diagnosis when model(X) changes as the id column of X moves by a quarter, which names no id
+    (a lookup by id, after a cast to int64, gives the same scores): the ids reach the model as amounts."""
+    moved = X.clone()
+    moved[..., column] += 0.25
+    with _no_grad():
+        try:
+            again = call_sequence_model(model, {"X": moved}, what="model(X)")
+        except CheckFailed:
+            return ""
+    if not isinstance(again, torch.Tensor) or again.shape != out.shape or _gap(again, out) <= 1e-6:
+        return ""
+    return (f"The code reads the id column as an amount: the model gets X {describe(X)}, floats with the ids "
+            f"as values in column {column}, and its scores change (by up to {_gap(again, out):.3g}) when every "
+            "id moves by 0.25, which names no id. To such a model id 7 is 'more' than id 6 and almost the "
+            "same input, so a level that belongs to each id, unrelated to the size of its number, cannot be "
+            "learned from it.")
 
 
 class _TinyTagger(torch.nn.Module):
@@ -646,9 +713,10 @@ def _seq2seq_hypotheses(model, src: torch.Tensor, tgt: torch.Tensor) -> list:
     ]
 
 
-def check_model_loss(fn, reference, model, args: dict, *, atol: float = 1e-5, label: str = "") -> None:
+def check_model_loss(fn, reference, model, args: dict, *, atol: float = 1e-5, label: str = "",
+                     time_first: bool = False) -> None:
     """fn(model, *args) must equal reference(model, *args) in value and in the gradient of every
-    parameter, and leave its arguments unchanged."""
+    parameter, and leave its arguments unchanged. ``time_first``: a language model's x is (T, N)."""
     what = f"{getattr(fn, '__name__', 'your function')}(model, {', '.join(args)}){label}"
     params = [p for p in model.parameters() if p.requires_grad]
     model.zero_grad()
@@ -660,7 +728,7 @@ def check_model_loss(fn, reference, model, args: dict, *, atol: float = 1e-5, la
     gap = _gap(out, expected)
     if not gap <= atol:
         hyps = _seq2seq_hypotheses(model, *args.values()) if set(args) == {"src", "tgt"} else \
-            _lm_hypotheses(model, *args.values()) if set(args) == {"x"} else []
+            _lm_hypotheses(model, *args.values(), time_first=time_first) if set(args) == {"x"} else []
         found = _matching(hyps, float(out.detach()), atol)
         how = "one decoder step at a time" if "src" in args else "one prefix at a time"
         raise CheckFailed(f"{what} returned {float(out.detach()):.6f}, but the loss computed {how} "
@@ -752,6 +820,17 @@ def frame_batch(N: int, T: int, C: int, seed: int = 0):
     return log_probs, y
 
 
+def confident_frames(y: torch.Tensor, C: int) -> torch.Tensor:
+    """Log-probabilities (T, N, C) of a time-first model that is sure, and right, on every frame: frame t of
+    sequence n puts almost all its probability on y[n, t] (y (N, T), batch-first)."""
+    N, T = y.shape
+    log_probs = torch.full((T, N, C), -10.0)                          # (T, N, C)
+    for n in range(N):
+        for t in range(T):
+            log_probs[t, n, int(y[n, t])] = 0.0
+    return log_probs.log_softmax(dim=-1)
+
+
 def frame_data(N: int, T: int, C: int, n_features: int = 6, seed: int = 0):
     """Frames X (T, N, F), time-first, and labels y (N, T), batch-first: frame t of sequence n is a noisy
     copy of the centre of its class y[n, t] (the same C centres for every seed)."""
@@ -793,7 +872,8 @@ def _frame_loss_hypotheses(args: dict) -> list:
                         "log_probs is time-first, so flattened it lists frame 0 of every sequence, then "
                         "frame 1, ...; y is batch-first, so flattened it lists all frames of sequence 0, "
                         "then sequence 1, ... Frame t of sequence n is scored against another frame's "
-                        "label."),
+                        "label. A view or reshape of log_probs to (N, T, C) before flattening keeps this same "
+                        "memory order: it cuts the same run of numbers into other rows and moves no frame."),
          lambda: nll(lp.reshape(-1, C), y.reshape(-1))),
         ("reshape-scrambles", regrouped.format(shape=f"(N, C, T) = {shape_str((N, C, T))}",
                                                what="a frame's log-probabilities are no longer together"),
@@ -936,12 +1016,64 @@ def check_pooled_classifier(model, X: torch.Tensor, lengths: torch.Tensor, n_cla
     return out
 
 
-# ----------------------------------------------------------------------------- windows that arrive time-first
+# ----------------------------------------------------------------------------- windows stored channels first
 def motion_windows(N: int, T: int, n_features: int = 3, seed: int = 0):
-    """Sensor windows X (T, N, F), time-first, and one label per window y (N,): 1 where channel 0,
-    summed over the window, is positive (sign_of_sum_data, laid out time-first)."""
+    """Sensor windows X (N, F, T), channels first as a 1-d convolution stores them, and one label per window
+    y (N,): 1 where channel 0, summed over the window, is positive (sign_of_sum_data, channels first)."""
     X, y = sign_of_sum_data(N, T, n_features, seed=seed)           # (N, T, F), (N,)
-    return X.transpose(0, 1).contiguous(), y                      # (T, N, F), (N,)
+    return X.transpose(1, 2).contiguous(), y                      # (N, F, T), (N,)
+
+
+def check_window_classifier(model, X: torch.Tensor, n_classes: int = 2, *, what: str = "model(X)",
+                            atol: float = 1e-5) -> torch.Tensor:
+    """Windows X (N, F, T), channels first. model(X) must give float scores (N, n_classes), and row n must be
+    what the model's own layers give for window n alone, read in time order: ``model.rnn`` over its T steps
+    of F readings (in the layer's own layout, batch-first or time-first), then ``model.head`` on the output
+    at the last step."""
+    N, n_features, T = X.shape
+    out = check_sequence_output(model, X, (N, n_classes), what=what, batch_dim=0, time_dim=2, items="windows")
+    if hasattr(model, "eval"):
+        model.eval()
+    with _no_grad():
+        try:
+            batch_first = _rnn_layout(model, n_features)
+            if batch_first is None:
+                raise CheckFailed("the layer rnn did not run on zeros (2, 3, F)", "layers-changed")
+
+            def scores(steps):                                  # (T, F) of one window -> (1, n_classes)
+                seq = model.rnn(steps[None] if batch_first else steps[:, None])[0]
+                return model.head(seq[:, -1] if batch_first else seq[-1])
+
+            ref = torch.cat([scores(X[n].T) for n in range(N)])                       # (N, n_classes)
+        except Exception as exc:  # noqa: BLE001 - layers renamed or changed
+            raise _layers_failed(exc, "rnn and head") from None
+    per_row = [_gap(out[n], ref[n]) for n in range(N)]
+    if max(per_row) <= atol:
+        return out
+    n = max(range(N), key=lambda i: per_row[i])
+    tag, why = "wrong-value", ""
+    with _no_grad():
+        try:
+            regrouped = torch.cat([scores(X[k].reshape(T, n_features)) for k in range(N)])
+            if _gap(regrouped[n], out[n]) <= atol:
+                tag, why = "reshape-scrambles", (
+                    f"They are the scores of window {n} when its F·T = {n_features * T} numbers are regrouped "
+                    f"into T = {T} rows of F = {n_features} in memory order: a view or reshape moves no axis, "
+                    "it cuts the same run of numbers into new rows, so a step holds readings of other times "
+                    "and channels, not the F channels at one time.")
+            elif N >= 2:
+                moved = X.clone()
+                moved[0] += 1.0
+                b = call_sequence_model(model, {"X": moved}, what=what)
+                if isinstance(b, torch.Tensor) and b.shape == out.shape and not _gap(b[1:], out[1:]) <= 1e-6:
+                    tag, why = "batch-mixing", ("Changing window 0 changes the scores of the other windows: "
+                                                "information flows from one window to another.")
+        except Exception:  # noqa: BLE001 - the hypotheses do not apply
+            pass
+    raise CheckFailed(f"{what}: window {n} of X {describe(X)} gets scores that differ by up to {per_row[n]:.3g} "
+                      "from what the model's own layers give for that window alone, read in time order: rnn "
+                      f"over its T = {T} steps of F = {n_features} readings, then head on the last step."
+                      + (f"\n{why}" if why else ""), tag)
 
 
 # ----------------------------------------------------------------------------- an initial state from features
@@ -1040,50 +1172,62 @@ def report_training(model, train: tuple, test: tuple, loss_fn=None, *, steps: in
 
 
 # ----------------------------------------------------------------------------- a language model's loss
-def counting_data(N: int, T: int, V: int, seed: int = 0) -> torch.Tensor:
+def counting_data(N: int, T: int, V: int, seed: int = 0, time_first: bool = False) -> torch.Tensor:
     """Sequences x (N, T) that count modulo V: x[n, t] = (start_n + step_n * t) mod V, with a step of 1, 2
-    or 3 per sequence. The next token follows from the last two; the second does not follow from the first."""
+    or 3 per sequence. The next token follows from the last two; the second does not follow from the first.
+    With ``time_first`` the same sequences are laid out (T, N): x[t, n]."""
     g = torch.Generator().manual_seed(seed)
     start = torch.randint(0, V, (N, 1), generator=g)                 # (N, 1)
     step = torch.randint(1, 4, (N, 1), generator=g)                  # (N, 1)
-    return (start + step * torch.arange(T)[None, :]) % V             # (N, T)
+    x = (start + step * torch.arange(T)[None, :]) % V                # (N, T)
+    return x.T.contiguous() if time_first else x                     # (T, N) or (N, T)
 
 
-def continue_greedy(model, prefix: torch.Tensor, steps: int) -> torch.Tensor:
+def continue_greedy(model, prefix: torch.Tensor, steps: int, time_first: bool = False) -> torch.Tensor:
     """Continue each prefix (N, P) by `steps` tokens: at each step, the scores at the LAST position of
-    model(sequence so far) (N, t, V) give the next token (their argmax). Returns the new tokens (N, steps)."""
+    model(sequence so far) (N, t, V) give the next token (their argmax). Returns the new tokens (N, steps).
+    With ``time_first`` the prefixes are (P, N), the scores (t, N, V) and the new tokens (steps, N)."""
     ys = prefix
+    t = 0 if time_first else 1
     with _no_grad():
         for _ in range(steps):
-            nxt = model(ys)[:, -1].argmax(-1, keepdim=True)           # (N, 1)
-            ys = torch.cat([ys, nxt], dim=1)
-    return ys[:, prefix.shape[1]:]
+            last = model(ys)[-1] if time_first else model(ys)[:, -1]  # (N, V)
+            nxt = last.argmax(-1, keepdim=True)                       # (N, 1)
+            ys = torch.cat([ys, nxt.T if time_first else nxt], dim=t)
+    return ys[prefix.shape[0]:] if time_first else ys[:, prefix.shape[1]:]
 
 
 def train_and_continue(model, loss_fn, *, V: int, steps: int = 60, lr: float = 0.03, seed: int = 0,
-                       prefix: int = 3) -> dict:
+                       prefix: int = 3, time_first: bool = False) -> dict:
     """For an exercise's demo cell: train a language model with loss_fn(model, x) on fresh batches of
-    counting_data, then continue held-out prefixes greedily; print the final loss and the fraction of
-    continued tokens that are right."""
+    counting_data (laid out (T, N) with ``time_first``), then continue held-out prefixes greedily; print
+    the final loss and the fraction of continued tokens that are right."""
     torch.manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     model.train()
     for step in range(steps):
         opt.zero_grad()
-        loss = loss_fn(model, counting_data(64, 8, V, seed=100 + step))
+        loss = loss_fn(model, counting_data(64, 8, V, seed=100 + step, time_first=time_first))
         loss.backward()
         opt.step()
     model.eval()
-    test = counting_data(128, 8, V, seed=999)
-    acc = float((continue_greedy(model, test[:, :prefix], 8 - prefix) == test[:, prefix:]).float().mean())
+    test = counting_data(128, 8, V, seed=999)                        # (N, T)
+    if time_first:
+        cont = continue_greedy(model, test[:, :prefix].T, 8 - prefix, time_first=True).T   # (N, 8 - prefix)
+    else:
+        cont = continue_greedy(model, test[:, :prefix], 8 - prefix)
+    acc = float((cont == test[:, prefix:]).float().mean())
     value = float(loss.detach())
     print(f"after {steps} Adam steps: training loss {value:.4f} | continuing {prefix}-token prefixes of "
           f"new sequences: {acc:.3f} of the next {8 - prefix} tokens right")
     return {"loss": value, "accuracy": acc}
 
 
-def _lm_hypotheses(model, x: torch.Tensor) -> list:
+def _lm_hypotheses(model, x: torch.Tensor, time_first: bool = False) -> list:
     """(tag, why, value) for language-model losses whose exact value can be computed from the model."""
+    if time_first:
+        return _lm_hypotheses_time_first(model, x)
+
     def ce(scores, target):
         return _ce_tokens(scores, target)
 
@@ -1113,11 +1257,64 @@ def _lm_hypotheses(model, x: torch.Tensor) -> list:
     ]
 
 
+_COPY_TF = ("Your value scores the scores at each position against the token that position has just read "
+            "({how}): the model can copy its input, the loss falls towards 0, and it learns nothing about the "
+            "NEXT token.")
+
+
+def _flat_scores(scores: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of scores (..., V) flattened to rows of V against a flat target."""
+    return F.cross_entropy(scores.reshape(-1, scores.shape[-1]), target)
+
+
+def _lm_hypotheses_time_first(model, x: torch.Tensor) -> list:
+    """_lm_hypotheses for a time-first model: x (T, N), model(x) (T, N, V)."""
+    T, N = x.shape
+
+    def ce(scores, target):                      # scores (T', N', V), target (T', N') -> the mean loss
+        return F.cross_entropy(scores.permute(1, 2, 0), target.T)
+
+    return [
+        ("no-shift", _COPY_TF.format(how="x scored against x"), lambda: ce(model(x), x)),
+        ("no-shift", _COPY_TF.format(how="x without its last step, scored against itself"),
+         lambda: ce(model(x[:-1]), x[:-1])),
+        ("no-shift", _COPY_TF.format(how="x without its first step, scored against itself"),
+         lambda: ce(model(x[1:]), x[1:])),
+        ("shift-on-batch", ("Your value scores the positions of sequence n against the tokens of sequence "
+                            "n + 1, at the same time steps: the shift was made along dim 1 of x, which counts "
+                            f"the N = {N} sequences in this time-first batch, not along its time axis."),
+         lambda: ce(model(x[:, :-1]), x[:, 1:])),
+        ("shift-on-batch", ("Your value scores the positions of sequence n + 1 against the tokens of sequence "
+                            "n: the shift was made along dim 1 of x, which counts the sequences in this "
+                            "time-first batch, not along its time axis."),
+         lambda: ce(model(x[:, 1:]), x[:, :-1])),
+        ("shift-reversed", ("Your value scores each position against the token BEFORE the one it read: a "
+                            "model can remember the previous token, so this loss falls too, and it teaches "
+                            "nothing about the next one."), lambda: ce(model(x[1:]), x[:-1])),
+        ("shift-reversed", ("Your value scores the position that has read step t + 1 against the token at "
+                            "step t: the previous token, which it can remember."),
+         lambda: ce(model(x)[1:], x[:-1])),
+        ("wrap-around", ("Your value also scores the LAST position against the FIRST token of its sequence: "
+                         "shifting by rolling wraps around, and that pair is no next token."),
+         lambda: ce(model(x), x.roll(-1, dims=0))),
+        ("misaligned", ("Your value pairs the scores and the next tokens in different orders: the scores are "
+                        "time-first, so flattened they list step 0 of every sequence, then step 1, ...; the "
+                        "next tokens were flattened sequence by sequence. A position is scored against "
+                        "another position's next token."),
+         lambda: _flat_scores(model(x[:-1]), x[1:].T.reshape(-1))),
+        ("softmax-before-loss", _SOFTMAX_TWICE.format(x="the model's scores"),
+         lambda: ce(model(x[:-1]).softmax(-1), x[1:])),
+        ("reshape-scrambles",
+         _SCRAMBLED.format(x="the model's scores", shape="(N, V, T-1)", one="a position"),
+         lambda: F.cross_entropy(model(x[:-1]).reshape(N, -1, T - 1), x[1:].T)),
+    ]
+
+
 def check_lm_trains(fn, model, train, test: torch.Tensor, *, steps: int = 60, lr: float = 0.03,
-                    min_accuracy: float = 0.9, prefix: int = 3, seed: int = 0) -> float:
+                    min_accuracy: float = 0.9, prefix: int = 3, seed: int = 0, time_first: bool = False) -> float:
     """Train ``model`` with Adam on fn(model, x), one batch per step from ``train`` (a list of (N, T)
-    batches, cycled); then continuing the first `prefix` tokens of the held-out ``test`` sequences
-    greedily must get min_accuracy of the remaining tokens right."""
+    batches, cycled, or (T, N) with ``time_first``); then continuing the first `prefix` tokens of the
+    held-out ``test`` sequences greedily must get min_accuracy of the remaining tokens right."""
     batches = list(train)
     name = getattr(fn, "__name__", "your function")
     what = f"{name}(model, x)"
@@ -1136,8 +1333,12 @@ def check_lm_trains(fn, model, train, test: torch.Tensor, *, steps: int = 60, lr
         opt.step()
         value = float(loss.detach())
     model.eval()
-    cont = continue_greedy(model, test[:, :prefix], test.shape[1] - prefix)
-    acc = float((cont == test[:, prefix:]).float().mean())
+    if time_first:
+        cont = continue_greedy(model, test[:prefix], test.shape[0] - prefix, time_first=True)   # (T - P, N)
+        acc = float((cont == test[prefix:]).float().mean())
+    else:
+        cont = continue_greedy(model, test[:, :prefix], test.shape[1] - prefix)
+        acc = float((cont == test[:, prefix:]).float().mean())
     if not acc >= min_accuracy:
         raise CheckFailed(f"After {steps} training steps with {name} (final training loss {value:.4f}), "
                           f"continuing {prefix}-token prefixes of held-out sequences gets {acc:.3f} of the "

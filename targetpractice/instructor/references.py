@@ -348,6 +348,13 @@ def reference_next_token_loss(model, x: torch.Tensor):
     return reference_token_cross_entropy(torch.stack(steps, dim=1), x[:, 1:])
 
 
+def reference_next_token_loss_time_first(model, x: torch.Tensor):
+    """reference_next_token_loss for a time-first language model: x (T, N), model(x) (T, N, V). The scores
+    at the last position of model(x[:t + 1]) predict x[t + 1], for t = 0 .. T - 2; the mean over all those."""
+    steps = [model(x[:t + 1])[-1] for t in range(x.shape[0] - 1)]            # T-1 of (N, V)
+    return reference_token_cross_entropy(torch.stack(steps, dim=1), x[1:].T)   # (N, T-1, V) with (N, T-1)
+
+
 def predicted_ner_shapes() -> dict:
     """The tagger that exercise predict_rnn (05) describes in words, built and run: {name: shape}.
 
@@ -469,7 +476,7 @@ EXPECTED = {
     "tagging_loss": reference_frame_nll,                                                   # (T, N, C), (N, T)
     "masked_loss": _left_masked_token_cross_entropy,                                       # padded on the left
     "seq2seq": reference_padded_teacher_forcing,                                           # tgt padded with -100
-    "next_token": reference_next_token_loss,                                               # model, x (N, T)
+    "next_token": reference_next_token_loss_time_first,                                    # model, x (T, N)
     "predict_rnn": predicted_ner_shapes,                                                   # no arguments
 }
 

@@ -59,7 +59,7 @@ def tagging_loss(log_probs, y):
 
 log_probs, y = checks.frame_batch(3, 5, 4)                    # (T, N, C) = (5, 3, 4), (N, T) = (3, 5)
 print("loss", tagging_loss(log_probs, y).item())
-sure_and_right = (10 * F.one_hot(y.T, 4).float()).log_softmax(dim=-1)   # (T, N, C): frame (t, n) sure of y[n, t]
+sure_and_right = checks.confident_frames(y, 4)              # (T, N, C): every frame sure of its own label
 print("loss of log-probabilities sure and right on every frame:", tagging_loss(sure_and_right, y).item())
 
 # %% quick tagging_loss 1
@@ -195,30 +195,32 @@ X = torch.tensor([[3, 5, 0, 0, 0], [7, 0, 0, 0, 0], [2, 4, 6, 8, 9]])   # (3, 5)
 checks.check_pooled_classifier(model, X, torch.tensor([2, 1, 5]), 4, what=f"{what} with N = 3, T = 5")
 
 # %% [markdown]
-# ## Exercise 4 · Sensor windows that arrive time-first [transfer]
+# ## Exercise 4 · Sensor windows stored channels first [transfer]
 #
-# A data pipeline you cannot change gives windows of sensor readings **time-first**: `X` (T, N, F), T
-# readings of F channels for each of N windows, and one label per window, `y` (N,): is the person
+# A data pipeline you cannot change stores windows of sensor readings the way a 1-d convolution reads a
+# signal, **channels first**, (N, C, L) (part 1, "The contract on one card"): `X` (N, F, T) holds, for
+# each of N windows, F channels of T readings each. One label per window, `y` (N,): is the person
 # walking (1) or not (0)? The label is 1 when channel 0, summed over the window, is positive.
 #
-# `MotionClassifier` must take `X` as it comes, (T, N, F), and give 2 class scores per window,
-# (N, 2), for any N, T and F. The cell below fails at the loss. Fix the model, not the data. The hidden
-# check also makes sure that a window's scores depend on that window alone, and trains the model for
-# 40 steps: 70% of held-out windows must be right.
+# `MotionClassifier` must read each window with its recurrent layer in time order, F readings per step,
+# take `X` as it comes, (N, F, T), and give 2 class scores per window, (N, 2), for any N, F and T. The
+# cell below fails. Fix the model, not the data, and keep its layers under the names `rnn` (an LSTM, or
+# a GRU) and `head`: the checks run them on each window alone and compare. The hidden check also trains
+# the model for 40 steps: 70% of held-out windows must be right.
 
 # %% answer batch_first
 class MotionClassifier(nn.Module):
-    """Windows X (T, N, F) float, time-first -> 2 class scores (N, 2)."""
+    """Windows X (N, F, T) float, channels first -> 2 class scores (N, 2)."""
 
     ### BEGIN SOLUTION
     def __init__(self, n_features, hidden=16):
         super().__init__()
-        self.rnn = nn.LSTM(n_features, hidden)              # reads (T, N, F), its default layout
+        self.rnn = nn.LSTM(n_features, hidden, batch_first=True)
         self.head = nn.Linear(hidden, 2)
 
     def forward(self, X):
-        out, (h_n, c_n) = self.rnn(X)                       # out (T, N, hidden)
-        return self.head(out[-1])                           # (N, 2) from each window's last step
+        out, (h_n, c_n) = self.rnn(X.permute(0, 2, 1))     # (N, T, F) in, out (N, T, hidden)
+        return self.head(out[:, -1])                        # (N, 2) from each window's last step
     ### END SOLUTION
     ### BEGIN BROKEN CODE
     # def __init__(self, n_features, hidden=16):
@@ -233,29 +235,25 @@ class MotionClassifier(nn.Module):
 
 
 model = MotionClassifier(3)
-X, y = checks.motion_windows(6, 9)                          # (T, N, F) = (9, 6, 3), (N,) = (6,)
+X, y = checks.motion_windows(6, 9)                          # (N, F, T) = (6, 3, 9), (N,) = (6,)
 F.cross_entropy(model(X), y)
 
 # %% quick batch_first 1
-# Quick check (1 point): X (6, 8, 3), time-first -> (8, 2), and the windows do not affect each other.
+# Quick check (1 point): X (8, 3, 6), channels first -> (8, 2), each window read alone in time order.
 with checks.exercise("batch_first"):
     torch.manual_seed(1)
     model = MotionClassifier(3)
-    X, _ = checks.motion_windows(8, 6, seed=1)              # (T, N, F) = (6, 8, 3)
-    checks.check_sequence_output(model, X, (8, 2), what="MotionClassifier(3)(X)", batch_dim=1)
-    checks.check_samples_independent(model, X, what="MotionClassifier(3)(X)", batch_dim=1)
-    checks.passed("quick check: the shape is right and the windows are independent. " + checks.HIDDEN_NOTE)
+    X, _ = checks.motion_windows(8, 6, seed=1)              # (N, F, T) = (8, 3, 6)
+    checks.check_window_classifier(model, X, what="MotionClassifier(3)(X)")
+    checks.passed("quick check: the shape is right and each window is read in time order. " + checks.HIDDEN_NOTE)
 
 # %% hidden batch_first 2
 torch.manual_seed(2)
 model = MotionClassifier(4, hidden=8)                   # F = 4, hidden 8: no axis the size of another
-for N, T in ((1, 5), (3, 9), (7, 3), (11, 6)):         # never N = 2 classes, nor T = N
-    X, _ = checks.motion_windows(N, T, 4, seed=N)       # (T, N, 4)
-    checks.check_sequence_output(model, X, (N, 2), batch_dim=1,
-                                 what=f"MotionClassifier(4, hidden=8)(X) with N = {N}, T = {T}")
-X, _ = checks.motion_windows(7, 5, 4, seed=3)           # (5, 7, 4)
-checks.check_samples_independent(model, X, what="MotionClassifier(4, hidden=8)(X)", batch_dim=1)
-X, y = checks.motion_windows(64, 8, seed=5)             # (8, 64, 3), (64,)
+for N, T in ((1, 5), (3, 9), (7, 3), (11, 6)):         # never N = 2 classes, nor T = N or T = F
+    X, _ = checks.motion_windows(N, T, 4, seed=N)       # (N, 4, T)
+    checks.check_window_classifier(model, X, what=f"MotionClassifier(4, hidden=8)(X) with N = {N}, T = {T}")
+X, y = checks.motion_windows(64, 8, seed=5)             # (64, 3, 8), (64,)
 X_test, y_test = checks.motion_windows(64, 8, seed=6)   # held out: scored after training
 torch.manual_seed(0)
 checks.check_trains_tokens(MotionClassifier(3), X, y, nn.CrossEntropyLoss(), test=(X_test, y_test),
@@ -384,7 +382,7 @@ with checks.exercise("embedding"):
     X_test, y_test = checks.station_data(256, 5, 10, seed=3)   # new logs: scored after training
     torch.manual_seed(0)
     checks.check_trains_tokens(StationTagger(10), X, y, checks.token_cross_entropy,
-                               test=(X_test, y_test), steps=40, min_accuracy=0.85)
+                               test=(X_test, y_test), steps=40, min_accuracy=0.85, id_column=0)
     checks.passed("quick check: the shape is right and it learns 10 stations. " + checks.HIDDEN_NOTE)
 
 # %% hidden embedding 2
@@ -396,7 +394,7 @@ X, y = checks.station_data(256, 5, 12, seed=10)         # (256, 5, 2), (256, 5)
 X_test, y_test = checks.station_data(256, 5, 12, seed=11)   # held out: scored after training
 torch.manual_seed(0)
 checks.check_trains_tokens(StationTagger(12), X, y, checks.token_cross_entropy,
-                           test=(X_test, y_test), steps=40, min_accuracy=0.85)
+                           test=(X_test, y_test), steps=40, min_accuracy=0.85, id_column=0)
 
 # %% [markdown]
 # ## Exercise 7 · Targets of different lengths [transfer]
@@ -482,107 +480,106 @@ checks.check_seq2seq_trains(seq2seq_loss, Seq2Seq(8), train, test, steps=100, mi
 # %% [markdown]
 # ## Exercise 8 · A language model with a perfect loss [silent bug]
 #
-# `CharLM` (locked) reads token ids `x` (N, T) from left to right and gives one row of V scores at every
-# position, (N, T, V): the scores at position t have read `x[:, :t + 1]` and nothing after it. It is used
-# to **continue** a sequence: the scores at the last position give the next token, which is appended, and
-# so on (`checks.continue_greedy`).
+# `CharLM` (locked) works **time-first**, the default layout of its GRU: it reads token ids `x` (T, N),
+# step t of sequence n in `x[t, n]`, and gives one row of V scores at every position, (T, N, V). The
+# scores at position t have read the tokens of their sequence up to and including step t, and nothing
+# after it. It is used to **continue** a sequence: the scores at the last position give the next token,
+# which is appended, and so on (`checks.continue_greedy`).
 
 # %% locked char_lm
 class CharLM(nn.Module):
-    """Token ids x (N, T) -> scores (N, T, V); position t has read x[:, :t + 1]."""
+    """Token ids x (T, N), time-first -> scores (T, N, V); position t has read steps 0 to t."""
 
     def __init__(self, V, emb=16, hidden=32):
         super().__init__()
         self.embed = nn.Embedding(V, emb)
-        self.rnn = nn.GRU(emb, hidden, batch_first=True)
+        self.rnn = nn.GRU(emb, hidden)                      # time-first: its default layout
         self.head = nn.Linear(hidden, V)
 
     def forward(self, x):
-        out, _ = self.rnn(self.embed(x))                    # (N, T, hidden)
-        return self.head(out)                               # (N, T, V)
+        out, _ = self.rnn(self.embed(x))                    # (T, N, hidden)
+        return self.head(out)                               # (T, N, V)
 
 # %% [markdown]
 # The training sequences count modulo V with a step of 1, 2 or 3 (`3, 5, 7, 9, 0, 2, ...` for V = 11): the
 # next token follows from the last two, but the second token of a sequence cannot be known from the first.
-# `lm_loss(model, x)` should be the mean loss of the model's predictions of each **next** token of `x`.
-# The cell below trains a model with it and continues new sequences: read both numbers.
+# `lm_loss(model, x)` should be the mean loss of the model's predictions of each **next** token of `x`,
+# over every position that has a next token. The cell below trains a model with it and continues new
+# sequences: read both numbers.
 #
-# Fix `lm_loss` for any N, T and V. The hidden check also trains a model with it for 60 steps; continuing
-# held-out 3-token prefixes must then get 90% of the next 5 tokens right.
+# Fix `lm_loss` for any N, T and V; `x` stays time-first. The hidden check also trains a model with it for
+# 60 steps; continuing held-out 3-token prefixes must then get 90% of the next 5 tokens right.
 
 # %% answer next_token
 def lm_loss(model, x):
-    """model: CharLM, x (N, T) token ids -> mean loss of predicting each next token, a scalar."""
+    """model: CharLM, x (T, N) token ids, time-first -> mean loss of predicting each next token, a scalar."""
     ### BEGIN SOLUTION
-    logits = model(x[:, :-1])                               # (N, T-1, V): position t has read x[:, :t + 1]
-    return F.cross_entropy(logits.permute(0, 2, 1), x[:, 1:])   # scored against the token after it
+    logits = model(x[:-1])                                  # (T-1, N, V): steps 0 .. T-2 read
+    return F.cross_entropy(logits.permute(1, 2, 0), x[1:].T)   # (N, V, T-1) with (N, T-1): the next steps
     ### END SOLUTION
     ### BEGIN BROKEN CODE
-    # logits = model(x)                                       # (N, T, V): one row of scores per position
-    # return F.cross_entropy(logits.permute(0, 2, 1), x)      # (N, V, T) with (N, T)
+    # logits = model(x)                                       # (T, N, V): one row of scores per position
+    # return F.cross_entropy(logits.permute(1, 2, 0), x.T)    # (N, V, T) with (N, T)
     ### END BROKEN CODE
 
 
 torch.manual_seed(0)
-checks.train_and_continue(CharLM(11), lm_loss, V=11, steps=60)
+checks.train_and_continue(CharLM(11), lm_loss, V=11, steps=60, time_first=True)
 
 # %% quick next_token 1
 # Quick check (1 point): N = 4 sequences of T = 6 tokens, V = 9, against the loss one prefix at a time.
 with checks.exercise("next_token"):
     torch.manual_seed(5)
-    x = checks.counting_data(4, 6, 9, seed=5)               # (4, 6)
-    checks.check_model_loss(lm_loss, checks.expected("next_token"), CharLM(9), {"x": x})
+    x = checks.counting_data(4, 6, 9, seed=5, time_first=True)   # (T, N) = (6, 4)
+    checks.check_model_loss(lm_loss, checks.expected("next_token"), CharLM(9), {"x": x}, time_first=True)
     checks.passed("quick check: N = 4 gives the next-token loss. " + checks.HIDDEN_NOTE)
 
 # %% hidden next_token 3
 torch.manual_seed(6)
 model = CharLM(13, emb=8, hidden=12)                    # V = 13
 for N, T in ((1, 5), (2, 3), (7, 9), (3, 2)):           # T = 2: one prediction per sequence
-    x = checks.counting_data(N, T, 13, seed=N + T)      # (N, T)
+    x = checks.counting_data(N, T, 13, seed=N + T, time_first=True)   # (T, N)
     checks.check_model_loss(lm_loss, checks.expected("next_token"), model, {"x": x},
-                            label=f" with N = {N}, T = {T}")
-train = [checks.counting_data(64, 8, 10, seed=100 + step) for step in range(60)]   # (64, 8) each
-test = checks.counting_data(128, 8, 10, seed=999)       # held out
+                            label=f" with N = {N}, T = {T}", time_first=True)
+train = [checks.counting_data(64, 8, 10, seed=100 + step, time_first=True) for step in range(60)]   # (8, 64)
+test = checks.counting_data(128, 8, 10, seed=999, time_first=True)   # (8, 128) held out
 torch.manual_seed(0)
-checks.check_lm_trains(lm_loss, CharLM(10), train, test, steps=60, min_accuracy=0.9)
+checks.check_lm_trains(lm_loss, CharLM(10), train, test, steps=60, min_accuracy=0.9, time_first=True)
 
 # %% [markdown]
 # ## Exercise 9 · Shapes in a tagger you cannot run [predict, then run]
 #
 # Nothing in this notebook builds the tagger described below, so work each shape out on paper and write
 # it as a tuple of ints (`()` for a scalar). Then run the check: it judges all predictions at once and
-# names the ones that miss, never their answer. For each miss, write one sentence in `why` saying which
-# step you misread (`why["shape_h_n"] = "..."`), then correct the prediction. (Building the tagger
-# yourself afterwards to see why is allowed: predict first.)
+# names the ones that miss, never their answer. For each miss the check asks for one sentence in `why`
+# saying which step you misread (`why["shape_h_n"] = "..."`); correct the prediction and run it again.
 #
 # **The tagger.** A named-entity tagger for a vocabulary of 5,000 words and 17 entity tags. One batch holds
 # **27 sentences**, padded by the loader to **41 tokens**; the longest sentence of this batch has **37**
-# real tokens. So `X` is (27, 41) word ids, `lengths` (27,) the real lengths, and `y` (27, 41) the tags,
-# -100 at the pads. The layers:
+# real tokens. So `X` holds one row of 41 word ids per sentence, `lengths` the 27 real lengths, and `y` one
+# tag per token position, -100 at the pads. Its layers:
 #
-# ```python
-# embed = nn.Embedding(5000, 56)
-# lstm = nn.LSTM(56, 36, num_layers=3, bidirectional=True, batch_first=True)
-# head = nn.Linear(72, 17)
+# * `embed`, an embedding that turns each of the 5,000 word ids into a vector of 56 numbers;
+# * `lstm`, an LSTM that reads those 56 numbers per step, with 36 hidden units, 3 layers, bidirectional,
+#   built with `batch_first=True`;
+# * `head`, a linear layer from the LSTM's output features to the 17 tags.
 #
-# emb = embed(X)
-# out, (h_n, c_n) = lstm(emb)
-# logits = head(out)
-# packed = nn.utils.rnn.pack_padded_sequence(emb, lengths, batch_first=True, enforce_sorted=False)
-# unpacked, _ = nn.utils.rnn.pad_packed_sequence(lstm(packed)[0], batch_first=True)
-# ```
+# `emb` is `embed(X)`; `out, (h_n, c_n)` is what `lstm(emb)` returns; `logits` is `head(out)`. `unpacked`
+# is the output of the same LSTM run on `emb` packed with `lengths` (`pack_padded_sequence`, batch-first,
+# `enforce_sorted=False`), then turned back into a padded tensor by `pad_packed_sequence` (batch-first).
+# Predict the shape of:
 #
-# | name | expression |
+# | name | the shape of |
 # |---|---|
 # | `shape_emb` | `emb` |
 # | `shape_out` | `out` |
 # | `shape_h_n` | `h_n` |
 # | `shape_out_minus_1` | `out[-1]` |
 # | `shape_h_n_last` | `h_n[-1]` |
-# | `shape_loss_none` | `F.cross_entropy(logits.permute(0, 2, 1), y, reduction="none")` |
-# | `shape_flat_logits` | `logits.reshape(-1, 17)` |
+# | `shape_loss_none` | the cross-entropy of `logits`, its class axis moved to dim 1, against `y`, with no reduction |
+# | `shape_flat_logits` | `logits` reshaped to one row per token position of the batch, each row the 17 tag scores |
 # | `shape_unpacked` | `unpacked` |
-# | `shape_last_real` | `out.gather(1, (lengths - 1).view(-1, 1, 1).expand(-1, 1, 72))` |
+# | `shape_last_real` | `out` gathered along dim 1 at each sentence's last real step: the index holds `lengths - 1`, given two more dims of size 1 and then expanded along the last one to every feature of `out` |
 
 # %% answer predict_rnn
 ### BEGIN SOLUTION

@@ -98,7 +98,8 @@ with tp.show_error('CrossEntropyLoss', logits, y):
 #    batch-first, so row i of each is token i of the batch, sequence after sequence.
 #
 # A loop computes the same loss token by token from its definition, log-sum-exp minus the true score, as a third
-# opinion.
+# opinion. (`torch.logsumexp(v, 0)` is log(exp(v[0]) + exp(v[1]) + ...), computed without overflow: the log of
+# softmax's denominator.)
 
 # %%
 loss_permute = F.cross_entropy(logits.permute(0, 2, 1), y)              # (N, V, T) with (N, T)
@@ -278,7 +279,7 @@ right = {
     'ignore_index=-1 on -1 pads': F.cross_entropy(logits_nvt, y_minus1, ignore_index=-1),
     '(loss * mask).sum() / mask.sum()': (per_token * mask).sum() / mask.sum(),
     'token by token, real tokens only': torch.stack([torch.logsumexp(logits[n, t], 0) - logits[n, t, y_pad[n, t]]
-                                                     for n, t in (y_pad != -100).nonzero().tolist()]).mean(),
+                                                     for n in range(N) for t in range(int(lengths[n]))]).mean(),
 }
 other = {
     'pads as real tag 0': ('wrong', F.cross_entropy(logits_nvt, y_zero)),
@@ -296,7 +297,8 @@ print(f'(loss * mask).mean() / mean over the real tokens = {ratio:.3f} = the rea
 # %% [markdown]
 # A habit catches `(loss * mask).mean()` before any training: an untrained model spreads its probability evenly
 # over the V classes, so its loss per token is about log V. `tp.loss_at_init` measures the loss of a fresh tagger on
-# a padded batch (12 steps, about half of them pads) with both averages and says what it sees:
+# a padded batch (12 steps per row, some of them pads; the cell prints the fraction of real ones) with both averages
+# and says what it sees:
 
 # %%
 X_pad, y_tags = checks.tagging_data(64, 12, 8, seed=2, padded=True)          # (64, 12) ids, pads 0; tags, pads -100

@@ -283,7 +283,7 @@ with tp.show_error('CrossEntropyLoss', logits.reshape(-1, V), tgt.reshape(-1)):
 
 # %% [markdown]
 # `ignore_index` cannot fix this. It skips target positions that exist; it never creates or removes a step, so S steps
-# still meet T (now as "Expected target size [N, S], got [N, T]" after a permute). The two patches that do run are
+# of scores still meet T target tokens, whichever way they are handed to the loss. The two patches that do run are
 # both wrong: cutting the output to T steps, or padding the target to S with -100, pairs target token j with **input
 # step j**, as if the translation were word for word in the same order. When the target depends on input that comes
 # later, step j has not read it yet.
@@ -423,6 +423,6 @@ plt.show()
 # ## Now the exercises
 #
 # Exercises 4 to 9 of `exercises/05-sequences-and-padding/` use this part. Each puts one of its ideas into another
-# situation: data that arrives in the other layout, a state computed from other inputs, an id hidden in a float
-# column, padded targets, a model with no encoder, and shapes you predict before you run them. The checks also run
-# your code with N = 1 and an odd N, and with batches of other sizes.
+# situation: windows stored channels first, a state computed from other inputs, an id hidden in a float column,
+# padded targets, a time-first model with no encoder, and shapes you predict before you run them. The checks also
+# run your code with N = 1 and an odd N, and with batches of other sizes.

@@ -637,29 +637,53 @@ def test_check_pooled_classifier_on_one_sentence_and_renamed_layers():
     assert tag_of(checks.check_pooled_classifier, Renamed(), X, torch.tensor([2]), 3)[0] == "layers-changed"
 
 
-# ---------------------------------------------------------------------- 4 · time-first windows
+# ---------------------------------------------------------------------- 4 · windows stored channels first
 class Motion(nn.Module):
-    def __init__(self, batch_first=False, read="out[-1]"):
+    def __init__(self, batch_first=True, feed="permute(0, 2, 1)", read="out[:, -1]"):
         super().__init__()
         torch.manual_seed(0)
         self.rnn, self.head = nn.LSTM(3, 8, batch_first=batch_first), nn.Linear(8, 2)
-        self.read = read
+        self.feed, self.read = feed, read
 
     def forward(self, X):
-        out, (h_n, _) = self.rnn(X)
+        N, F_in, T = X.shape
+        steps = {"permute(0, 2, 1)": lambda: X.permute(0, 2, 1), "permute(2, 0, 1)": lambda: X.permute(2, 0, 1),
+                 "view": lambda: X.view(N, T, F_in)}[self.feed]()
+        out, (h_n, _) = self.rnn(steps)
         return self.head({"out[-1]": lambda: out[-1], "out[:, -1]": lambda: out[:, -1],
-                          "transposed": lambda: out.transpose(0, 1)[:, -1]}[self.read]())
+                          "h_n[-1]": lambda: h_n[-1], "out[:, 0]": lambda: out[:, 0]}[self.read]())
 
 
-def test_sequence_checks_on_a_time_first_input():
+def test_check_window_classifier_passes_both_layouts_and_names_the_mistake():
     X, y = checks.motion_windows(6, 5, seed=1)
-    assert X.shape == (5, 6, 3) and y.shape == (6,)
-    checks.check_sequence_output(Motion(), X, (6, 2), batch_dim=1)
-    checks.check_samples_independent(Motion(), X, batch_dim=1)
-    tag, message = tag_of(checks.check_sequence_output, Motion(True, "out[:, -1]"), X, (6, 2), batch_dim=1)
-    assert tag == "output-shape" and "time steps" in message
-    tag, message = tag_of(checks.check_samples_independent, Motion(True, "transposed"), X, batch_dim=1)
-    assert tag == "batch-mixing" and "dim 1 of X" in message
+    assert X.shape == (6, 3, 5) and y.shape == (6,)
+    assert torch.equal(y, (X[:, 0].sum(1) > 0).long())
+    for good in (Motion(), Motion(read="h_n[-1]"), Motion(False, "permute(2, 0, 1)", "out[-1]"),
+                 Motion(False, "permute(2, 0, 1)", "h_n[-1]")):
+        checks.check_window_classifier(good, X)
+    tag, message = tag_of(checks.check_window_classifier, Motion(feed="view"), X)
+    assert tag == "reshape-scrambles" and "memory order" in message
+    tag, message = tag_of(checks.check_window_classifier, Motion(False, "permute(0, 2, 1)", "h_n[-1]"), X)
+    assert tag == "output-shape" and "time-first (the default)" in message and "N = 6 windows in dim 0" in message
+    tag, message = tag_of(checks.check_window_classifier, Motion(read="out[-1]"), X)
+    assert tag == "output-shape" and "built batch-first" in message and "T = 5 time steps in dim 2" in message
+    assert tag_of(checks.check_window_classifier, Motion(read="out[:, 0]"), X)[0] == "wrong-value"
+    tag, message = tag_of(checks.check_window_classifier, Motion(feed="permute(2, 0, 1)"), X)
+    assert tag == "output-shape"
+    tag, message = tag_of(checks.check_window_classifier, Motion(feed="permute(2, 0, 1)", read="h_n[-1]"), X)
+    assert tag == "output-shape"
+
+
+def test_an_unpermuted_window_batch_is_explained_by_the_dim_that_holds_the_features():
+    X, _ = checks.motion_windows(6, 9, seed=1)                       # (6, 3, 9)
+
+    class Unpermuted(Motion):
+        def forward(self, X):
+            out, _ = self.rnn(X)
+            return self.head(out[:, -1])
+
+    tag, message = tag_of(checks.check_window_classifier, Unpermuted(), X)
+    assert tag == "rnn-input-size" and "Expected 3, got 9" in message and "3 is the size of dim 1" in message
 
 
 def test_check_sequence_output_refuses_a_model_that_changes_its_input():
@@ -706,6 +730,36 @@ def test_station_data_needs_the_identity_of_a_station():
     ids = X[..., 0]
     assert bool((ids == ids.round()).all()) and 0 <= int(ids.min()) and int(ids.max()) < 12
     assert set(y.unique().tolist()) <= {0, 1, 2}
+
+
+class Station(nn.Module):
+    def __init__(self, n_stations, embed=True):
+        super().__init__()
+        self.embed = nn.Embedding(n_stations, 8) if embed else None
+        self.rnn, self.head = nn.GRU(9 if embed else 2, 16, batch_first=True), nn.Linear(16, 3)
+
+    def forward(self, X):
+        steps = torch.cat([self.embed(X[..., 0].long()), X[..., 1:]], -1) if self.embed is not None else X
+        return self.head(self.rnn(steps)[0])
+
+
+def test_check_trains_tokens_says_when_the_ids_are_read_as_amounts():
+    X, y = checks.station_data(256, 5, 10, seed=2)
+    test = checks.station_data(256, 5, 10, seed=3)
+    torch.manual_seed(0)
+    checks.check_trains_tokens(Station(10), X, y, checks.token_cross_entropy, test=test, steps=40,
+                               min_accuracy=0.85, id_column=0)
+    torch.manual_seed(0)
+    tag, message = tag_of(checks.check_trains_tokens, Station(10, embed=False), X, y, checks.token_cross_entropy,
+                          test=test, steps=40, min_accuracy=0.85, id_column=0)
+    assert tag == "ids-as-amounts" and "(256, 5, 2) float32" in message and "as values in column 0" in message
+
+
+def test_confident_frames_are_sure_and_right_on_every_frame():
+    _, y = checks.frame_batch(3, 5, 4, seed=1)
+    log_probs = checks.confident_frames(y, 4)
+    assert log_probs.shape == (5, 3, 4)
+    assert torch.equal(log_probs.argmax(-1), y.T) and float(references.reference_frame_nll(log_probs, y)) < 1e-3
 
 
 def test_report_training_prints_what_it_measured(capsys):
@@ -803,6 +857,81 @@ def test_check_lm_trains_fails_a_copying_loss_whose_value_reaches_zero():
     assert checks.check_lm_trains(lm_fix, LM(10), train, test) >= 0.9
     torch.manual_seed(0)
     tag, message = tag_of(checks.check_lm_trains, lm_copy, LM(10), train, test)
+    assert tag == "does-not-learn" and "loss near 0" in message
+
+
+# ---------------------------------------------------------------------- 8 · the same, time-first
+class TimeFirstLM(nn.Module):
+    def __init__(self, V=9):
+        super().__init__()
+        self.embed, self.rnn, self.head = nn.Embedding(V, 8), nn.GRU(8, 16), nn.Linear(16, V)
+
+    def forward(self, x):                                    # x (T, N) -> (T, N, V)
+        return self.head(self.rnn(self.embed(x))[0])
+
+
+def tf_fix(model, x):
+    return F.cross_entropy(model(x[:-1]).permute(1, 2, 0), x[1:].T)
+
+
+def tf_flat(model, x):
+    logits = model(x[:-1])
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), x[1:].reshape(-1))
+
+
+def tf_copy(model, x):
+    return F.cross_entropy(model(x).permute(1, 2, 0), x.T)
+
+
+def tf_batch_shift(model, x):
+    return F.cross_entropy(model(x[:, :-1]).permute(1, 2, 0), x[:, 1:].T)
+
+
+def tf_previous(model, x):
+    return F.cross_entropy(model(x)[1:].permute(1, 2, 0), x[:-1].T)
+
+
+def tf_roll(model, x):
+    return F.cross_entropy(model(x).permute(1, 2, 0), x.roll(-1, dims=0).T)
+
+
+def tf_misaligned(model, x):
+    logits = model(x[:-1])
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), x[1:].T.reshape(-1))
+
+
+def test_time_first_counting_data_reference_and_continuation():
+    x = checks.counting_data(5, 6, 11, seed=2)
+    assert torch.equal(checks.counting_data(5, 6, 11, seed=2, time_first=True), x.T)
+    torch.manual_seed(0)
+    model = TimeFirstLM(11)
+    batch_first = checks.continue_greedy(lambda ids: model(ids.T).transpose(0, 1), x[:, :3], 4)   # (5, 4)
+    assert torch.equal(checks.continue_greedy(model, x[:, :3].T, 4, time_first=True), batch_first.T)
+    want = references.reference_next_token_loss(lambda ids: model(ids.T).transpose(0, 1), x)
+    assert torch.allclose(references.reference_next_token_loss_time_first(model, x.T), want, atol=1e-6)
+
+
+@pytest.mark.parametrize("wrong, tag", [(tf_copy, "no-shift"), (tf_batch_shift, "shift-on-batch"),
+                                        (tf_previous, "shift-reversed"), (tf_roll, "wrap-around"),
+                                        (tf_misaligned, "misaligned")])
+def test_check_model_loss_names_a_time_first_language_model_mistake(wrong, tag):
+    torch.manual_seed(0)
+    model = TimeFirstLM()
+    x = checks.counting_data(4, 6, 9, seed=5, time_first=True)     # (6, 4)
+    ref = references.reference_next_token_loss_time_first
+    for good in (tf_fix, tf_flat):
+        checks.check_model_loss(good, ref, model, {"x": x}, time_first=True)
+    found, message = tag_of(checks.check_model_loss, wrong, ref, model, {"x": x}, time_first=True)
+    assert found == tag and "one prefix at a time" in message
+
+
+def test_check_lm_trains_time_first():
+    train = [checks.counting_data(64, 8, 10, seed=100 + step, time_first=True) for step in range(60)]
+    test = checks.counting_data(128, 8, 10, seed=999, time_first=True)
+    torch.manual_seed(0)
+    assert checks.check_lm_trains(tf_fix, TimeFirstLM(10), train, test, time_first=True) >= 0.9
+    torch.manual_seed(0)
+    tag, message = tag_of(checks.check_lm_trains, tf_copy, TimeFirstLM(10), train, test, time_first=True)
     assert tag == "does-not-learn" and "loss near 0" in message
 
 
