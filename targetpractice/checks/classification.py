@@ -233,7 +233,7 @@ def _same_table(a: torch.Tensor, b: torch.Tensor, rows: torch.Tensor, atol: floa
 def _why_rates(got: torch.Tensor, logits: torch.Tensor, y: torch.Tensor, rows: torch.Tensor) -> tuple:
     """(tag, sentence): which mistake gives exactly this table, judged from the table alone."""
     counts = _counts(logits, y)                                     # (C, C)
-    N, C = y.numel(), counts.shape[0]
+    N = y.numel()
     row_totals, col_totals = counts.sum(dim=1), counts.sum(dim=0)   # (C,) each
     with torch.no_grad():
         known = [

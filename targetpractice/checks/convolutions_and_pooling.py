@@ -201,18 +201,25 @@ def check_keeps_layers(model, given, *, what: str, paths=("features",), unpacked
 
 
 # ------------------------------------------------------------------ global average pooling
-def check_global_average(model, X: torch.Tensor, *, what: str) -> None:
-    """model(X) must be model.head applied to one number per feature map of model.features(X): the map's
-    average over all its H x W positions. On a mismatch the message says what the head got instead,
-    when that is a known reduction (the maximum, the sum)."""
+def _output_and_feature_maps(model, X: torch.Tensor, what: str) -> tuple:
+    """model(X) and model.features(X) in eval mode; the features must be (N, C, H, W) feature maps."""
     if hasattr(model, "eval"):
         model.eval()
     with torch.no_grad():
         out = _require_tensor(call(model, {"X": X}, what=what), what)
         feats = _require_tensor(call(model.features, {"X": X}, what="model.features(X)"), "the features")
-        if feats.dim() != 4:
-            raise CheckFailed(f"the feature layers give {describe(feats)}; (N, C, H, W) feature maps expected.",
-                              "changed-layers")
+    if feats.dim() != 4:
+        raise CheckFailed(f"the feature layers give {describe(feats)}; (N, C, H, W) feature maps expected.",
+                          "changed-layers")
+    return out, feats
+
+
+def check_global_average(model, X: torch.Tensor, *, what: str) -> None:
+    """model(X) must be model.head applied to one number per feature map of model.features(X): the map's
+    average over all its H x W positions. On a mismatch the message says what the head got instead,
+    when that is a known reduction (the maximum, the sum)."""
+    out, feats = _output_and_feature_maps(model, X, what)
+    with torch.no_grad():
         H, W = feats.shape[2:]
         candidates = {"the average of each feature map over its H x W positions": feats.mean(dim=(2, 3)),
                       "the maximum of each feature map": feats.amax(dim=(2, 3)),
@@ -235,14 +242,8 @@ def check_time_average(model, X: torch.Tensor, *, what: str) -> None:
     rows (the frequency bands), the average over that row's W positions (the time steps): (N, C * H), in
     either order of C and H. On a mismatch the message says what the head got instead, when that is a
     known reduction."""
-    if hasattr(model, "eval"):
-        model.eval()
+    out, feats = _output_and_feature_maps(model, X, what)
     with torch.no_grad():
-        out = _require_tensor(call(model, {"X": X}, what=what), what)
-        feats = _require_tensor(call(model.features, {"X": X}, what="model.features(X)"), "the features")
-        if feats.dim() != 4:
-            raise CheckFailed(f"the feature layers give {describe(feats)}; (N, C, H, W) feature maps expected.",
-                              "changed-layers")
         C, H, W = feats.shape[1:]
         right = (feats.mean(dim=3).flatten(1), feats.mean(dim=3).transpose(1, 2).flatten(1))
         candidates = {f"the maximum of each row over its {W} time steps": feats.amax(dim=3).flatten(1),

@@ -170,7 +170,7 @@ def _value_text(v) -> str:
     """An argument as a message names it: a tensor by shape and dtype, a number by value, a model by class."""
     if isinstance(v, torch.Tensor) or v is None:
         return describe(v)
-    if isinstance(v, (bool, int, float)):
+    if isinstance(v, (bool, int, float, str)):
         return repr(v)
     name = type(v).__name__
     return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
@@ -180,8 +180,11 @@ def _args_text(args: dict) -> str:
     return ", ".join(f"{k} {_value_text(v)}" for k, v in args.items())
 
 
-def call(fn, args: dict, *, loss=None, what: str | None = None):
-    """Call the student's fn(*args); turn any exception or warning into a CheckFailed that explains it."""
+def call(fn, args: dict, *, loss=None, what: str | None = None, explain=None):
+    """Call the student's fn(*args); turn any exception or warning into a CheckFailed that explains it.
+
+    ``explain(exc, args)`` -> (tag, text), where given, explains the error for a topic's shapes instead.
+    """
     what = what or f"{getattr(fn, '__name__', 'your function')}({', '.join(args)})"
     try:
         with strict():
@@ -189,6 +192,9 @@ def call(fn, args: dict, *, loss=None, what: str | None = None):
     except CheckFailed:
         raise
     except Exception as exc:  # the student's bug, not ours: explain it
+        if explain is not None:
+            tag, text = explain(exc, args)
+            raise CheckFailed(f"{what} raised an error when called with {_args_text(args)}:\n{text}", tag) from None
         diag = explain_error(exc)
         tensors = [v for v in args.values() if isinstance(v, torch.Tensor)]
         if loss is not None and len(tensors) >= 2 and diag.tag == "unknown":

@@ -9,7 +9,7 @@ import re
 
 import torch
 
-from ..diagnosis import describe, explain_error, shape_str
+from ..diagnosis import describe, shape_str
 from .core import (CheckFailed, _args_text, _no_grad, call, check_loss, check_not_mutated, held_out_split,
                    rows, strict, train_held_out, train_steps)
 
@@ -131,31 +131,6 @@ def check_regression_trains(model, X: torch.Tensor, y: torch.Tensor, loss_fn, *,
     score = check_r2(pred, rows(y if truth is None else truth, N, held_out), min_r2,
                      context=f"After {steps} training steps (final loss {value:.4f}): ")
     return {"r2": score, "loss": value}
-
-
-def _value_text(v) -> str:
-    """An argument as a message shows it: a tensor by shape and dtype, a number by value, else its type."""
-    if isinstance(v, torch.Tensor):
-        return describe(v)
-    if isinstance(v, (bool, int, float, str)):
-        return repr(v)
-    return f"a {type(v).__name__}"
-
-
-def call_with(fn, args: dict, *, what: str | None = None):
-    """call() for functions that also take models and numbers: the message shows each argument plainly
-    ("model a Linear, X (64, 4) float32, steps 100"), and says what the student's code raised."""
-    what = what or f"{getattr(fn, '__name__', 'your function')}({', '.join(args)})"
-    try:
-        with strict():
-            return fn(*args.values())
-    except CheckFailed:
-        raise
-    except Exception as exc:  # the student's bug, not ours: explain it
-        diag = explain_error(exc)
-        shown = ", ".join(f"{k} {_value_text(v)}" for k, v in args.items())
-        raise CheckFailed(f"{what} raised an error when called with {shown}:\n{diag.problem}",
-                          diag.tag) from None
 
 
 # ------------------------------------------------------------------------ a loss that must pair values
@@ -334,7 +309,7 @@ def check_hit_fraction(fn, pred: torch.Tensor, y: torch.Tensor, tol: torch.Tenso
     is within its own tolerance, counted sample by sample) and leave its arguments as they were."""
     what = f"{getattr(fn, '__name__', 'your function')}(pred, y, tol)"
     args = {"pred": pred.clone(), "y": y.clone(), "tol": tol.clone()}
-    got = call_with(fn, args, what=f"{what} ({case})")
+    got = call(fn, args, what=f"{what} ({case})")
     check_not_mutated(what, {"pred": pred, "y": y, "tol": tol}, args)
     if not isinstance(got, float):
         shown = f"{describe(got)} {got.detach().reshape(-1)[:3].tolist()}" if isinstance(got, torch.Tensor) \

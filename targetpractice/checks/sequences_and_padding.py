@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ..diagnosis import describe, explain_error, shape_str
-from .core import (CheckFailed, _args_text, _gap, _no_grad, _require_tensor, check_not_mutated,
+from .core import (CheckFailed, _args_text, _gap, _no_grad, _require_tensor, call, check_not_mutated,
                    held_out_split, strict, train_steps)
 
 F = torch.nn.functional
@@ -154,18 +154,9 @@ def _explain_rnn_error(exc: BaseException, args: dict) -> tuple:
 
 
 def call_sequence_model(fn, args: dict, *, what: str | None = None):
-    """Call the student's fn(*args) (a function or a model); an exception becomes a CheckFailed that
-    says what the call saw and what the error means for these shapes."""
-    what = what or f"{getattr(fn, '__name__', 'your function')}({', '.join(args)})"
-    try:
-        with strict():
-            return fn(*args.values())
-    except CheckFailed:
-        raise
-    except Exception as exc:  # noqa: BLE001 - the student's bug: explain it
-        tag, text = _explain_rnn_error(exc, args)
-        raise CheckFailed(f"{what} raised an error when called with {_args_text(args)}:\n{text}",
-                          tag) from None
+    """call() for a function or a model: an exception becomes a CheckFailed that says what the call saw
+    and what the error means for these shapes."""
+    return call(fn, args, what=what, explain=_explain_rnn_error)
 
 
 def _rnn_layout(model, n_features: int = 1):
@@ -751,6 +742,25 @@ def check_model_loss(fn, reference, model, args: dict, *, atol: float = 1e-5, la
                               "the wrong signal.", "wrong-gradient")
 
 
+def _train_on_batches(fn, model, batches: list, *, steps: int, lr: float, seed: int, what: str) -> float:
+    """Adam on fn(model, **batch), one batch per step (cycled); the final training loss. The model ends in eval mode."""
+    torch.manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    model.train()
+    value = float("nan")
+    for step in range(steps):
+        opt.zero_grad()
+        loss = _require_tensor(_call_model_loss(fn, model, batches[step % len(batches)], what), what, shape=())
+        if not loss.requires_grad:
+            raise CheckFailed(f"{what} returned a loss that does not depend on the model's parameters, "
+                              "so nothing would learn.", "no-gradient")
+        loss.backward()
+        opt.step()
+        value = float(loss.detach())
+    model.eval()
+    return value
+
+
 def check_seq2seq_trains(fn, model, train, test: tuple, *, steps: int = 80, lr: float = 0.03,
                          min_accuracy: float = 0.9, bos: int = 1, seed: int = 0) -> float:
     """Train ``model`` with Adam on fn(model, src, tgt), one batch per step from ``train`` (a list of
@@ -759,21 +769,8 @@ def check_seq2seq_trains(fn, model, train, test: tuple, *, steps: int = 80, lr: 
     batches = [train] if isinstance(train, tuple) else list(train)
     name = getattr(fn, "__name__", "your function")
     what = f"{name}(model, src, tgt)"
-    torch.manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    model.train()
-    value = float("nan")
-    for step in range(steps):
-        src, tgt = batches[step % len(batches)]
-        opt.zero_grad()
-        loss = _require_tensor(_call_model_loss(fn, model, {"src": src, "tgt": tgt}, what), what, shape=())
-        if not loss.requires_grad:
-            raise CheckFailed(f"{what} returned a loss that does not depend on the model's parameters, "
-                              "so nothing would learn.", "no-gradient")
-        loss.backward()
-        opt.step()
-        value = float(loss.detach())
-    model.eval()
+    value = _train_on_batches(fn, model, [{"src": src, "tgt": tgt} for src, tgt in batches], steps=steps, lr=lr,
+                              seed=seed, what=what)
     src_test, tgt_test = test
     decoded = greedy_decode(model, src_test, tgt_test.shape[1] - 1, bos=bos)       # (N, T-1)
     acc = float((decoded == tgt_test[:, 1:]).float().mean())
@@ -1318,21 +1315,7 @@ def check_lm_trains(fn, model, train, test: torch.Tensor, *, steps: int = 60, lr
     batches = list(train)
     name = getattr(fn, "__name__", "your function")
     what = f"{name}(model, x)"
-    torch.manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    model.train()
-    value = float("nan")
-    for step in range(steps):
-        opt.zero_grad()
-        loss = _require_tensor(_call_model_loss(fn, model, {"x": batches[step % len(batches)]}, what), what,
-                               shape=())
-        if not loss.requires_grad:
-            raise CheckFailed(f"{what} returned a loss that does not depend on the model's parameters, "
-                              "so nothing would learn.", "no-gradient")
-        loss.backward()
-        opt.step()
-        value = float(loss.detach())
-    model.eval()
+    value = _train_on_batches(fn, model, [{"x": x} for x in batches], steps=steps, lr=lr, seed=seed, what=what)
     if time_first:
         cont = continue_greedy(model, test[:prefix], test.shape[0] - prefix, time_first=True)   # (T - P, N)
         acc = float((cont == test[prefix:]).float().mean())

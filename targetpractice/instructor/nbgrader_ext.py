@@ -18,7 +18,6 @@ cell without broken code is an authoring error: this course never ships a
 """
 from __future__ import annotations
 
-import ast
 import os
 import re
 import subprocess

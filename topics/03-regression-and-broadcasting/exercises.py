@@ -274,7 +274,7 @@ with checks.exercise("train_loop"):
         out0 = model(X)                                         # (64, 1) the untrained model's output
         first = float(checks.expected("train_loop")(out0, y, w))     # step 0's loss, sample by sample
     given = {"X": X.clone(), "y": y.clone(), "w": w.clone()}
-    losses = checks.call_with(train_regressor,
+    losses = checks.call(train_regressor,
                               {"model": model, "X": X, "y": y, "w": w, "steps": 100, "lr": 0.1})
     checks.check_not_mutated("train_regressor(model, X, y, w)", given, {"X": X, "y": y, "w": w})
     checks.check_weighted_history(losses, steps=100, first=first, out=out0, y=y, w=w)
@@ -292,7 +292,7 @@ with torch.no_grad():
     out0 = model(X)                                         # (75, 1)
     first = float(checks.expected("train_loop")(out0, y, w))
 given = {"X": X.clone(), "y": y.clone(), "w": w.clone()}
-losses = checks.call_with(train_regressor,
+losses = checks.call(train_regressor,
                           {"model": model, "X": X, "y": y, "w": w, "steps": 150, "lr": 0.05})
 checks.check_not_mutated("train_regressor(model, X, y, w)", given, {"X": X, "y": y, "w": w})
 checks.check_weighted_history(losses, steps=150, first=first, out=out0, y=y, w=w)
@@ -304,7 +304,7 @@ model = nn.Linear(4, 1)
 with torch.no_grad():
     out0 = model(X)                                         # (1, 1)
     first = float(checks.expected("train_loop")(out0, y, w))
-losses = checks.call_with(train_regressor,
+losses = checks.call(train_regressor,
                           {"model": model, "X": X, "y": y, "w": w, "steps": 100, "lr": 0.05},
                           what="train_regressor with N = 1")
 checks.check_weighted_history(losses, steps=100, first=first, out=out0, y=y, w=w,

@@ -264,7 +264,7 @@ def test_call_with_shows_models_and_numbers_plainly():
         raise RuntimeError("shape '[64, 1]' is invalid for input of size 75")
 
     with pytest.raises(checks.CheckFailed) as failed:
-        checks.call_with(boom, {"model": nn.Linear(4, 1), "X": torch.randn(75, 4), "steps": 3})
+        checks.call(boom, {"model": nn.Linear(4, 1), "X": torch.randn(75, 4), "steps": 3})
     assert "model a Linear, X (75, 4) float32, steps 3" in str(failed.value)
     assert "not a tensor" not in str(failed.value)
 
