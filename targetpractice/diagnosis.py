@@ -41,8 +41,13 @@ def describe(x) -> str:
         return f"{shape_str(x.shape)} {str(x.dtype).replace('torch.', '')}"
     if x is None:
         return "None (did the function forget to return?)"
+    return f"{a_type(x)}, not a tensor"
+
+
+def a_type(x) -> str:
+    """'a float', 'an int', 'an ndarray': the type of x with its article."""
     name = type(x).__name__
-    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}, not a tensor"
+    return f"{'an' if name[:1].lower() in 'aeiou' or name.startswith('nd') else 'a'} {name}"
 
 
 def _dt(t) -> str:

@@ -9,7 +9,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ..diagnosis import describe
+from ..diagnosis import a_type, describe
 from .core import CheckFailed, _abs, _no_grad, _require_tensor, call, check_not_mutated
 
 
@@ -119,8 +119,7 @@ def _kind(x) -> str:
         return f"a {describe(x)} tensor"
     if x is None:
         return "None"
-    name = type(x).__name__
-    return f"{'an' if name[:1].lower() in 'aeiou' or name.startswith('nd') else 'a'} {name}"
+    return a_type(x)
 
 
 def _top(logits: torch.Tensor, k: int) -> torch.Tensor:

@@ -15,7 +15,7 @@ import warnings
 
 import torch
 
-from ..diagnosis import describe, diagnose, explain_error, shape_str
+from ..diagnosis import a_type, describe, diagnose, explain_error, shape_str
 
 # Captured at import, before any student cell runs: a student who reassigns
 # torch.allclose or torch.equal cannot change what the checks compute.
@@ -172,8 +172,7 @@ def _value_text(v) -> str:
         return describe(v)
     if isinstance(v, (bool, int, float, str)):
         return repr(v)
-    name = type(v).__name__
-    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+    return a_type(v)
 
 
 def _args_text(args: dict) -> str:
@@ -242,7 +241,7 @@ def check_not_mutated(what: str, before: dict, after: dict) -> None:
 _LOGIT_LOSSES = ("CrossEntropyLoss", "BCEWithLogitsLoss")
 
 
-def _why_wrong(fn, reference, args: dict, out, expected, *, loss, atol: float, what: str) -> tuple:
+def _why_wrong(fn, reference, args: dict, out, expected, *, loss, atol: float) -> tuple:
     """(tag, sentence): what the student's value is, judged from what it produced, not from the inputs."""
     floats = [k for k, v in args.items() if isinstance(v, torch.Tensor) and v.is_floating_point()]
     first = floats[0] if floats else None
@@ -322,7 +321,7 @@ def check_loss(fn, reference, args: dict, *, loss=None, grad_of: str | None = "l
         expected = reference(*theirs.values())
     gap = _gap(out, expected)
     if not gap <= atol:
-        tag, why = _why_wrong(fn, reference, args, out, expected, loss=loss, atol=atol, what=what)
+        tag, why = _why_wrong(fn, reference, args, out, expected, loss=loss, atol=atol)
         raise CheckFailed(
             f"{what} returned {float(out.detach()):.6f}, but the loss computed sample by sample is "
             f"{float(expected.detach()):.6f} (inputs: {_args_text(args)})." + (f"\n{why}" if why else ""), tag)
